@@ -1,0 +1,1 @@
+"""Text side: sub-action corpora, text encoders, embedding folders, LLM generation."""
