@@ -1,9 +1,25 @@
-"""CLI commands: data (filled in by the foundation issue)."""
+"""CLI: ``mmvq data summary DATA``."""
 
 from __future__ import annotations
 
 import typer
 
+data_app = typer.Typer(help="Accelerometer windows: inspect a DATA argument.", no_args_is_help=True)
+
+
+@data_app.command("summary")
+def summary(
+    data: str = typer.Argument(..., help="basicmotions | PATH.npz | geneactiv-mat:DIR | geneactiv-bin:FILE.bin@ANNOT.csv"),
+    channels: str = typer.Option("acc", help="BasicMotions channels: acc | gyro | all."),
+    length: int = typer.Option(512, help="Interpolate windows to this length (0 keeps the native length)."),
+    seed: int = typer.Option(0, help="Seed for splits that are drawn at random."),
+) -> None:
+    """Print classes, counts, shapes and the split of a dataset."""
+    from ..pipelines.data import format_summary, summarize_data
+
+    typer.echo(format_summary(summarize_data(data, channels=channels, length=length or None, seed=seed)))
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``mmvq data ...`` to the root app."""
+    app.add_typer(data_app, name="data")

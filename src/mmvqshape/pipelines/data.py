@@ -1,0 +1,62 @@
+"""Dataset summary: what a DATA argument holds after loading and pre-processing."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from ..signals import load_windows
+
+
+def summarize_data(data: str, *, channels: str = "acc", length: int | None = 512, seed: int = 0, val_fraction: float = 0.2) -> dict:
+    """Classes, counts per split and class, shapes before and after pre-processing, split method.
+
+    ``official_train`` counts the file's own training part (train + the validation carved from it).
+    """
+    windows = load_windows(data, channels=channels, seed=seed, val_fraction=val_fraction)
+    out_length = length or windows.length
+    splits = {}
+    for name in ("train", "val", "test"):
+        rows = windows.indices(name)
+        counts = Counter(windows.y[rows].tolist())
+        splits[name] = {
+            "n": int(len(rows)),
+            "shape": [int(len(rows)), windows.n_channels, out_length],
+            "per_class": {windows.labels[k]: int(counts.get(k, 0)) for k in range(len(windows.labels))},
+        }
+    fit_rows = np.concatenate([windows.indices("train"), windows.indices("val")])
+    return {
+        "data": windows.name,
+        "labels": windows.labels,
+        "channels": windows.channel_names,
+        "raw_shape": [int(s) for s in windows.X.shape],
+        "length": out_length,
+        "split": windows.split_summary(),
+        "official_train": [int(len(fit_rows)), windows.n_channels, out_length],
+        "splits": splits,
+        "subjects": None if windows.subject is None else int(len(np.unique(windows.subject))),
+    }
+
+
+def format_summary(summary: dict) -> str:
+    """A readable table of :func:`summarize_data`'s result."""
+    lines = [
+        f"data      {summary['data']}",
+        f"raw       {tuple(summary['raw_shape'])} (N, T, C) time-major",
+        f"channels  {', '.join(summary['channels'])}",
+        f"classes   {len(summary['labels'])}: {', '.join(summary['labels'])}",
+        f"split     {summary['split']['method']} (seed {summary['split']['seed']})",
+    ]
+    if summary["subjects"]:
+        lines.append(f"subjects  {summary['subjects']}")
+    lines.append(f"after pre-processing (C, L) = ({summary['official_train'][1]}, {summary['length']}):")
+    header = "  " + "split".ljust(7) + "shape".ljust(16) + "  ".join(label.rjust(max(5, len(label))) for label in summary["labels"])
+    lines.append(header)
+    for name, info in summary["splits"].items():
+        counts = "  ".join(str(info["per_class"][label]).rjust(max(5, len(label))) for label in summary["labels"])
+        lines.append("  " + name.ljust(7) + str(tuple(info["shape"])).ljust(16) + counts)
+    lines.append(
+        f"  (train + val = {tuple(summary['official_train'])}: validation is carved from training data only)"
+    )
+    return "\n".join(lines)
