@@ -1,9 +1,35 @@
-"""CLI commands: report (filled in by its issue)."""
+"""CLI: ``mmvq report`` and ``mmvq demo`` (the main job)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 
+def report(
+    folder: Path = typer.Argument(..., help="A run folder (from mmvq train) or a demo folder."),
+    out: Path = typer.Option(None, help="Where to write the page (default FOLDER/report.html)."),
+) -> None:
+    """Build one self-contained HTML page (figures embedded, interactive 3-D) from a folder."""
+    from ..pipelines.report import build_report
+
+    typer.echo(f"report: {build_report(folder, out)}")
+
+
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), help="Output folder."),
+    quick: bool = typer.Option(False, help="Tiny epochs and sizes: a smoke run in about a minute."),
+    seed: int = typer.Option(0, help="Seed for every step."),
+) -> None:
+    """The main job: the whole plan on bundled BasicMotions data, ending in report.html."""
+    from ..pipelines.demo import run_demo
+
+    result = run_demo(out, quick=quick, seed=seed)
+    typer.echo(f"report: {result['report']}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``mmvq report`` and ``mmvq demo``."""
+    app.command("report")(report)
+    app.command("demo")(demo)
