@@ -17,6 +17,12 @@ from typing import Any, Iterator
 from .errors import UserError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _check_parent_writable(path: Path) -> None:
     parent = path.parent
     try:
@@ -38,6 +44,7 @@ def atomic_dir(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
     if path.exists() and not path.is_dir():
         raise UserError(path, "exists and is not a folder")
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; outputs get the usual permissions
     try:
         yield tmp
     except BaseException:
@@ -62,6 +69,7 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[Any]:
     _check_parent_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
     try:
         with open(tmp, mode) as handle:
             yield handle
