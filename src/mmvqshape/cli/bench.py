@@ -1,9 +1,51 @@
-"""CLI commands: bench (filled in by its issue)."""
+"""CLI: ``mmvq bench speed`` and ``mmvq bench accuracy``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+bench_app = typer.Typer(help="Benchmarks that compare like with like (ratios within one run).", no_args_is_help=True)
+
+
+@bench_app.command("speed")
+def speed(
+    out: Path = typer.Option(Path("runs/bench-speed"), help="Output folder (speed.json, speed.md)."),
+    quick: bool = typer.Option(False, help="Fewer steps and no 100k-window file."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Train windows/s and latency (VQShape per-token vs per-code, MMVQShape vs VQShape), text
+    encoding with and without cache, and throughput / peak memory over memory-mapped files."""
+    from ..pipelines.bench import run_bench_speed, speed_markdown
+
+    result = run_bench_speed(out, quick=quick, seed=seed)
+    typer.echo(speed_markdown(result))
+    typer.echo(f"written: {out}")
+
+
+@bench_app.command("accuracy")
+def accuracy(
+    data: str = typer.Option("basicmotions", help="DATA argument."),
+    corpus: str = typer.Option("basicmotions", help="Sub-action corpus for MMVQShape."),
+    seeds: int = typer.Option(5, help="Number of seeds (0..seeds-1)."),
+    shots: str = typer.Option("all", help="Training windows per class, comma separated, e.g. 1,2,4,all."),
+    models: str = typer.Option("mmvqshape,vqshape,vqshape-probe,minirocket", help="Models to compare."),
+    zero_shot: bool = typer.Option(True, help="Also the leave-one-label-out zero-shot figure for MMVQShape."),
+    max_epochs: int = typer.Option(None, help="Override the training epochs of every neural model."),
+    out: Path = typer.Option(Path("runs/bench-accuracy"), help="Output folder (accuracy.md, accuracy.csv)."),
+) -> None:
+    """Accuracy and macro-F1, mean ± std over seeds, on identical splits (few-shot included)."""
+    from ..pipelines.bench_accuracy import run_bench_accuracy
+
+    result = run_bench_accuracy(
+        data=data, corpus=corpus, seeds=seeds, shots=shots, models=models, zero_shot=zero_shot,
+        max_epochs=max_epochs, out=out,
+    )
+    typer.echo(result["markdown"])
+    typer.echo(f"written: {out}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``mmvq bench ...``."""
+    app.add_typer(bench_app, name="bench")

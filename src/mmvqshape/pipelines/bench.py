@@ -1,0 +1,265 @@
+"""``mmvq bench speed`` and ``mmvq bench accuracy``: claims from one command, like with like.
+
+Speed ratios are computed within one run on one machine, so they compare like with like;
+absolute numbers depend on the machine (recorded in the output).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_dir
+
+#: The reference fixture's constructor arguments (shared/fixtures/vqshape-reference/config.json).
+FIXTURE_CONFIG = dict(
+    dim_embedding=64, patch_size=8, num_patch=64, num_enc_head=4, num_enc_layer=2, num_tokenizer_head=4,
+    num_tokenizer_layer=2, num_dec_head=4, num_dec_layer=1, num_token=64, len_s=128, len_input=512,
+    s_smooth_factor=1, num_code=64, dim_code=8, lambda_commit=0.25, lambda_entropy=0.1, entropy_gamma=1.0,
+    mask_ratio=0.25,
+)
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def _rate(step: Callable[[], None], items_per_step: int, *, steps: int, warmup: int = 1) -> float:
+    """Items per second of ``step`` after ``warmup`` untimed calls (median of per-step rates)."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return items_per_step / float(np.median(times))
+
+
+def _train_step(module: torch.nn.Module, forward: Callable[[], torch.Tensor]) -> Callable[[], None]:
+    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-4)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        forward().backward()
+        optimizer.step()
+
+    return step
+
+
+def vqshape_decode_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict:
+    """Train and tokenize windows/s at the fixture's config: per-token (the reference) vs per-code."""
+    from ..models.vqshape import VQShape, VQShapeConfig
+
+    x = torch.randn(batch, 512, generator=torch.Generator().manual_seed(seed))
+    result = {}
+    for mode in ("per_token", "per_code"):
+        torch.manual_seed(seed)
+        model = VQShape(VQShapeConfig(**FIXTURE_CONFIG, shape_decode=mode)).train()
+        train = _rate(_train_step(model, lambda: model(x, mask_ratio=0.25)["loss"]), batch, steps=steps)
+        model.eval()
+
+        def tokenize() -> None:
+            with torch.no_grad():
+                model(x)
+
+        result[mode] = {"train_windows_per_s": train, "tokenize_windows_per_s": _rate(tokenize, batch, steps=steps)}
+    result["train_speedup"] = result["per_code"]["train_windows_per_s"] / result["per_token"]["train_windows_per_s"]
+    result["tokenize_speedup"] = result["per_code"]["tokenize_windows_per_s"] / result["per_token"]["tokenize_windows_per_s"]
+    return result
+
+
+def _tasks(n_channels: int, length: int, n_classes: int, text_dim: int, k: int, seed: int):
+    from ..models import build_task
+
+    torch.manual_seed(seed)
+    vq = build_task("vqshape", {"channels": "joint", "objective": "classify"}, n_channels=n_channels, length=length, n_classes=n_classes)
+    torch.manual_seed(seed)
+    mm = build_task("mmvqshape", {}, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
+    codebook = torch.nn.functional.normalize(torch.randn(24, text_dim), dim=-1)
+    if hasattr(mm, "set_action_codebook"):
+        mm.set_action_codebook(codebook, [f"code {i}" for i in range(24)])
+    return vq, mm
+
+
+def _batch(batch: int, n_channels: int, length: int, n_classes: int, text_dim: int, k: int, text: bool) -> dict:
+    g = torch.Generator().manual_seed(1)
+    return {
+        "signal": torch.randn(batch, n_channels, length, generator=g),
+        "label": torch.randint(0, n_classes, (batch,), generator=g),
+        "sub_actions": torch.nn.functional.normalize(torch.randn(batch, k, text_dim, generator=g), dim=-1),
+        "sub_action_mask": torch.ones(batch, k, dtype=torch.bool),
+        "label_embedding": torch.nn.functional.normalize(torch.randn(batch, text_dim, generator=g), dim=-1),
+        "text_present": text,
+    }
+
+
+def task_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict:
+    """MMVQShape vs VQShape (joint) at the same signal config: train windows/s, inference latency."""
+    n_channels, length, n_classes, text_dim, k = 3, 512, 4, 384, 10
+    vq, mm = _tasks(n_channels, length, n_classes, text_dim, k, seed)
+    train_batch = _batch(batch, n_channels, length, n_classes, text_dim, k, text=True)
+    one = _batch(1, n_channels, length, n_classes, text_dim, k, text=False)
+    out = {}
+    for name, task in (("vqshape_joint", vq), ("mmvqshape", mm)):
+        task.train()
+        train = _rate(_train_step(task, lambda t=task: t(train_batch)["loss"]), batch, steps=steps)
+        task.eval()
+
+        def infer(t=task) -> None:
+            with torch.no_grad():
+                t(one)
+
+        latency_ms = 1000.0 / _rate(infer, 1, steps=max(steps, 10))
+        out[name] = {"train_windows_per_s": train, "inference_ms_per_window": latency_ms}
+    out["mm_step_cost_ratio"] = out["vqshape_joint"]["train_windows_per_s"] / out["mmvqshape"]["train_windows_per_s"]
+    return out
+
+
+def text_speed(corpus: str = "geneactiv14", encoder: str = "minilm") -> dict:
+    """Sentences/s embedding a shipped corpus without cache, then with a warm cache."""
+    from ..text.encoders import embed_corpus
+
+    with tempfile.TemporaryDirectory() as cache:
+        old = os.environ.get("MMVQ_CACHE_DIR")
+        os.environ["MMVQ_CACHE_DIR"] = cache
+        try:
+            start = time.perf_counter()
+            embeddings = embed_corpus(corpus, encoder=encoder, view="armleg", cache=True)
+            cold = time.perf_counter() - start
+            start = time.perf_counter()
+            embed_corpus(corpus, encoder=encoder, view="armleg", cache=True)
+            warm = time.perf_counter() - start
+        finally:
+            if old is None:
+                os.environ.pop("MMVQ_CACHE_DIR", None)
+            else:
+                os.environ["MMVQ_CACHE_DIR"] = old
+    n = len(embeddings.sentences) + len(embeddings.labels)
+    return {"sentences": n, "cold_sentences_per_s": n / cold, "cached_sentences_per_s": n / warm,
+            "cold_s": cold, "cached_s": warm, "cache_speedup": cold / warm}
+
+
+def _peak_rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_peak_rss() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+
+
+def scaling_speed(sizes=(1_000, 10_000, 100_000), batch: int = 32, steps: int = 8, seed: int = 0) -> list[dict]:
+    """Train throughput and peak memory over memory-mapped files of growing size.
+
+    Each file holds ``n`` windows (500, 3) in a memory-mapped ``.npy``; training draws random
+    batches through the real data path (loader → pre-processing → VQShape joint step).
+    """
+    from torch.utils.data import DataLoader, RandomSampler
+
+    from ..models import build_task
+    from ..signals import WindowDataset, load_windows
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for n in sizes:
+            path = Path(folder) / f"w{n}.npz"
+            X = np.lib.format.open_memmap(Path(folder) / f"w{n}.X.npy", mode="w+", dtype=np.float32, shape=(n, 500, 3))
+            rng = np.random.default_rng(seed)
+            for start in range(0, n, 10_000):
+                stop = min(n, start + 10_000)
+                X[start:stop] = rng.normal(size=(stop - start, 500, 3)).astype(np.float32)
+            X.flush()
+            del X
+            np.savez(path, y=np.arange(n) % 4, labels=np.array(["a", "b", "c", "d"]))
+            _reset_peak_rss()
+            windows = load_windows(path, seed=seed)
+            dataset = WindowDataset(windows, "train", length=512)
+            loader = DataLoader(dataset, batch_size=batch, sampler=RandomSampler(dataset, num_samples=batch * (steps + 1),
+                                generator=torch.Generator().manual_seed(seed)))
+            torch.manual_seed(seed)
+            task = build_task("vqshape", {"channels": "joint", "objective": "classify"}, n_channels=3, length=512, n_classes=4).train()
+            optimizer = torch.optim.AdamW(task.parameters(), lr=1e-4)
+            batches = iter(loader)
+            first = next(batches)
+            optimizer.zero_grad()
+            task(first)["loss"].backward()
+            optimizer.step()
+            start = time.perf_counter()
+            seen = 0
+            for item in batches:
+                optimizer.zero_grad(set_to_none=True)
+                task(item)["loss"].backward()
+                optimizer.step()
+                seen += len(item["label"])
+            elapsed = time.perf_counter() - start
+            rows.append({"windows": n, "file_mb": n * 500 * 3 * 4 / 2**20, "train_windows_per_s": seen / elapsed,
+                         "peak_rss_mb": _peak_rss_mb()})
+            del windows, dataset, loader, batches
+    return rows
+
+
+def run_bench_speed(out: str | Path, *, quick: bool = False, seed: int = 0, sizes=None) -> dict:
+    """All speed measurements into ``out`` (speed.json, speed.md)."""
+    torch.manual_seed(seed)
+    steps = 2 if quick else 5
+    result = {"machine": machine(), "quick": quick}
+    result["vqshape_decode"] = vqshape_decode_speed(batch=8 if quick else 16, steps=steps, seed=seed)
+    result["tasks"] = task_speed(batch=8 if quick else 16, steps=steps, seed=seed)
+    result["text"] = text_speed()
+    result["scaling"] = scaling_speed(sizes or ((1_000, 10_000) if quick else (1_000, 10_000, 100_000)),
+                                      steps=3 if quick else 8, seed=seed)
+    with atomic_dir(out) as tmp:
+        (tmp / "speed.json").write_text(json.dumps(result, indent=2) + "\n")
+        (tmp / "speed.md").write_text(speed_markdown(result))
+    return result
+
+
+def speed_markdown(r: dict) -> str:
+    """The README-ready table of :func:`run_bench_speed`'s result."""
+    m, d, t, x = r["machine"], r["vqshape_decode"], r["tasks"], r["text"]
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads)"
+        + (f", GPU {m['cuda']}" if m["cuda"] else ", CPU only"),
+        "",
+        "| measurement | value |",
+        "|---|---|",
+        f"| VQShape train, fixture config, per-token decoding (reference) | {d['per_token']['train_windows_per_s']:.1f} windows/s |",
+        f"| VQShape train, fixture config, per-code decoding (ours) | {d['per_code']['train_windows_per_s']:.1f} windows/s |",
+        f"| **train speed-up per-code / per-token** | **{d['train_speedup']:.2f}×** |",
+        f"| VQShape tokenize per-token / per-code | {d['per_token']['tokenize_windows_per_s']:.1f} / {d['per_code']['tokenize_windows_per_s']:.1f} windows/s ({d['tokenize_speedup']:.2f}×) |",
+        f"| VQShape (joint, 3 ch) train | {t['vqshape_joint']['train_windows_per_s']:.1f} windows/s |",
+        f"| MMVQShape (3 ch, K=10 text) train | {t['mmvqshape']['train_windows_per_s']:.1f} windows/s |",
+        f"| **MMVQShape step cost / VQShape step** | **{t['mm_step_cost_ratio']:.2f}×** |",
+        f"| inference latency VQShape / MMVQShape (batch 1, signal only) | {t['vqshape_joint']['inference_ms_per_window']:.1f} / {t['mmvqshape']['inference_ms_per_window']:.1f} ms |",
+        f"| text encoding MiniLM, no cache / cached ({x['sentences']} sentences) | {x['cold_sentences_per_s']:.0f} / {x['cached_sentences_per_s']:.0f} sentences/s ({x['cache_speedup']:.0f}×) |",
+        "",
+        "| memory-mapped windows | file | train windows/s | peak RSS |",
+        "|---|---|---|---|",
+    ]
+    for row in r["scaling"]:
+        lines.append(f"| {row['windows']:,} | {row['file_mb']:.0f} MB | {row['train_windows_per_s']:.1f} | {row['peak_rss_mb']:.0f} MB |")
+    return "\n".join(lines) + "\n"
