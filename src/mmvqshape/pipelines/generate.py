@@ -1,0 +1,143 @@
+"""``mmvq corpus generate`` as a function: labels from a file or a dataset, then an LLM corpus.
+
+Example (a notebook calls the same code the command does)::
+
+    from mmvqshape.pipelines.generate import generate
+    result = generate("corpora/geneactiv14_gpt.json", data="geneactiv-mat:/data/windows",
+                      n=10, style="split", model="gpt-4o-mini")
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import UserError
+from ..text.generate import GenerationResult, GenerationSettings, generate_corpus
+
+#: Same names and class order as ``mmvqshape.signals.BASICMOTIONS_LABELS``.
+BASICMOTIONS_LABELS = ["standing", "walking", "running", "badminton"]
+BASICMOTIONS_DESCRIPTION = (
+    "BasicMotions: a smartwatch worn on the wrist; 3-axis accelerometer sampled at 10 Hz; 10-second windows."
+)
+
+
+def read_label_file(path: str | Path) -> list[str]:
+    """Labels from a text file (one per line; blank lines and ``#`` comments skipped) or a JSON list."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(path, f"cannot read the label file ({getattr(err, 'strerror', None) or err})") from None
+    if text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise UserError(path, f"not a JSON list of labels ({err.msg} at line {err.lineno})") from None
+        if not all(isinstance(x, str) and x.strip() for x in data):
+            raise UserError(path, "every label in the JSON list must be a non-empty string")
+        labels = [x.strip() for x in data]
+    else:
+        labels = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not labels:
+        raise UserError(path, "no labels in the file")
+    seen: set[str] = set()
+    for label in labels:
+        if label in seen:
+            raise UserError(path, f'label "{label}" is listed twice')
+        seen.add(label)
+    return labels
+
+
+def labels_of_data(data: str) -> list[str]:
+    """Label names of a DATA argument (``basicmotions``, a ``.npz``, ``geneactiv-mat:DIR``), in class order."""
+    if data.strip().lower() == "basicmotions":
+        return list(BASICMOTIONS_LABELS)  # no need to import torch/aeon and load windows for 4 names
+    from ..signals import load_windows
+
+    return list(load_windows(data).labels)
+
+
+def generate(
+    out: str | Path,
+    *,
+    labels_file: str | Path | None = None,
+    data: str | None = None,
+    labels: list[str] | None = None,
+    n: int = 10,
+    style: str = "split",
+    shared: int = 0,
+    api_base: str | None = None,
+    model: str | None = None,
+    temperature: float = 0.5,
+    seed: int | None = None,
+    prompt: str | Path | None = None,
+    description: str | None = None,
+    max_retries: int = 3,
+    timeout: float = 120.0,
+    backoff: float = 2.0,
+    json_mode: bool = True,
+    overwrite: bool = False,
+    use_cache: bool = True,
+    api_key: str | None = None,
+    progress: bool = False,
+    on_label_done: Callable[[str], None] | None = None,
+) -> GenerationResult:
+    """Generate (or continue) the sub-action corpus ``out`` for the labels of exactly one source.
+
+    The labels come from ``labels_file``, ``data`` or ``labels``. With ``data="basicmotions"``
+    and no ``description``, the BasicMotions device description is put into the prompt.
+    See :func:`mmvqshape.text.generate.generate_corpus` for what is written and how failures
+    are reported.
+    """
+    sources = [x for x in (labels_file, data, labels) if x is not None]
+    if len(sources) != 1:
+        raise UserError("--labels/--data", "give exactly one of --labels FILE or --data DATA")
+    if labels_file is not None:
+        names = read_label_file(labels_file)
+    elif data is not None:
+        names = labels_of_data(data)
+        if description is None and data.strip().lower() == "basicmotions":
+            description = BASICMOTIONS_DESCRIPTION
+    else:
+        names = list(labels or [])
+    settings = GenerationSettings(
+        n=n,
+        style=style,
+        shared=shared,
+        api_base=api_base or _env("OPENAI_BASE_URL") or GenerationSettings.api_base,
+        model=model or GenerationSettings.model,
+        temperature=temperature,
+        seed=seed,
+        description=description,
+        max_retries=max_retries,
+        timeout=timeout,
+        backoff=backoff,
+        json_mode=json_mode,
+    )
+    return generate_corpus(
+        names, out, settings, prompt=prompt, api_key=api_key, overwrite=overwrite,
+        use_cache=use_cache, progress=progress, on_label_done=on_label_done,
+    )
+
+
+def _env(name: str) -> str | None:
+    import os
+
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def summary(result: GenerationResult) -> dict[str, Any]:
+    """A small dict describing a run (what the CLI prints)."""
+    return {
+        "out": str(result.out),
+        "labels": len(result.labels),
+        "generated": len(result.generated),
+        "already_there": len(result.skipped),
+        "from_cache": result.cached,
+        "requests": result.requests,
+        "invalid_replies": result.invalid_replies,
+        "network_retries": result.network_retries,
+    }
