@@ -241,6 +241,7 @@ def test_wrong_label_and_shared_count_are_explained():
     with pytest.raises(ReplyError, match="not JSON"):
         parse_reply("Sure! Here are the sub-actions: none")
     assert parse_reply('Here you go:\n{"a": 1}\nEnjoy.') == {"a": 1}
+    assert parse_reply('<think>use {braces} freely</think>\n{"a": 2}') == {"a": 2}
 
 
 def test_garbage_every_time_exits_2_naming_the_label_and_keeps_done_labels(make_stub, tmp_path, capsys):
@@ -276,6 +277,12 @@ def test_http_500_then_success(make_stub, tmp_path, capsys):
     assert stub.count("standing") == 2 and stub.count("walking") == 2
     out = capsys.readouterr().out
     assert "4 requests" in out and "2 network retries" in out
+
+
+def test_rate_limit_is_retried(make_stub, tmp_path):
+    stub = make_stub(lambda label, k, body: 429 if k < 2 else valid_reply(label, 5))
+    assert run(stub, tmp_path, ["standing"], "--n", "5") == 0
+    assert stub.count("standing") == 3
 
 
 def test_http_401_is_not_retried(make_stub, tmp_path, capsys):

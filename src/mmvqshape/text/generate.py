@@ -248,7 +248,7 @@ def parse_reply(text: str | None) -> Any:
     """JSON from a reply, tolerating code fences and prose around one object."""
     if text is None or not text.strip():
         raise ReplyError("the reply was empty")
-    body = text.strip()
+    body = re.sub(r"<think>.*?</think>", "", text, flags=re.DOTALL | re.IGNORECASE).strip()  # reasoning models
     fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.DOTALL | re.IGNORECASE)
     if fenced:
         body = fenced.group(1).strip()
@@ -348,7 +348,7 @@ class ChatClient:
                 if attempt == self.settings.max_retries:
                     raise ServerError(f"{_network_problem(err)} ({attempt + 1} tries)") from None
                 self.network_retries += 1
-                self.sleep(min(wait, self.settings.max_backoff))
+                self.sleep(min(max(wait, _retry_after(err)), self.settings.max_backoff))
                 wait *= 2
                 continue
             except openai.APIStatusError as err:  # 4xx: asking again will not help
@@ -358,6 +358,15 @@ class ChatClient:
                 return ""
             return choices[0].message.content or ""
         raise AssertionError("unreachable")
+
+
+def _retry_after(err: Exception) -> float:
+    """Seconds a 429/503 answer asks us to wait (its Retry-After header), else 0."""
+    response = getattr(err, "response", None)
+    try:
+        return max(0.0, float(response.headers.get("retry-after", 0))) if response is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _network_problem(err: Exception) -> str:
