@@ -1,9 +1,81 @@
-"""CLI commands: train (filled in by its issue)."""
+"""CLI commands: ``mmvq train`` and ``mmvq evaluate`` (logic in mmvqshape.pipelines)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 
+def train_command(
+    out: Path = typer.Option(..., "--out", help="Run folder to write (config.yaml, checkpoints/, logs/, metrics.json, predictions.csv)."),
+    model: Optional[str] = typer.Option(None, "--model", help="vqshape | mmvqshape | minirocket (default vqshape)."),
+    data: Optional[str] = typer.Option(None, "--data", help="basicmotions | path.npz | geneactiv-mat:DIR (default basicmotions)."),
+    corpus: Optional[str] = typer.Option(None, "--corpus", help="Sub-action corpus or embedding folder (mmvqshape)."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", help="Text encoder when --corpus is a corpus (default minilm)."),
+    view: Optional[str] = typer.Option(None, "--view", help="Corpus view: armleg | arm | leg | text."),
+    codebook: Optional[str] = typer.Option(None, "--codebook", help="Action codebook folder (mmvq analyze codebook)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config merged over the defaults (flags win)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUN/checkpoints/last.ckpt."),
+    objective: Optional[str] = typer.Option(None, "--objective", help="classify | pretrain."),
+    channels: Optional[str] = typer.Option(None, "--channels", help="joint | independent (how channels are treated)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Loss-weight preset of the model (e.g. reference | flat)."),
+    max_epochs: Optional[int] = typer.Option(None, "--max-epochs"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    length: Optional[int] = typer.Option(None, "--length", help="Samples per window after interpolation (default 512)."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    holdout_labels: Optional[str] = typer.Option(None, "--holdout-labels", help="Comma-separated labels left out of training (zero-shot)."),
+    probe: Optional[str] = typer.Option(None, "--probe", help="token | histogram: linear probe on a pre-trained vqshape."),
+    accelerator: Optional[str] = typer.Option(None, "--accelerator", help="auto | cpu | gpu ..."),
+    devices: Optional[str] = typer.Option(None, "--devices", help="Number of devices (or 'auto')."),
+    num_nodes: Optional[int] = typer.Option(None, "--num-nodes"),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="auto | ddp | ddp_spawn | fsdp ..."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="auto | 32 | bf16-mixed | 16-mixed."),
+    num_workers: Optional[int] = typer.Option(None, "--num-workers"),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show the progress bar."),
+) -> None:
+    """Train a model into a run folder; the test split is scored once with the best-on-validation checkpoint."""
+    from ..pipelines.train import train
+    from ..training.config import load_config
+
+    cfg = load_config(config, {
+        "model_name": model, "data": data, "corpus": corpus, "encoder": encoder, "view": view, "codebook": codebook,
+        "objective": objective, "channels": channels, "preset": preset, "max_epochs": max_epochs, "batch_size": batch_size,
+        "lr": lr, "length": length, "seed": seed, "holdout_labels": holdout_labels, "probe": probe,
+        "accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy,
+        "precision": precision, "num_workers": num_workers, "progress": progress,
+    })
+    result = train(cfg, out, resume=resume)
+    if result["metrics"] is not None:
+        _print_metrics(result["metrics"], result["out"])
+
+
+def evaluate_command(
+    run: Path = typer.Argument(..., help="Run folder written by mmvq train."),
+    data: Optional[str] = typer.Option(None, "--data", help="Score on this DATA's test split instead of the run's."),
+    corpus: Optional[str] = typer.Option(None, "--corpus", help="Corpus / embedding folder for label texts (mmvqshape)."),
+    encoder: Optional[str] = typer.Option(None, "--encoder"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write metrics and figures here instead of RUN."),
+) -> None:
+    """Recompute a run's test metrics; writes metrics.json, predictions.csv and figures/*.png."""
+    from ..pipelines.evaluate import evaluate
+
+    metrics = evaluate(run, data=data, corpus=corpus, encoder=encoder, out=out)
+    _print_metrics(metrics, out or run)
+
+
+def _print_metrics(metrics: dict, where: Path) -> None:
+    shown = {k: metrics.get(k) for k in ("model", "accuracy", "macro_f1", "n_test", "perplexity", "dead_codes")}
+    if "zero_shot" in metrics:
+        shown["zero_shot"] = metrics["zero_shot"]
+    typer.echo(json.dumps(shown, default=str))
+    typer.echo(f"wrote {Path(where) / 'metrics.json'}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``train`` and ``evaluate`` to the root app."""
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)

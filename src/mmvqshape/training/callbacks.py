@@ -1,0 +1,40 @@
+"""Checkpointing and logging for a run folder: ``checkpoints/`` and ``logs/`` (CSV + TensorBoard)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+
+def monitor_for(objective: str) -> tuple[str, str]:
+    """What selects the best checkpoint: validation accuracy to classify, loss to pre-train."""
+    return ("val/acc", "max") if objective == "classify" else ("val/loss", "min")
+
+
+def build_callbacks(checkpoint_dir: Path, objective: str) -> tuple[ModelCheckpoint, list[Callback]]:
+    """``last.ckpt`` every epoch and ``best.ckpt`` on the validation metric."""
+    monitor, mode = monitor_for(objective)
+    checkpoint = ModelCheckpoint(
+        dirpath=str(checkpoint_dir),
+        filename="best",
+        monitor=monitor,
+        mode=mode,
+        save_top_k=1,
+        save_last=True,
+        auto_insert_metric_name=False,
+        enable_version_counter=False,
+    )
+    return checkpoint, [checkpoint]
+
+
+def build_loggers(log_dir: Path) -> list:
+    """CSV (``logs/csv/metrics.csv``) and TensorBoard (``logs/tensorboard``) loggers."""
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    loggers = [CSVLogger(save_dir=str(log_dir), name="csv", version="")]
+    try:
+        loggers.append(TensorBoardLogger(save_dir=str(log_dir), name="tensorboard", version="", default_hp_metric=False))
+    except ModuleNotFoundError:  # pragma: no cover - tensorboard is a dependency
+        pass
+    return loggers

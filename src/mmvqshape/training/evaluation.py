@@ -1,0 +1,70 @@
+"""Run a trained task over a dataset once, in eval mode, and collect what metrics need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from .data import collate
+
+# Outputs kept for every window (small), and for the first few windows only (figures).
+PER_WINDOW = ("logits", "code_idx", "action_idx", "label_embedding_pred")
+FIGURE_KEYS = ("x_pred", "s_pred", "t", "l", "mu", "sigma", "code_idx")
+N_FIGURE_WINDOWS = 4
+
+
+@torch.no_grad()
+def collect_outputs(task, dataset, batch_size: int = 64, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Outputs of ``task`` over ``dataset`` in order: ``index``, ``label``, the per-window keys
+    present, mean ``losses``, and ``figure`` (signal and explanation keys of a few windows)."""
+    task = task.to(device).eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    kept: dict[str, list[np.ndarray]] = {"index": [], "label": []}
+    loss_sums: dict[str, float] = {}
+    figure: dict[str, np.ndarray] = {}
+    n = 0
+    for batch in loader:
+        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        out = task(batch)
+        b = batch["label"].shape[0]
+        kept["index"].append(batch["index"].cpu().numpy())
+        kept["label"].append(batch["label"].cpu().numpy())
+        for key in PER_WINDOW:
+            if out.get(key) is not None:
+                kept.setdefault(key, []).append(out[key].detach().float().cpu().numpy() if key != "code_idx" and key != "action_idx" else out[key].cpu().numpy())
+        losses = {"loss": out["loss"], **out.get("losses", {})}
+        for name, value in losses.items():
+            loss_sums[name] = loss_sums.get(name, 0.0) + float(value) * b
+        n += b
+        if not figure:
+            m = min(N_FIGURE_WINDOWS, b)
+            figure["signal"] = batch["signal"][:m].float().cpu().numpy()
+            figure["index"] = batch["index"][:m].cpu().numpy()
+            for key in FIGURE_KEYS:
+                if out.get(key) is not None:
+                    figure[key] = out[key][:m].detach().float().cpu().numpy()
+    result: dict[str, Any] = {k: np.concatenate(v) for k, v in kept.items()}
+    result["losses"] = {k: v / max(n, 1) for k, v in loss_sums.items()}
+    result["figure"] = figure
+    return result
+
+
+def num_codes(task, kind: str) -> int | None:
+    """Codebook size of ``kind`` ("shape" | "action") if the task exposes one."""
+    for name in (f"num_{kind}_codes", f"{kind}_codebook_size"):
+        value = getattr(task, name, None)
+        if value is not None:
+            return int(value() if callable(value) else value)
+    codebook = getattr(task, f"{kind}_codebook", None)
+    if codebook is not None:
+        for name in ("num_codes", "size", "num_code"):
+            value = getattr(codebook, name, None)
+            if value is not None:
+                return int(value() if callable(value) else value)
+        weight = getattr(codebook, "weight", None)
+        if isinstance(weight, torch.Tensor):
+            return int(weight.shape[0])
+    return None

@@ -1,0 +1,97 @@
+"""One LightningModule that trains any task following the model task protocol.
+
+``task(batch) -> {"loss", "losses": {name: scalar}, "logits"?, ...}``. The module adds the
+optimiser (AdamW), the schedule (linear warm-up then cosine), logging of every loss, and
+validation accuracy/loss. Gradient clipping and precision are the Trainer's.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import nn
+
+from .config import TrainConfig
+
+CHECKPOINT_KEY = "mmvq"  # where the rebuild information lives inside a checkpoint
+
+
+def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """LR multiplier: linear from ~0 to 1 over ``warmup`` steps, then cosine to ``min_ratio``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class TaskModule(pl.LightningModule):
+    """Wraps ``task`` (an ``nn.Module`` following the task protocol) for the Trainer.
+
+    ``build_info`` (model name, resolved config, sizes, labels) is stored in every
+    checkpoint so that :func:`mmvqshape.training.checkpoint.load_task` can rebuild the task.
+    """
+
+    def __init__(self, task: nn.Module, cfg: TrainConfig, build_info: dict[str, Any]):
+        super().__init__()
+        self.task = task
+        self.cfg = cfg
+        self.build_info = build_info
+
+    # -- steps ---------------------------------------------------------------------------
+    def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return self.task(batch)
+
+    def _log_losses(self, prefix: str, out: dict[str, Any], labels: torch.Tensor, on_step: bool) -> None:
+        sync = self.trainer.world_size > 1
+        n = labels.shape[0]
+        self.log(f"{prefix}/loss", out["loss"].detach().float(), batch_size=n, on_step=on_step, on_epoch=True, prog_bar=True, sync_dist=sync)
+        for name, value in out.get("losses", {}).items():
+            self.log(f"{prefix}/{name}", torch.as_tensor(value).detach().float(), batch_size=n, on_step=on_step, on_epoch=True, sync_dist=sync)
+        if out.get("logits") is not None:
+            acc = (out["logits"].detach().argmax(-1) == labels).float().mean()
+            self.log(f"{prefix}/acc", acc, batch_size=n, on_step=False, on_epoch=True, prog_bar=True, sync_dist=sync)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        out = self.task(batch)
+        self._log_losses("train", out, batch["label"], on_step=True)
+        return out["loss"]
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        out = self.task(batch)
+        self._log_losses("val", out, batch["label"], on_step=False)
+
+    # -- reproducibility -----------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        """Reseed every RNG from (seed, epoch): a resumed run draws what an unbroken one drew."""
+        seed = (self.cfg.seed * 1_000_003 + self.current_epoch * 7919 + self.global_rank) % (2**31)
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+
+    # -- optimisation --------------------------------------------------------------------
+    def configure_optimizers(self):
+        decay, no_decay = [], []
+        for name, param in self.task.named_parameters():
+            if not param.requires_grad:
+                continue
+            (no_decay if param.ndim < 2 or name.endswith(".bias") else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.cfg.lr,
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        per_epoch = max(1, total // max(1, self.cfg.max_epochs))
+        warmup = self.cfg.warmup_steps if self.cfg.warmup_steps > 0 else int(round(self.cfg.warmup_epochs * per_epoch))
+        warmup = min(warmup, max(0, total - 1))
+        ratio = self.cfg.min_lr_ratio
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, warmup, total, ratio))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = dict(self.build_info)
