@@ -435,3 +435,34 @@ def test_user_error_type_for_notebooks(tmp_path):
 
     with pytest.raises(UserError, match="exactly one of"):
         generate(tmp_path / "c.json", labels=["a"], data="basicmotions")
+
+
+def _tiny_bert_folder(folder: Path) -> Path:
+    """A 1-layer BERT with a word-level vocabulary, built locally (no download)."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    words = "arm leg wrist swings forward heel strikes ground phase body shifts weight".split()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", ":", *words, *map(str, range(10))]
+    folder.mkdir()
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style, view", [("split", "armleg"), ("unsplit", "text")])
+def test_generated_corpus_is_accepted_by_mmvq_embed(make_stub, tmp_path, style, view):
+    pytest.importorskip("mmvqshape.pipelines.embed")
+    stub = make_stub(always_valid(10, style, shared=3))
+    assert run(stub, tmp_path, GENEACTIV14, "--n", "10", "--style", style, "--shared", "3") == 0
+    encoder = _tiny_bert_folder(tmp_path / "tiny-bert")
+    emb = tmp_path / "emb"
+    code = main(["embed", str(tmp_path / "c.json"), "--encoder", str(encoder), "--view", view,
+                 "--device", "cpu", "--no-cache", "--out", str(emb)])
+    assert code == 0
+    index = json.loads((emb / "index.json").read_text())
+    assert index["labels"] == GENEACTIV14 and len(index["sentences"]) == 140 and index["dim"] == 16
+    assert index["view"] == view
