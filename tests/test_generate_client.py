@@ -466,3 +466,12 @@ def test_generated_corpus_is_accepted_by_mmvq_embed(make_stub, tmp_path, style, 
     index = json.loads((emb / "index.json").read_text())
     assert index["labels"] == GENEACTIV14 and len(index["sentences"]) == 140 and index["dim"] == 16
     assert index["view"] == view
+
+
+def test_nothing_to_do_sends_nothing(make_stub, tmp_path, capsys):
+    stub = make_stub(always_valid(5))
+    assert run(stub, tmp_path, ["standing", "walking"], "--n", "5") == 0
+    before = (tmp_path / "c.json").read_text()
+    assert run(stub, tmp_path, ["walking", "standing"], "--n", "5") == 0
+    assert len(stub.requests) == 2 and (tmp_path / "c.json").read_text() == before
+    assert "0 generated, 2 already there" in capsys.readouterr().out

@@ -531,9 +531,7 @@ def generate_corpus(
         write_json(out, {"activities": [done[x] for x in order], "meta": run_meta(settings, prompt)})
         result.labels = order
 
-    if not todo:
-        if not out.exists():
-            write()
+    if not todo:  # everything asked for is already in the file
         result.labels = [x for x in labels if x in done] + extra
         return result
 
@@ -618,7 +616,9 @@ def run_meta(settings: GenerationSettings, prompt: str | Path | None) -> dict[st
 
 def _kept(result: GenerationResult) -> str:
     n = len(result.skipped) + len(result.generated)
-    return f"{n} label{'s' if n != 1 else ''} done are kept, run again to continue" if n else "nothing written"
+    if not n:
+        return "nothing written"
+    return f"{n} finished label{'s are' if n != 1 else ' is'} kept, run again to continue"
 
 
 def _progress(items: list[str], enabled: bool) -> Any:
