@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 corpus_app = typer.Typer(help="Sub-action corpora: check and generate.", no_args_is_help=True)
+
+
+@corpus_app.command("check")
+def check(
+    corpus: str = typer.Argument(..., help="Corpus .json, or a shipped name: basicmotions, geneactiv14, basicmotions_unsplit, geneactiv14_unsplit."),
+    encoder: str = typer.Option(None, "--encoder", "-e", help="Also measure similarity with this encoder: minilm, bert, a cached hub id or a folder."),
+    view: str = typer.Option("auto", "--view", help="armleg, arm, leg, text, or auto."),
+    pooling: str = typer.Option(None, "--pooling", help="cls or mean (default: the model's own)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
+    near: float = typer.Option(0.95, "--near", help="Cosine at or above which two different sentences are near duplicates."),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder for check.json and quality figures (with --encoder)."),
+) -> None:
+    """Validate CORPUS and print labels, counts, views, duplicates, style flags and (with --encoder) similarity."""
+    from ..pipelines.corpus_check import run_corpus_check
+
+    run_corpus_check(corpus, encoder=encoder, out=out, view=view, pooling=pooling, device=device, near=near)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,10 +14,12 @@ Details the loader settles:
   Any other per-item key (e.g. ``"shared": true`` written by ``mmvq corpus generate``) is
   kept in :attr:`SubAction.extra` and otherwise ignored. Shapes 1 and 2 may be mixed.
 * Label text (what is embedded for the label itself; default: the label name): a
-  top-level ``"label_text": {"<label>": "text"}`` map in any shape, or a per-activity
-  ``"label_text"`` in shape 3. In shapes 1/2 the top-level keys ``label_text`` and ``meta``
-  are therefore reserved (not labels). In shape 3 other top-level keys are kept in
-  :attr:`Corpus.meta`; other per-activity keys are ignored.
+  top-level ``"label_text": {"<label>": "text"}`` map in any shape, a per-activity
+  ``"label_text"`` in shape 3, or, in shapes 1/2, a label given as an object
+  ``{"<label>": {"label_text": "...", "sub_actions": [...]}}``. In shapes 1/2 the top-level keys ``label_text`` and ``meta``
+  are therefore reserved (not labels). A top-level ``"meta"`` object (what the generator
+  records) becomes :attr:`Corpus.meta`; in shape 3 other top-level and per-activity keys
+  are ignored.
 * Views: ``armleg`` = exactly ``f"Arm: {arm}. Leg: {leg}."`` (one trailing period of each part
   is dropped first, so the plan's sentences come back unchanged); ``arm``; ``leg``;
   ``text`` = the item's plain sentence, or, for an Arm/Leg item without one, its ``armleg``
@@ -226,10 +228,16 @@ def parse_corpus(data: Any, path: Path | str | None = None) -> Corpus:
             if "label_text" in activity:
                 label_texts[label] = _nonempty_string(activity["label_text"], where, f"label {label!r}: label_text")
             raw.append((label, activity["sub_actions"]))
-        meta = {k: v for k, v in data.items() if k not in ("activities", "label_text")}
     else:
-        meta = data.get("meta", {}) if isinstance(data.get("meta"), dict) else {}
-        raw = [(k, v) for k, v in data.items() if k not in _RESERVED_TOP]
+        raw = []
+        for label, value in data.items():
+            if label in _RESERVED_TOP:
+                continue
+            if isinstance(value, dict) and "sub_actions" in value:  # {"label_text": ..., "sub_actions": [...]}
+                if "label_text" in value:
+                    label_texts[label] = _nonempty_string(value["label_text"], where, f"label {label!r}: label_text")
+                value = value["sub_actions"]
+            raw.append((label, value))
         if any(not isinstance(v, list) for _, v in raw):
             bad = next(k for k, v in raw if not isinstance(v, list))
             raise UserError(where, f"label {bad!r}: {_SHAPE_HELP}")
@@ -237,6 +245,7 @@ def parse_corpus(data: Any, path: Path | str | None = None) -> Corpus:
         shape = 2 if items_are_objects else 1
     if not raw:
         raise UserError(where, "has no labels")
+    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
     items: dict[str, list[SubAction]] = {}
     for label, entries in raw:
         if not label.strip():
