@@ -1,0 +1,339 @@
+"""MMVQShape: VQShape shape tokens per accelerometer channel plus sub-action codes from an action codebook.
+
+The plan's model (seed §5). One window ``signal`` (B, C, T) and, in training only, its label's
+ordered sub-action embeddings ``sub_actions`` (B, K, D) flow through::
+
+    signal (B, C, T) -> per channel: normalize, patch encoder (VQShape)  h_patch (B, C, P, d)
+    text:  sub_actions (B, K, D) -> project to d + slot position          (B, K, d)
+           or, when text is absent, K learned sub-action queries          (B, K, d)
+    fusion (fusion.py): per channel, cross-attention + residual both ways
+           signal reads text -> fused_z_s (B, C, P, d); text reads signal -> fused_z_t (B, C, K, d)
+
+    signal side (§5.3) = VQShape, channels joint, from fused_z_s:
+           tokenizer, attribute decoder, shape codebook, shape decoder, sub-sequence loss,
+           attribute encoder, series decoder; the per-channel CLS outputs joined -> classifier
+           -> logits (B, L)
+    text side (§5.2, action.py): fused_z_t -> text attribute decoder -> mean over channels
+           -> action_embedding (B, K, D) -> quantised by cosine against the action codebook
+           (M real sentence embeddings, frozen or trainable) -> action_idx (B, K)
+           -> K codes concatenated -> action decoder -> label_embedding_pred (B, D)
+
+**Signal-only inference.** When ``batch["text_present"]`` is false (always at validation,
+test and explanation) ``sub_actions`` is never read: the learned queries take the text
+tokens' place. In training, text is dropped per sample with probability
+``modality_dropout`` so the signal-only path is trained in every batch. Every reported
+number comes from the signal-only path.
+
+**Losses** (``outputs["losses"]``): VQShape's ``ts``, ``vq``, ``shape``, ``dist`` (weighted
+by its config), ``class`` (cross-entropy), ``label`` (1 − cos or MSE between the predicted
+and the true label embedding), ``align`` (slot k's decoded vector against the label's k-th
+sub-action, ordered phases; training only, also for samples whose text was dropped —
+there the sentences are a *target*, never an input), ``action_vq`` (commitment, plus the
+codebook term when it is trainable).
+
+**Ablations** are config keys: ``use_text: false`` (exactly VQShape joint + classifier),
+``quantize_actions: false`` (text side without the action codebook), ``num_slots`` (K),
+``slot_assignment`` (``stretch``|``pad``), the loss weights ``w_label``, ``w_align``,
+``w_action_vq``, ``w_class`` and VQShape's own weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from .action import ActionCodebook, ActionDecoder, TextAttributeDecoder, assign_slots
+from .fusion import FusionLayer, TextTokens
+from .vqshape import LOSS_PRESETS, VQShape, VQShapeConfig
+
+
+@dataclass
+class MMVQShapeConfig:
+    """MMVQShape's own keys; every other key of the config dict goes to :class:`VQShapeConfig`."""
+
+    objective: str = "classify"  # classify (end to end) | pretrain (no classifier)
+    channels: str = "joint"  # MMVQShape is joint-channel by construction
+    preset: str | None = None  # VQShape loss-weight preset (reference | flat); explicit weights win
+    use_text: bool = True  # false = VQShape joint + classifier, no fusion, no text side
+    quantize_actions: bool = True  # false = decoded slots go to the action decoder unquantised
+    num_slots: int = 5  # K sub-action slots (ordered phases)
+    slot_assignment: str = "stretch"  # how a label's n sentences fill K slots: stretch | pad (see action.assign_slots)
+    fusion_heads: int = 4
+    fusion_dropout: float = 0.0
+    text_hidden: int = 128  # text attribute decoder hidden width
+    action_hidden: int = 256  # action decoder hidden width (the plan's projection)
+    codebook_trainable: bool = False  # action codebook frozen (default) or trained
+    action_commitment: float = 0.25
+    modality_dropout: float = 0.5  # share of training samples whose text is hidden
+    label_loss: str = "cosine"  # cosine | mse
+    w_class: float = 1.0
+    w_label: float = 1.0
+    w_align: float = 1.0
+    w_action_vq: float = 0.1
+    mask_ratio_pretrain: bool = True  # apply VQShape's patch masking when objective is pretrain
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.objective not in ("classify", "pretrain"):
+            problems.append(f"objective must be classify or pretrain, not {self.objective!r}")
+        if self.channels != "joint":
+            problems.append(f"mmvqshape needs channels: joint (got {self.channels!r})")
+        if self.preset is not None and self.preset not in LOSS_PRESETS:
+            problems.append(f"unknown preset {self.preset!r} (choose from {', '.join(LOSS_PRESETS)})")
+        if self.num_slots < 1:
+            problems.append("num_slots must be at least 1")
+        if self.slot_assignment not in ("stretch", "pad"):
+            problems.append(f"slot_assignment must be stretch or pad, not {self.slot_assignment!r}")
+        if self.label_loss not in ("cosine", "mse"):
+            problems.append(f"label_loss must be cosine or mse, not {self.label_loss!r}")
+        if not 0.0 <= self.modality_dropout <= 1.0:
+            problems.append("modality_dropout must be in [0, 1]")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def split_config(cfg: dict[str, Any]) -> tuple[MMVQShapeConfig, VQShapeConfig]:
+    """One flat config dict -> (MMVQShape's keys, VQShape's keys); unknown keys are an error."""
+    own = {f.name for f in dataclasses.fields(MMVQShapeConfig)}
+    mm = MMVQShapeConfig(**{k: v for k, v in cfg.items() if k in own})
+    signal = {k: v for k, v in cfg.items() if k not in own}
+    explicit = set(signal)
+    if mm.preset is not None:  # preset weights unless a weight is given explicitly
+        signal = {**LOSS_PRESETS[mm.preset], **{k: v for k, v in signal.items() if k in explicit}}
+    return mm, VQShapeConfig.from_dict(signal)
+
+
+class MMVQShapeTask(nn.Module):
+    """The MMVQShape task (model task protocol): ``task(batch) -> outputs``; see the module docstring."""
+
+    def __init__(self, config: MMVQShapeConfig, signal_config: VQShapeConfig, *, n_channels: int, n_classes: int, text_dim: int):
+        super().__init__()
+        self.mm_config = config
+        self.signal_config = signal_config
+        self.n_channels, self.n_classes, self.text_dim = n_channels, n_classes, text_dim
+        d = signal_config.dim_embedding
+        self.vqshape = VQShape(signal_config)
+        self.classifier = (
+            nn.Sequential(nn.LayerNorm(n_channels * d), nn.Linear(n_channels * d, n_classes))
+            if config.objective == "classify" else None
+        )
+        if config.use_text:
+            self.text_tokens = TextTokens(text_dim, d, config.num_slots)
+            self.fusion = FusionLayer(d, config.fusion_heads, config.fusion_dropout)
+            self.text_decoder = TextAttributeDecoder(d, text_dim, n_channels, config.text_hidden)
+            self.action_codebook = ActionCodebook(text_dim, trainable=config.codebook_trainable)
+            self.action_decoder = ActionDecoder(text_dim, config.num_slots, config.action_hidden)
+        self.label_names: list[str] = []  # zero-shot candidates saved with the model (extra state)
+        self.label_vectors = torch.zeros(0, text_dim)
+
+    @classmethod
+    def build(cls, cfg: dict[str, Any], *, n_channels: int, length: int, n_classes: int, text_dim: int) -> "MMVQShapeTask":
+        """Build from a flat config dict (MMVQShape keys + VQShape keys); ``len_input`` follows ``length``."""
+        cfg = dict(cfg)
+        cfg.setdefault("len_input", length)
+        if int(cfg["len_input"]) != int(length):
+            raise ValueError(f"len_input {cfg['len_input']} differs from the window length {length}")
+        mm, signal = split_config(cfg)
+        return cls(mm, signal, n_channels=n_channels, n_classes=n_classes, text_dim=text_dim)
+
+    @property
+    def config(self) -> "ResolvedConfig":
+        """The resolved flat config (what the trainer writes to config.yaml and rebuilds from)."""
+        return ResolvedConfig(self.mm_config, self.signal_config)
+
+    @property
+    def shape_codebook(self) -> nn.Module:
+        return self.vqshape.shape_codebook
+
+    # ---- text set-up (called by the trainer before training) ---------------------------
+    def set_action_codebook(self, vectors: Any, sentences: Sequence[str] | None = None,
+                            source_labels: Sequence[str] | None = None) -> None:
+        """Install the action codebook: M real sentence embeddings (M, D) and their sentences."""
+        if not self.mm_config.use_text:
+            return
+        self.action_codebook.set(vectors, sentences, source_labels)
+
+    def set_label_candidates(self, names: Sequence[str], vectors: Any) -> None:
+        """Label names and embeddings (L, D) kept in the checkpoint as default zero-shot candidates."""
+        vectors = torch.as_tensor(vectors, dtype=torch.float32)
+        if vectors.ndim != 2 or len(names) != len(vectors):
+            raise ValueError("one label embedding per name is needed")
+        self.label_names, self.label_vectors = list(names), vectors.clone()
+
+    def init_text(self, embeddings, codebook=None, *, method: str | None = None, size: int | None = None, seed: int = 0) -> None:
+        """Set the action codebook and label candidates from an :class:`EmbeddingSet` (training corpus).
+
+        ``codebook``: an :class:`mmvqshape.analysis.codebook.ActionCodebook`, a codebook folder
+        (read by the analysis layer's ``load_codebook``), or None to select one from
+        ``embeddings`` with the analysis layer's default method.
+        """
+        from ..analysis import codebook as cb
+
+        self.set_label_candidates(embeddings.labels, embeddings.label_vectors)
+        if not self.mm_config.use_text:
+            return
+        if codebook is None:
+            codebook = cb.select_codebook(embeddings, method or cb.DEFAULT_METHOD, size, seed=seed)
+        elif not hasattr(codebook, "vectors"):
+            codebook = cb.load_codebook(codebook)
+        cb.check_codebook_dim(codebook, self.text_dim)
+        self.set_action_codebook(codebook.vectors, codebook.sentences, codebook.source_labels)
+
+    def label_candidates(self) -> tuple[list[str], torch.Tensor]:
+        """The saved zero-shot candidates: (names, (L, D))."""
+        return list(self.label_names), self.label_vectors
+
+    def get_extra_state(self) -> dict[str, Any]:
+        return {"label_names": list(self.label_names), "label_vectors": self.label_vectors.clone()}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.label_names = list(state.get("label_names", []))
+        self.label_vectors = torch.as_tensor(state.get("label_vectors", torch.zeros(0, self.text_dim)))
+
+    # ---- the forward pass ------------------------------------------------------------------
+    def _text_presence(self, batch: dict[str, Any], batch_size: int, device: torch.device) -> torch.Tensor | None:
+        """(B,) bool of samples whose sub-actions are an input, or None when none is (never read)."""
+        flag = batch.get("text_present", False)
+        present = bool(flag.all()) if isinstance(flag, torch.Tensor) else bool(flag)
+        if not present or "sub_actions" not in batch:
+            return None
+        keep = torch.ones(batch_size, dtype=torch.bool, device=device)
+        if self.training and self.mm_config.modality_dropout > 0:
+            keep = torch.rand(batch_size, device=device) >= self.mm_config.modality_dropout
+        return keep if bool(keep.any()) else None
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
+        cfg = self.mm_config
+        x = batch["signal"].float()  # (B, C, T)
+        B, C, T = x.shape
+        series = rearrange(x, "b c t -> (b c) t")
+        x_norm, mean, std = self.vqshape.normalize(series)
+        mask_ratio = self.signal_config.mask_ratio if (self.training and cfg.objective == "pretrain" and cfg.mask_ratio_pretrain) else 0.0
+        h_patch = self.vqshape.encode(x_norm, mask_ratio)  # (B*C, P', d)
+
+        out: dict[str, Any] = {}
+        losses: dict[str, torch.Tensor] = {}
+        if cfg.use_text:
+            present = self._text_presence(batch, B, x.device)
+            if present is None:  # signal only: sub_actions is not touched
+                text = self.text_tokens(B)
+            else:
+                sub, sub_mask = assign_slots(batch["sub_actions"].float(), batch.get("sub_action_mask"), cfg.num_slots, cfg.slot_assignment)
+                text = self.text_tokens(B, sub, sub_mask, present)
+            fused_z_s, fused_z_t = self.fusion(rearrange(h_patch, "(b c) p d -> b c p d", c=C), text)
+            h_patch = rearrange(fused_z_s, "b c p d -> (b c) p d")
+            out.update(self._text_side(fused_z_t, batch, losses))
+
+        signal = self.vqshape.forward_encoded(series, mean, std, h_patch)
+        losses.update(signal["losses"])
+        loss = signal["loss"]
+        if self.classifier is not None:
+            joined = rearrange(signal["cls"], "(b c) d -> b (c d)", c=C)  # per-channel CLS outputs joined
+            logits = self.classifier(joined)
+            out["logits"] = logits
+            losses["class"] = F.cross_entropy(logits, batch["label"])
+            loss = loss + cfg.w_class * losses["class"]
+        if cfg.use_text:
+            for name, weight in (("label", cfg.w_label), ("align", cfg.w_align), ("action_vq", cfg.w_action_vq)):
+                if name in losses:
+                    loss = loss + weight * losses[name]
+
+        def per_channel(value: torch.Tensor) -> torch.Tensor:
+            return rearrange(value, "(b c) ... -> b c ...", c=C)
+
+        out.update({
+            "code_idx": per_channel(signal["code_idx"]),  # (B, C, N)
+            **{k: per_channel(signal[k].squeeze(-1)) for k in ("t", "l", "mu", "sigma")},  # (B, C, N)
+            "s_pred": per_channel(signal["s_pred"]),  # (B, C, N, len_s)
+            "x_pred": per_channel(signal["x_pred"]),  # (B, C, T)
+            "loss": loss,
+            "losses": losses,
+        })
+        return out
+
+    def _text_side(self, fused_z_t: torch.Tensor, batch: dict[str, Any], losses: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """fused_z_t (B, C, K, d) -> action codes and the predicted label embedding (+ text losses)."""
+        cfg = self.mm_config
+        action_embedding = self.text_decoder(fused_z_t)  # (B, K, D)
+        unit = F.normalize(action_embedding, dim=-1)
+        out: dict[str, Any] = {"action_embedding": action_embedding}
+        if cfg.quantize_actions:
+            q = self.action_codebook.quantize(action_embedding, cfg.action_commitment)
+            slots = q["codes"]  # (B, K, D), straight-through
+            losses["action_vq"] = q["loss"]
+            out["action_idx"] = q["index"]  # (B, K)
+            out["action_similarity"] = q["similarity"].gather(-1, q["index"][..., None])[..., 0]  # (B, K)
+        else:
+            slots = unit
+            if self.action_codebook.size:  # nearest sentences for the explanation only (no gradient)
+                with torch.no_grad():
+                    similarity = unit @ self.action_codebook.unit_vectors().T
+                out["action_idx"] = similarity.argmax(-1)
+                out["action_similarity"] = similarity.max(-1).values
+        prediction = self.action_decoder(slots)  # (B, D)
+        out["label_embedding_pred"] = prediction
+        if batch.get("label_embedding") is not None:
+            target = batch["label_embedding"].float()
+            if cfg.label_loss == "cosine":
+                losses["label"] = (1 - F.cosine_similarity(prediction, target, dim=-1)).mean()
+            else:
+                losses["label"] = F.mse_loss(prediction, target)
+        if self.training and batch.get("sub_actions") is not None:  # targets only, never an input here
+            targets, slot_mask = assign_slots(batch["sub_actions"].float(), batch.get("sub_action_mask"), cfg.num_slots, cfg.slot_assignment)
+            weight = slot_mask.float()
+            if weight.sum() > 0:
+                distance = 1 - (unit * F.normalize(targets, dim=-1)).sum(-1)  # (B, K)
+                losses["align"] = (distance * weight).sum() / weight.sum()
+        return out
+
+    # ---- inference helpers -------------------------------------------------------------------
+    @torch.no_grad()
+    def zero_shot_scores(self, outputs_or_batch: dict[str, Any], candidates: Any) -> torch.Tensor:
+        """Cosine between each window's predicted label embedding and candidate label embeddings.
+
+        ``outputs_or_batch``: this task's outputs, or a batch (run here, signal only).
+        ``candidates`` (L', D): any label texts' embeddings, seen in training or not.
+        Returns (B, L').
+        """
+        if "label_embedding_pred" not in outputs_or_batch:
+            batch = {k: v for k, v in outputs_or_batch.items() if k not in ("sub_actions", "sub_action_mask")}
+            batch["text_present"] = False
+            was_training = self.training
+            self.eval()
+            outputs_or_batch = self(batch)
+            self.train(was_training)
+        prediction = outputs_or_batch.get("label_embedding_pred")
+        if prediction is None:
+            raise ValueError("this task has no text side (use_text: false): no label embedding to score")
+        candidates = torch.as_tensor(candidates, dtype=prediction.dtype, device=prediction.device)
+        return F.normalize(prediction, dim=-1) @ F.normalize(candidates, dim=-1).T
+
+    def action_sentences(self, action_idx: torch.Tensor) -> list[list[str]]:
+        """The stored sentences of action codes (B, K) -> B lists of K sentences."""
+        sentences = self.action_codebook.sentences
+        return [[sentences[i] if i < len(sentences) else f"code {i}" for i in row] for row in action_idx.tolist()]
+
+    def action_source_labels(self, action_idx: torch.Tensor) -> list[list[str]]:
+        """The label each chosen code's sentence came from, (B, K) -> B lists of K labels."""
+        labels = self.action_codebook.source_labels
+        return [[labels[i] if i < len(labels) else "" for i in row] for row in action_idx.tolist()]
+
+
+@dataclass
+class ResolvedConfig:
+    """Both halves of MMVQShape's config; ``to_dict`` is the flat dict :meth:`MMVQShapeTask.build` reads."""
+
+    mm: MMVQShapeConfig
+    signal: VQShapeConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.mm.to_dict(), **self.signal.to_dict()}
