@@ -9,7 +9,9 @@ seconds and do not depend on the real models).
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +88,8 @@ class TinyTask(nn.Module):
         return z_q.flatten(1)
 
     def forward(self, batch):
+        if self.training and os.environ.get("MMVQ_TEST_STEP_SLEEP"):  # lets a test kill a run mid-way
+            time.sleep(float(os.environ["MMVQ_TEST_STEP_SLEEP"]))
         x = batch["signal"]
         b, c, t = x.shape
         z_q, code_idx, vq = self.tokens(x)

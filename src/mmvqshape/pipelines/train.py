@@ -159,7 +159,11 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     task = build_run_task(cfg, windows, eval_text.dim if eval_text is not None else None)
     if train_embeddings is not None and hasattr(task, "init_text"):
         task.init_text(train_embeddings, codebook=cfg.codebook)  # action codebook from the training corpus only
-    resume_from = prepare_run_folder(out, cfg, resume)
+    if _launching_rank():
+        resume_from = prepare_run_folder(out, cfg, resume)
+    else:  # a DDP worker started by the launcher: the folder is rank 0's to check and clear
+        last = out / "checkpoints" / "last.ckpt"
+        resume_from = last if resume and last.is_file() else None
     out.mkdir(parents=True, exist_ok=True)
 
     datamodule = WindowDataModule(
@@ -179,7 +183,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
-        strategy=cfg.strategy,
+        strategy=_strategy(cfg.strategy),
         precision=resolve_precision(cfg.precision, cfg.accelerator),
         gradient_clip_val=cfg.grad_clip if cfg.grad_clip > 0 else None,
         deterministic=("warn" if on_gpu else True) if cfg.deterministic else False,
@@ -192,7 +196,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
         num_sanity_val_steps=0,
         default_root_dir=str(out),
     )
-    if trainer.is_global_zero:
+    if _launching_rank():
         save_config(cfg, out / "config.yaml")
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None, weights_only=False)
     if not trainer.is_global_zero:
@@ -206,6 +210,19 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
                         fit_probe=cfg.probe is not None, figures=False)
     write_json(out / "timing.json", {"train_seconds": round(train_seconds, 2), "epochs": cfg.max_epochs})
     return {"out": out, "metrics": metrics, "best_checkpoint": best}
+
+
+def _launching_rank() -> bool:
+    """True in the process the user started (global rank 0), false in DDP workers."""
+    from lightning.pytorch.utilities import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def _strategy(name: str) -> str:
+    """Plain ``ddp`` tolerates parameters a step leaves unused (text modules when text is
+    dropped, the classifier when pre-training)."""
+    return "ddp_find_unused_parameters_true" if name == "ddp" else name
 
 
 # ----------------------------------------------------------------------------- minirocket
