@@ -432,15 +432,20 @@ class VQShape(nn.Module):
 
         ``per_token`` runs the decoder on every token (the reference). ``per_code`` runs it once
         per used codebook entry and keeps the straight-through gradient into ``code`` exact
-        with the decoder's Jacobian at that entry (see the module docstring).
+        with the decoder's Jacobian at that entry (see the module docstring); when a batch has
+        fewer tokens than (used codes x dim_code), it decodes per token, which is then cheaper.
         """
-        if self.cfg.shape_decode == "per_token":
+        used, inverse = torch.unique(code_idx.reshape(-1), return_inverse=True)  # (U,), (B*N,)
+        needs_jacobian = torch.is_grad_enabled() and code.requires_grad
+        # the Jacobian costs about dim_code decoder passes per used code: with fewer tokens than
+        # that, decoding every token is the cheaper exact way
+        cheaper_per_token = needs_jacobian and used.numel() * code.shape[-1] >= code_idx.numel()
+        if self.cfg.shape_decode == "per_token" or cheaper_per_token:
             flat = self.shape_decoder(rearrange(code, "b n e -> (b n) e"))
             return flat.view(*code.shape[:-1], -1)
-        used, inverse = torch.unique(code_idx.reshape(-1), return_inverse=True)  # (U,), (B*N,)
         entries = self.shape_codebook.weight.detach()[used]  # (U, dim_code): no decoder grad to the codebook
         shapes = self.shape_decoder(entries)[inverse]  # (B*N, len_s)
-        if torch.is_grad_enabled() and code.requires_grad:
+        if needs_jacobian:
             jacobian = self.decoder_jacobian(entries)[inverse]  # (B*N, len_s, dim_code), detached
             delta = rearrange(code - code.detach(), "b n e -> (b n) e")  # exactly 0, gradient identity
             shapes = shapes + torch.einsum("mse,me->ms", jacobian.to(delta.dtype), delta)
@@ -549,3 +554,190 @@ class VQShape(nn.Module):
             "ts_loss": out["losses"]["ts"].unsqueeze(0), "vq_loss": out["losses"]["vq"].unsqueeze(0),
             "shape_loss": out["losses"]["shape"].unsqueeze(0), "dist_loss": out["losses"]["dist"].unsqueeze(0),
         }
+
+
+# --------------------------------------------------------------------------------------
+# The task the trainer runs (model task protocol)
+# --------------------------------------------------------------------------------------
+
+TASK_KEYS = {
+    "channels": "independent | joint: how accelerometer channels are treated (see VQShapeTask)",
+    "objective": "pretrain (the four VQShape losses) | classify (plus cross-entropy on the label)",
+    "preset": "reference (x 1, vq 1, shape 1, dist 0.8) | flat (x 1, vq 0.1, shape 0.001, dist 0.01); "
+    "explicit weight_* keys override it",
+    "weight_cls": "weight of the cross-entropy loss (classify)",
+    "classifier_hidden": "hidden width of the classifier MLP (0: one linear layer)",
+    "joint_layers": "Transformer layers over the joined channel tokens before pooling (joint)",
+}
+
+
+def _default_patches(length: int) -> tuple[int, int]:
+    """(patch_size, num_patch) for a window length: 8 x 64 for 512, 10 x 50 for 500."""
+    for num_patch in (64, 50, 32, 25, 20, 16, 10):
+        if length % num_patch == 0 and length // num_patch >= 2:
+            return length // num_patch, num_patch
+    raise UserError("config", f"no default patching for length {length}; set patch_size and num_patch")
+
+
+def _default_num_token(length: int, at_most: int = 32) -> int:
+    """The largest divisor of ``length`` not above ``at_most`` (32 for 512, 25 for 500)."""
+    return max(n for n in range(1, at_most + 1) if length % n == 0)
+
+
+class AttentionPool(nn.Module):
+    """One learned query attends over tokens (B, M, d) -> (B, d), then LayerNorm."""
+
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.query = nn.Parameter(torch.randn(1, 1, d) / d)
+        self.attention = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        pooled, _ = self.attention(self.query.expand(h.shape[0], -1, -1), h, h, need_weights=False)
+        return self.norm(pooled[:, 0])
+
+
+class VQShapeTask(nn.Module):
+    """VQShape on (B, C, T) windows for the shared trainer.
+
+    Config keys (``build``): every :class:`VQShapeConfig` field plus :data:`TASK_KEYS`.
+
+    - ``channels="independent"`` (VQShape's way): each channel is its own univariate series
+      through VQShape; the classifier (MLP on the mean of a channel's attribute-encoder
+      tokens) gives per-channel logits trained with the window's label copied to each
+      channel; the window's logits are the mean of its channels' logits.
+    - ``channels="joint"`` (the plan's): tokens and shape losses per channel as above; the
+      channels' attribute-encoder tokens, each plus a learned channel embedding, are
+      concatenated along the token axis (B, C*N, d), pass ``joint_layers`` Transformer
+      layers and an attention pool (one learned query) and one MLP gives (B, L) logits.
+      With ``objective="pretrain"`` there is no classifier, so both modes pre-train alike.
+
+    Pre-training in train mode drops ``mask_ratio`` of the patches, as the reference does.
+    """
+
+    def __init__(self, model_cfg: VQShapeConfig, *, n_channels: int, n_classes: int, channels: str = "independent",
+                 objective: str = "pretrain", weight_cls: float = 1.0, classifier_hidden: int = 64,
+                 joint_layers: int = 1):
+        super().__init__()
+        if channels not in ("independent", "joint"):
+            raise UserError("config", f"channels must be 'independent' or 'joint', not {channels!r}")
+        if objective not in ("pretrain", "classify"):
+            raise UserError("config", f"objective must be 'pretrain' or 'classify', not {objective!r}")
+        self.channels, self.objective, self.weight_cls = channels, objective, weight_cls
+        self.n_channels, self.n_classes = n_channels, n_classes
+        self.vqshape = VQShape(model_cfg)
+        d = model_cfg.dim_embedding
+        if objective == "classify":
+            if channels == "joint":
+                self.channel_embedding = nn.Parameter(torch.randn(n_channels, d) / d)
+                self.joint_transformer = (
+                    nn.TransformerEncoder(_encoder_layer(d, model_cfg.num_dec_head, model_cfg.dropout),
+                                          num_layers=joint_layers, enable_nested_tensor=False)
+                    if joint_layers > 0 else nn.Identity()
+                )
+                self.pool = AttentionPool(d, model_cfg.num_dec_head)
+            self.classifier = (
+                nn.Sequential(nn.Linear(d, classifier_hidden), nn.GELU(), nn.Linear(classifier_hidden, n_classes))
+                if classifier_hidden > 0 else nn.Linear(d, n_classes)
+            )
+
+    @classmethod
+    def build(cls, cfg: dict[str, Any], *, n_channels: int, length: int, n_classes: int) -> "VQShapeTask":
+        """Build from a plain config dict (see the class docstring for the keys)."""
+        cfg = dict(cfg or {})
+        model_fields = {f.name for f in dataclasses.fields(VQShapeConfig)}
+        unknown = sorted(k for k in cfg if k not in model_fields and k not in TASK_KEYS)
+        if unknown:
+            raise UserError("config", f"unknown vqshape keys: {', '.join(unknown)}")
+        model = {k: v for k, v in cfg.items() if k in model_fields}
+        if model.setdefault("len_input", length) != length:
+            raise UserError("config", f"len_input {model['len_input']} != the data's window length {length}")
+        if "patch_size" not in model and "num_patch" not in model:
+            model["patch_size"], model["num_patch"] = _default_patches(length)
+        elif "num_patch" not in model:
+            model["num_patch"] = length // model["patch_size"]
+        elif "patch_size" not in model:
+            model["patch_size"] = length // model["num_patch"]
+        model.setdefault("num_token", _default_num_token(length))
+        preset = cfg.get("preset", "reference")
+        if preset not in LOSS_PRESETS:
+            raise UserError("config", f"preset must be one of {', '.join(LOSS_PRESETS)}, not {preset!r}")
+        for key, value in LOSS_PRESETS[preset].items():
+            model.setdefault(key, value)
+        try:
+            model_cfg = VQShapeConfig(**model)
+        except (TypeError, ValueError) as err:
+            raise UserError("config", str(err)) from None
+        task = {k: cfg[k] for k in TASK_KEYS if k in cfg and k != "preset"}
+        return cls(model_cfg, n_channels=n_channels, n_classes=n_classes, **task)
+
+    @property
+    def shape_codebook(self) -> ShapeCodebook:
+        """The shape codebook (codes: ``.weight`` (K, dim_code))."""
+        return self.vqshape.shape_codebook
+
+    @property
+    def cfg(self) -> VQShapeConfig:
+        return self.vqshape.cfg
+
+    def _series(self, batch: dict[str, Any]) -> torch.Tensor:
+        x = batch["signal"]
+        if x.ndim != 3 or x.shape[-1] != self.cfg.len_input:
+            raise ValueError(f"signal must be (B, C, {self.cfg.len_input}), got {tuple(x.shape)}")
+        return rearrange(x, "b c t -> (b c) t")
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """batch["signal"] (B, C, T) [, batch["label"] (B,)] -> the protocol's output dict."""
+        x = batch["signal"]
+        B, C = x.shape[:2]
+        mask_ratio = self.cfg.mask_ratio if (self.training and self.objective == "pretrain") else 0.0
+        out = self.vqshape(self._series(batch), mask_ratio=mask_ratio)
+        losses = dict(out["losses"])
+        loss = self.vqshape.total_loss(losses)
+        per_channel = lambda v: rearrange(v, "(b c) ... -> b c ...", b=B)  # noqa: E731
+        result: dict[str, Any] = {
+            "code_idx": per_channel(out["code_idx"]),
+            **{k: per_channel(out[k].squeeze(-1)) for k in ("t", "l", "mu", "sigma")},
+            "s_pred": per_channel(out["s_pred"]),
+            "s_true": per_channel(out["s_true"]),
+            "x_pred": per_channel(out["x_pred"]),
+        }
+        if self.objective == "classify":
+            logits, cls_loss = self._classify(out["h_attr"], B, C, batch.get("label"))
+            result["logits"] = logits
+            if cls_loss is not None:
+                losses["cls"] = cls_loss
+                loss = loss + self.weight_cls * cls_loss
+        result["losses"] = losses
+        result["loss"] = loss
+        return result
+
+    def _classify(self, h_attr: torch.Tensor, B: int, C: int, label: torch.Tensor | None):
+        if self.channels == "independent":
+            channel_logits = self.classifier(h_attr.mean(dim=1))  # (B*C, L)
+            logits = rearrange(channel_logits, "(b c) l -> b c l", b=B).mean(dim=1)  # (B, L)
+            cls = None if label is None else F.cross_entropy(channel_logits, label.repeat_interleave(C))
+            return logits, cls
+        h = rearrange(h_attr, "(b c) n d -> b c n d", b=B) + self.channel_embedding[:C, None, :]
+        h = self.joint_transformer(rearrange(h, "b c n d -> b (c n) d"))  # (B, C*N, d)
+        logits = self.classifier(self.pool(h))  # (B, L)
+        return logits, None if label is None else F.cross_entropy(logits, label)
+
+    @torch.no_grad()
+    def features(self, batch: dict[str, Any], kind: str = "token") -> torch.Tensor:
+        """Frozen features for a linear probe (VQShape's evaluation), no patch masking.
+
+        ``token``: every channel's tokens [z_q, t, l, mu, sigma] flattened, (B, C*N*(dim_code+4));
+        ``histogram``: every channel's code counts, (B, C*num_code) float.
+        """
+        x = batch["signal"]
+        B = x.shape[0]
+        out = self.vqshape(self._series(batch))
+        if kind == "token":
+            feats = self.vqshape.token_features(out)  # (B*C, N, F)
+        elif kind == "histogram":
+            feats = self.vqshape.histogram(out["code_idx"]).float()  # (B*C, K)
+        else:
+            raise ValueError(f"kind must be 'token' or 'histogram', not {kind!r}")
+        return rearrange(feats, "(b c) ... -> b (c ...)", b=B)
