@@ -7,9 +7,10 @@ and ``config`` (the :class:`VQShapeConfig` as JSON).
 ``convert_vqshape`` reads either
 - a reference Lightning checkpoint (``.ckpt``): ``state_dict`` with ``model.``-prefixed keys
   and ``hyper_parameters`` (the reference training script's arguments), or a plain torch
-  file holding a reference ``state_dict``; loaded with ``torch.load(weights_only=True)``
-  (Lightning's ``AttributeDict`` and ``argparse.Namespace`` allowed). A file that needs full
-  unpickling is refused unless ``trust_pickle=True`` (it can run code: only for files you trust);
+  file holding a reference ``state_dict``; loaded with ``torch.load(weights_only=True)``, or,
+  when the only other classes in it are Lightning's ``AttributeDict`` / ``argparse.Namespace``
+  (checked before unpickling), fully. Any other class is refused unless ``trust_pickle=True``
+  (unpickling can run code: only for files you trust);
 - a ``.safetensors`` reference ``state_dict`` plus its constructor arguments as JSON
   (``config``, or ``config.json`` beside the file).
 """
@@ -77,29 +78,42 @@ def _unpickling_reason(err: Exception) -> str:
     return lines[0][:200] if lines else type(err).__name__
 
 
+# Classes a Lightning checkpoint of the reference holds besides tensors and plain containers:
+# its hyper-parameters (a dict subclass, or an argparse Namespace). Building them runs no
+# code from the file, so a checkpoint needing only these is loaded without --trust-pickle.
+HARMLESS_GLOBALS = {
+    "argparse.Namespace",
+    "lightning.fabric.utilities.data.AttributeDict",
+    "lightning_fabric.utilities.data.AttributeDict",
+    "pytorch_lightning.utilities.parsing.AttributeDict",
+}
+
+
 def _torch_load(path: Path, trust_pickle: bool) -> Any:
     with open(path, "rb") as handle:
         magic = handle.read(2)
     if magic != b"PK" and magic[:1] != b"\x80":  # torch.save: a zip archive, or a legacy pickle
         raise UserError(path, "not a PyTorch checkpoint or .safetensors file")
     try:
-        from lightning.fabric.utilities.data import AttributeDict
-
-        allowed = [AttributeDict, argparse.Namespace]
-    except ImportError:  # pragma: no cover - lightning is a dependency
-        allowed = [argparse.Namespace]
-    try:
-        with torch.serialization.safe_globals(allowed):
+        with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if not trust_pickle:
-            raise UserError(
-                path,
-                "holds Python objects beyond tensors, so it cannot be loaded safely "
-                f"({_unpickling_reason(err)}); pass --trust-pickle if you trust this file",
-            ) from None
+        reason = _unpickling_reason(err)
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
         raise UserError(path, f"not a PyTorch checkpoint ({_unpickling_reason(err)})") from None
+    # weights_only refuses dict subclasses such as Lightning's AttributeDict: look at which
+    # classes the file would build before unpickling it fully
+    try:
+        needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # a legacy (non-zip) file cannot be inspected
+        needed = None
+    if not trust_pickle and (needed is None or not needed <= HARMLESS_GLOBALS):
+        listed = ", ".join(sorted(needed - HARMLESS_GLOBALS)) if needed else reason
+        raise UserError(
+            path,
+            f"holds Python objects beyond tensors ({listed}), so it cannot be loaded safely; "
+            "pass --trust-pickle if you trust this file",
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # arbitrary unpickling failures
