@@ -120,6 +120,8 @@ def build_run_task(cfg: TrainConfig, windows, text_dim: int | None):
     except (ValueError, TypeError) as err:
         raise UserError("model config", str(err)) from None
     config = getattr(task, "config", None)
+    if not dataclasses.is_dataclass(config):
+        config = getattr(task, "cfg", None)
     if dataclasses.is_dataclass(config):
         resolved = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
         cfg.model = {**resolved, **{k: v for k, v in cfg.model.items() if k not in resolved}}
@@ -158,7 +160,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     task = build_run_task(cfg, windows, eval_text.dim if eval_text is not None else None)
     if train_embeddings is not None and hasattr(task, "init_text"):
-        task.init_text(train_embeddings, codebook=cfg.codebook)  # action codebook from the training corpus only
+        task.init_text(train_embeddings, codebook=cfg.codebook, seed=cfg.seed)  # action codebook from the training corpus only
     if _launching_rank():
         resume_from = prepare_run_folder(out, cfg, resume)
     else:  # a DDP worker started by the launcher: the folder is rank 0's to check and clear

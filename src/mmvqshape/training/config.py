@@ -136,6 +136,9 @@ def merge_config(*layers: dict[str, Any] | None, where: str | Path = "config") -
                 merged[key] = value
     if isinstance(merged.get("holdout_labels"), str):
         merged["holdout_labels"] = [s.strip() for s in merged["holdout_labels"].split(",") if s.strip()]
+    if merged.get("model_name", "vqshape") in ("vqshape", "mmvqshape"):  # the harness' defaults, explicit in config.yaml
+        model.setdefault("objective", "classify")
+        model.setdefault("channels", "joint")
     try:
         cfg = TrainConfig(**merged, model=model)
     except TypeError as err:
