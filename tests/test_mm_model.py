@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mmvqshape.errors import UserError
 from mmvqshape.models import build_task
 
 D = 12  # text embedding width in these tests
@@ -55,7 +56,7 @@ def test_output_shapes(channels, slots):
     assert out["s_pred"].shape == (4, channels, n, TINY["len_s"])
     assert out["x_pred"].shape == (4, channels, 128)
     assert out["loss"].ndim == 0 and torch.isfinite(out["loss"])
-    assert {"ts", "vq", "shape", "dist", "class", "label", "align", "action_vq"} <= set(out["losses"])
+    assert {"ts", "vq", "shape", "dist", "cls", "label", "align", "action_vq"} <= set(out["losses"])
 
 
 @pytest.mark.parametrize("slot_assignment", ["stretch", "pad"])
@@ -122,7 +123,7 @@ def test_text_present_changes_outputs_in_eval():
 def test_gradients_reach_fusion_and_action_modules():
     task = make_task(modality_dropout=0.0).train()
     task(make_batch())["loss"].backward()
-    for prefix in ("fusion.", "text_tokens.text_projection", "text_decoder.", "action_decoder.", "vqshape.patch_encoder.", "classifier."):
+    for prefix in ("fusion.", "text_tokens.text_projection", "text_decoder.", "action_decoder.", "signal_task.vqshape.patch_encoder.", "signal_task.classifier.", "signal_task.pool."):
         grads = [p.grad for n, p in task.named_parameters() if n.startswith(prefix)]
         assert grads and all(g is not None and torch.isfinite(g).all() for g in grads), prefix
         assert sum(float(g.abs().sum()) for g in grads) > 0, prefix
@@ -182,5 +183,17 @@ def test_checkpoint_round_trip_keeps_sentences_and_candidates():
 def test_bad_config_is_rejected():
     with pytest.raises(ValueError, match="joint"):
         build_task("mmvqshape", {**TINY, "channels": "independent"}, n_channels=3, length=128, n_classes=4, text_dim=D)
-    with pytest.raises(ValueError, match="unknown VQShapeConfig keys"):
+    with pytest.raises(UserError, match="unknown vqshape keys"):
         build_task("mmvqshape", {**TINY, "w_labell": 1.0}, n_channels=3, length=128, n_classes=4, text_dim=D)
+
+
+def test_use_text_false_is_vqshape_joint():
+    cfg = {k: v for k, v in TINY.items() if k not in ("fusion_heads", "text_hidden", "action_hidden")}
+    mm = build_task("mmvqshape", {**cfg, "use_text": False}, n_channels=3, length=128, n_classes=4, text_dim=D).eval()
+    vq = build_task("vqshape", {**cfg, "channels": "joint", "objective": "classify"}, n_channels=3, length=128, n_classes=4).eval()
+    vq.load_state_dict(mm.signal_task.state_dict())
+    batch = make_batch(present=False)
+    with torch.no_grad():
+        a, b = mm(batch), vq(batch)
+    for key in ("logits", "x_pred", "s_pred", "code_idx", "loss"):
+        assert torch.equal(a[key], b[key]), key

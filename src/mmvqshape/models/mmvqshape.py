@@ -9,10 +9,10 @@ ordered sub-action embeddings ``sub_actions`` (B, K, D) flow through::
     fusion (fusion.py): per channel, cross-attention + residual both ways
            signal reads text -> fused_z_s (B, C, P, d); text reads signal -> fused_z_t (B, C, K, d)
 
-    signal side (§5.3) = VQShape, channels joint, from fused_z_s:
+    signal side (§5.3) = VQShapeTask with channels joint (vqshape.py), from fused_z_s:
            tokenizer, attribute decoder, shape codebook, shape decoder, sub-sequence loss,
-           attribute encoder, series decoder; the per-channel CLS outputs joined -> classifier
-           -> logits (B, L)
+           attribute encoder, series decoder; the channels' attribute-encoder tokens joined
+           (channel embedding, Transformer, attention pool) -> classifier -> logits (B, L)
     text side (§5.2, action.py): fused_z_t -> text attribute decoder -> mean over channels
            -> action_embedding (B, K, D) -> quantised by cosine against the action codebook
            (M real sentence embeddings, frozen or trainable) -> action_idx (B, K)
@@ -25,7 +25,7 @@ tokens' place. In training, text is dropped per sample with probability
 number comes from the signal-only path.
 
 **Losses** (``outputs["losses"]``): VQShape's ``ts``, ``vq``, ``shape``, ``dist`` (weighted
-by its config), ``class`` (cross-entropy), ``label`` (1 − cos or MSE between the predicted
+by its config), ``cls`` (cross-entropy, weight ``weight_cls``), ``label`` (1 − cos or MSE between the predicted
 and the true label embedding), ``align`` (slot k's decoded vector against the label's k-th
 sub-action, ordered phases; training only, also for samples whose text was dropped —
 there the sentences are a *target*, never an input), ``action_vq`` (commitment, plus the
@@ -34,7 +34,9 @@ codebook term when it is trainable).
 **Ablations** are config keys: ``use_text: false`` (exactly VQShape joint + classifier),
 ``quantize_actions: false`` (text side without the action codebook), ``num_slots`` (K),
 ``slot_assignment`` (``stretch``|``pad``), the loss weights ``w_label``, ``w_align``,
-``w_action_vq``, ``w_class`` and VQShape's own weights.
+``w_action_vq`` and the signal side's (``weight_ts``, ``weight_vq``, ``weight_shape``,
+``weight_dist``, ``weight_cls``, or a ``preset``). The codebook selection method is the
+trainer's ``--codebook`` / default, and the text view is the embedding's.
 """
 
 from __future__ import annotations
@@ -50,16 +52,16 @@ from torch import nn
 
 from .action import ActionCodebook, ActionDecoder, TextAttributeDecoder, assign_slots
 from .fusion import FusionLayer, TextTokens
-from .vqshape import LOSS_PRESETS, VQShape, VQShapeConfig
+from .vqshape import TASK_KEYS, VQShapeTask
 
 
 @dataclass
 class MMVQShapeConfig:
-    """MMVQShape's own keys; every other key of the config dict goes to :class:`VQShapeConfig`."""
+    """MMVQShape's own keys. Every other key of the config dict belongs to the signal side and
+    goes to :meth:`VQShapeTask.build` (VQShapeConfig fields and its task keys: ``objective``,
+    ``preset``, ``weight_cls``, ``classifier_hidden``, ``joint_layers``; ``channels`` is
+    always ``joint``)."""
 
-    objective: str = "classify"  # classify (end to end) | pretrain (no classifier)
-    channels: str = "joint"  # MMVQShape is joint-channel by construction
-    preset: str | None = None  # VQShape loss-weight preset (reference | flat); explicit weights win
     use_text: bool = True  # false = VQShape joint + classifier, no fusion, no text side
     quantize_actions: bool = True  # false = decoded slots go to the action decoder unquantised
     num_slots: int = 5  # K sub-action slots (ordered phases)
@@ -72,20 +74,12 @@ class MMVQShapeConfig:
     action_commitment: float = 0.25
     modality_dropout: float = 0.5  # share of training samples whose text is hidden
     label_loss: str = "cosine"  # cosine | mse
-    w_class: float = 1.0
     w_label: float = 1.0
     w_align: float = 1.0
     w_action_vq: float = 0.1
-    mask_ratio_pretrain: bool = True  # apply VQShape's patch masking when objective is pretrain
 
     def __post_init__(self) -> None:
         problems = []
-        if self.objective not in ("classify", "pretrain"):
-            problems.append(f"objective must be classify or pretrain, not {self.objective!r}")
-        if self.channels != "joint":
-            problems.append(f"mmvqshape needs channels: joint (got {self.channels!r})")
-        if self.preset is not None and self.preset not in LOSS_PRESETS:
-            problems.append(f"unknown preset {self.preset!r} (choose from {', '.join(LOSS_PRESETS)})")
         if self.num_slots < 1:
             problems.append("num_slots must be at least 1")
         if self.slot_assignment not in ("stretch", "pad"):
@@ -101,35 +95,32 @@ class MMVQShapeConfig:
         return dataclasses.asdict(self)
 
 
-def split_config(cfg: dict[str, Any]) -> tuple[MMVQShapeConfig, VQShapeConfig]:
-    """One flat config dict -> (MMVQShape's keys, VQShape's keys); unknown keys are an error."""
+SIGNAL_DEFAULTS = {"channels": "joint", "objective": "classify"}
+
+
+def split_config(cfg: dict[str, Any]) -> tuple[MMVQShapeConfig, dict[str, Any]]:
+    """One flat config dict -> (MMVQShape's keys, the signal side's dict for VQShapeTask.build)."""
     own = {f.name for f in dataclasses.fields(MMVQShapeConfig)}
     mm = MMVQShapeConfig(**{k: v for k, v in cfg.items() if k in own})
-    signal = {k: v for k, v in cfg.items() if k not in own}
-    explicit = set(signal)
-    if mm.preset is not None:  # preset weights unless a weight is given explicitly
-        signal = {**LOSS_PRESETS[mm.preset], **{k: v for k, v in signal.items() if k in explicit}}
-    return mm, VQShapeConfig.from_dict(signal)
+    signal = {**SIGNAL_DEFAULTS, **{k: v for k, v in cfg.items() if k not in own}}
+    if signal["channels"] != "joint":
+        raise ValueError(f"mmvqshape needs channels: joint (got {signal['channels']!r})")
+    return mm, signal
 
 
 class MMVQShapeTask(nn.Module):
     """The MMVQShape task (model task protocol): ``task(batch) -> outputs``; see the module docstring."""
 
-    def __init__(self, config: MMVQShapeConfig, signal_config: VQShapeConfig, *, n_channels: int, n_classes: int, text_dim: int):
+    def __init__(self, config: MMVQShapeConfig, signal_task: VQShapeTask, *, text_dim: int):
         super().__init__()
         self.mm_config = config
-        self.signal_config = signal_config
-        self.n_channels, self.n_classes, self.text_dim = n_channels, n_classes, text_dim
-        d = signal_config.dim_embedding
-        self.vqshape = VQShape(signal_config)
-        self.classifier = (
-            nn.Sequential(nn.LayerNorm(n_channels * d), nn.Linear(n_channels * d, n_classes))
-            if config.objective == "classify" else None
-        )
+        self.signal_task = signal_task  # VQShape, channels joint (its stages and its joint classifier)
+        self.n_channels, self.n_classes, self.text_dim = signal_task.n_channels, signal_task.n_classes, text_dim
+        d = signal_task.cfg.dim_embedding
         if config.use_text:
             self.text_tokens = TextTokens(text_dim, d, config.num_slots)
             self.fusion = FusionLayer(d, config.fusion_heads, config.fusion_dropout)
-            self.text_decoder = TextAttributeDecoder(d, text_dim, n_channels, config.text_hidden)
+            self.text_decoder = TextAttributeDecoder(d, text_dim, self.n_channels, config.text_hidden)
             self.action_codebook = ActionCodebook(text_dim, trainable=config.codebook_trainable)
             self.action_decoder = ActionDecoder(text_dim, config.num_slots, config.action_hidden)
         self.label_names: list[str] = []  # zero-shot candidates saved with the model (extra state)
@@ -137,22 +128,25 @@ class MMVQShapeTask(nn.Module):
 
     @classmethod
     def build(cls, cfg: dict[str, Any], *, n_channels: int, length: int, n_classes: int, text_dim: int) -> "MMVQShapeTask":
-        """Build from a flat config dict (MMVQShape keys + VQShape keys); ``len_input`` follows ``length``."""
-        cfg = dict(cfg)
-        cfg.setdefault("len_input", length)
-        if int(cfg["len_input"]) != int(length):
-            raise ValueError(f"len_input {cfg['len_input']} differs from the window length {length}")
-        mm, signal = split_config(cfg)
-        return cls(mm, signal, n_channels=n_channels, n_classes=n_classes, text_dim=text_dim)
+        """Build from a flat config dict: MMVQShape's keys + the signal side's (see :class:`MMVQShapeConfig`)."""
+        mm, signal = split_config(dict(cfg or {}))
+        signal_task = VQShapeTask.build(signal, n_channels=n_channels, length=length, n_classes=n_classes)
+        task = cls(mm, signal_task, text_dim=text_dim)
+        task._signal_keys = {k: signal[k] for k in ("channels", "objective", "preset", *TASK_KEYS) if k in signal}
+        return task
 
     @property
     def config(self) -> "ResolvedConfig":
         """The resolved flat config (what the trainer writes to config.yaml and rebuilds from)."""
-        return ResolvedConfig(self.mm_config, self.signal_config)
+        task_keys = {
+            "channels": "joint", "objective": self.signal_task.objective, "weight_cls": self.signal_task.weight_cls,
+            **getattr(self, "_signal_keys", {}),
+        }
+        return ResolvedConfig(self.mm_config, {**task_keys, **self.signal_task.cfg.to_dict()})
 
     @property
     def shape_codebook(self) -> nn.Module:
-        return self.vqshape.shape_codebook
+        return self.signal_task.shape_codebook
 
     # ---- text set-up (called by the trainer before training) ---------------------------
     def set_action_codebook(self, vectors: Any, sentences: Sequence[str] | None = None,
@@ -212,13 +206,14 @@ class MMVQShapeTask(nn.Module):
         return keep if bool(keep.any()) else None
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
-        cfg = self.mm_config
+        cfg, signal_task = self.mm_config, self.signal_task
+        vq = signal_task.vqshape
         x = batch["signal"].float()  # (B, C, T)
         B, C, T = x.shape
-        series = rearrange(x, "b c t -> (b c) t")
-        x_norm, mean, std = self.vqshape.normalize(series)
-        mask_ratio = self.signal_config.mask_ratio if (self.training and cfg.objective == "pretrain" and cfg.mask_ratio_pretrain) else 0.0
-        h_patch = self.vqshape.encode(x_norm, mask_ratio)  # (B*C, P', d)
+        series = signal_task._series(batch)  # (B*C, T)
+        x_norm, mean, std = vq.normalize(series)
+        mask_ratio = vq.cfg.mask_ratio if (self.training and signal_task.objective == "pretrain") else 0.0
+        h_patch = vq.encode(x_norm, mask_ratio)  # (B*C, P', d)
 
         out: dict[str, Any] = {}
         losses: dict[str, torch.Tensor] = {}
@@ -233,15 +228,15 @@ class MMVQShapeTask(nn.Module):
             h_patch = rearrange(fused_z_s, "b c p d -> (b c) p d")
             out.update(self._text_side(fused_z_t, batch, losses))
 
-        signal = self.vqshape.forward_encoded(series, mean, std, h_patch)
+        signal = vq.forward_encoded(series, mean, std, h_patch)
         losses.update(signal["losses"])
         loss = signal["loss"]
-        if self.classifier is not None:
-            joined = rearrange(signal["cls"], "(b c) d -> b (c d)", c=C)  # per-channel CLS outputs joined
-            logits = self.classifier(joined)
+        if signal_task.objective == "classify":
+            logits, cls_loss = signal_task._classify(signal["h_attr"], B, C, batch.get("label"))
             out["logits"] = logits
-            losses["class"] = F.cross_entropy(logits, batch["label"])
-            loss = loss + cfg.w_class * losses["class"]
+            if cls_loss is not None:
+                losses["cls"] = cls_loss
+                loss = loss + signal_task.weight_cls * cls_loss
         if cfg.use_text:
             for name, weight in (("label", cfg.w_label), ("align", cfg.w_align), ("action_vq", cfg.w_action_vq)):
                 if name in losses:
@@ -254,6 +249,7 @@ class MMVQShapeTask(nn.Module):
             "code_idx": per_channel(signal["code_idx"]),  # (B, C, N)
             **{k: per_channel(signal[k].squeeze(-1)) for k in ("t", "l", "mu", "sigma")},  # (B, C, N)
             "s_pred": per_channel(signal["s_pred"]),  # (B, C, N, len_s)
+            "s_true": per_channel(signal["s_true"]),  # (B, C, N, len_s)
             "x_pred": per_channel(signal["x_pred"]),  # (B, C, T)
             "loss": loss,
             "losses": losses,
@@ -333,7 +329,7 @@ class ResolvedConfig:
     """Both halves of MMVQShape's config; ``to_dict`` is the flat dict :meth:`MMVQShapeTask.build` reads."""
 
     mm: MMVQShapeConfig
-    signal: VQShapeConfig
+    signal: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.mm.to_dict(), **self.signal.to_dict()}
+        return {**self.mm.to_dict(), **self.signal}
