@@ -209,3 +209,15 @@ def test_config_rejects_inconsistent_values():
         VQShapeConfig(shape_decode="fast")
     with pytest.raises(ValueError, match="unknown"):
         VQShapeConfig.from_dict({"dim_embeding": 3})
+
+
+def test_decoder_jacobian_matches_autodiff():
+    from torch.func import jacfwd
+
+    torch.manual_seed(4)
+    model = VQShape(tiny_config(len_s=32, s_smooth_factor=3)).double()
+    codes = torch.randn(3, 4, dtype=torch.float64)
+    ours = model.decoder_jacobian(codes)
+    expected = torch.stack([jacfwd(lambda c: model.shape_decoder(c[None])[0])(c) for c in codes]).detach()
+    assert ours.shape == (3, 32, 4)
+    assert torch.allclose(ours, expected, rtol=1e-9, atol=1e-12)

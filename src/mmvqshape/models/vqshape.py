@@ -34,7 +34,8 @@ input is one of ``num_code`` codebook vectors. ``"per_code"`` (default) decodes 
 code once and gathers; the straight-through gradient into z (which in the reference flows
 through the decoder, evaluated at the token's code) is kept exact by adding the zero-valued
 term ``J(code) @ (z_q - sg(z_q))`` with the decoder's Jacobian at each used code computed
-by forward-mode differentiation (``dim_code`` JVPs, detached). Values and gradients equal
+by forward-mode differentiation (``ShapeDecoder.jacobian``: ``dim_code`` tangents propagated
+by hand beside one primal pass, detached). Values and gradients equal
 the per-token computation (``"per_token"``, the reference algorithm) up to float rounding.
 
 :class:`VQShapeTask` wraps the model for the shared trainer (the model task protocol):
@@ -325,6 +326,73 @@ class ShapeDecoder(nn.Module):
         return (shape - shape.mean(dim=-1, keepdim=True)) / (shape.std(dim=-1, keepdim=True) + 1e-8)
 
 
+    def jacobian(self, code: torch.Tensor) -> torch.Tensor:
+        """d forward(c) / d c at each row of code (U, dim_code) -> (U, len_s, dim_code).
+
+        Forward mode by hand: the primal runs once and the dim_code tangent directions run
+        batched beside it (tangents (E, U, ...)); convs take tangents without their bias,
+        norms and GELUs their derivatives at the primal. Not differentiable itself.
+        """
+        h = rearrange(self.project(code), "u (c t) -> u c t", c=self.width)  # (U, 128, len_s/16)
+        # the tangent of the first (linear) layer along code axis e is its weight column e
+        dh = repeat(rearrange(self.project.weight, "(c t) e -> e c t", c=self.width), "e c t -> e u c t", u=len(code))
+        h, dh = _block_tangent(self.block1, h, dh)
+        h, dh = _gelu_tangent(h, dh)
+        h, dh = _upsample_tangent(self.upsample1, h, dh)
+        h, dh = _block_tangent(self.block2, h, dh)
+        h, dh = _gelu_tangent(h, dh)
+        h, dh = _upsample_tangent(self.upsample2, h, dh)
+        h, dh = _gelu_tangent(h, dh)
+        shape, d_shape = self.to_shape(h).squeeze(1), _conv_tangent(self.to_shape, dh).squeeze(2)  # (U, L), (E, U, L)
+        # standardisation y = c / (std + 1e-8), c = shape - mean, std unbiased
+        centred = shape - shape.mean(dim=-1, keepdim=True)
+        d_centred = d_shape - d_shape.mean(dim=-1, keepdim=True)
+        std = shape.std(dim=-1, keepdim=True)
+        d_std = (centred * d_centred).sum(dim=-1, keepdim=True) / ((shape.shape[-1] - 1) * std)
+        d_out = d_centred / (std + 1e-8) - centred * d_std / (std + 1e-8) ** 2  # (E, U, L)
+        return rearrange(d_out, "e u l -> u l e")
+
+
+def _conv_tangent(conv: nn.Conv1d, dx: torch.Tensor) -> torch.Tensor:
+    """A conv's tangent (linear part only): dx (E, U, C, T) -> (E, U, C', T)."""
+    out = F.conv1d(dx.flatten(0, 1), conv.weight, None, conv.stride, conv.padding, conv.dilation, conv.groups)
+    return out.view(*dx.shape[:2], *out.shape[1:])
+
+
+def _gelu_tangent(x: torch.Tensor, dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(gelu(x), gelu'(x) dx) for the exact (erf) GELU."""
+    slope = 0.5 * (1 + torch.erf(x / math.sqrt(2))) + x * torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return F.gelu(x), slope * dx
+
+
+def _group_norm_tangent(norm: nn.GroupNorm, x: torch.Tensor, dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(norm(x), its tangent): x (U, C, T), dx (E, U, C, T)."""
+    groups = x.reshape(x.shape[0], norm.num_groups, -1)  # (U, G, C/G*T)
+    inv_std = (groups.var(dim=-1, unbiased=False, keepdim=True) + norm.eps).rsqrt()
+    x_hat = (groups - groups.mean(dim=-1, keepdim=True)) * inv_std
+    d_groups = dx.reshape(dx.shape[0], *groups.shape)
+    d_hat = (d_groups - d_groups.mean(dim=-1, keepdim=True) - x_hat * (x_hat * d_groups).mean(dim=-1, keepdim=True))
+    d_hat = (d_hat * inv_std).view_as(dx)
+    return norm(x), d_hat * norm.weight[:, None]
+
+
+def _block_tangent(block: ResidualConvBlock, x: torch.Tensor, dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    h, dh = _group_norm_tangent(block.norm1, x, dx)
+    h, dh = _gelu_tangent(h, dh)
+    h, dh = block.conv1(h), _conv_tangent(block.conv1, dh)
+    h, dh = _group_norm_tangent(block.norm2, h, dh)
+    h, dh = _gelu_tangent(h, dh)
+    h, dh = block.conv2(h), _conv_tangent(block.conv2, dh)
+    if isinstance(block.skip, nn.Identity):
+        return x + h, dx + dh
+    return block.skip(x) + h, _conv_tangent(block.skip, dx) + dh
+
+
+def _upsample_tangent(up: UpsampleConv, x: torch.Tensor, dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    dx_up = F.interpolate(dx.flatten(0, 1), scale_factor=float(up.factor))
+    return up(x), _conv_tangent(up.conv, dx_up.view(*dx.shape[:2], *dx_up.shape[1:]))
+
+
 class AttributeEncoder(nn.Module):
     """[z_q, mu, sigma, t, l] -> token embedding (one linear layer)."""
 
@@ -453,22 +521,8 @@ class VQShape(nn.Module):
 
     @torch.no_grad()
     def decoder_jacobian(self, codes: torch.Tensor) -> torch.Tensor:
-        """d shape_decoder(c) / d c at each row of codes (U, dim_code) -> (U, len_s, dim_code).
-
-        Forward mode: one batched JVP per code dimension, decoder weights detached.
-        """
-        from torch.func import functional_call, jvp, vmap
-
-        params = {name: p.detach() for name, p in self.shape_decoder.named_parameters()}
-
-        def decode(c: torch.Tensor) -> torch.Tensor:
-            return functional_call(self.shape_decoder, params, (c,))
-
-        dim = codes.shape[-1]
-        basis = torch.eye(dim, device=codes.device, dtype=codes.dtype)[:, None, :].expand(dim, *codes.shape)
-        with torch.enable_grad():  # forward AD needs no tape, but torch.func refuses no_grad's dual tensors
-            tangents = vmap(lambda v: jvp(decode, (codes,), (v,))[1])(basis)  # (dim_code, U, len_s)
-        return rearrange(tangents, "e u s -> u s e")
+        """d shape_decoder(c) / d c at each row of codes (U, dim_code) -> (U, len_s, dim_code), detached."""
+        return self.shape_decoder.jacobian(codes)
 
     def decode_shapes(self, tokens: dict[str, torch.Tensor], mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
         """Tokens -> shapes placed in the series' units: (B, N, len_s)."""
