@@ -1,21 +1,103 @@
-"""The main job (``mmvq demo``): the whole plan on bundled BasicMotions data, one report."""
+"""The main job (``mmvq demo``): the whole plan on bundled BasicMotions data, one report.
+
+Steps, each the same public function its own command calls:
+
+1. data summary                                       → ``data/``
+2. embed the shipped corpus with MiniLM, views armleg / arm / leg   → ``text/<view>/``
+3. text analyses: projections (t-SNE 2-D, UMAP 3-D, PCA 3-D) of arm / leg / arm+leg side by
+   side, Gram matrix, action-codebook selection, reconstruction probe with and without the
+   action codebook                                    → ``analysis/``
+4. train + evaluate MiniRocket, VQShape (joint) and MMVQShape on the official split → ``runs/``
+5. explain a few test windows with MMVQShape          → ``explain/``
+6. ``report.html``
+
+The results appear whole (written under a temporary name, then renamed); the report is
+built from the renamed folder.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any, Callable
 
-from ..atomic import write_json
+from ..atomic import atomic_dir, write_json
 from .data import format_summary, summarize_data
 from .report import build_report
 
+CORPUS = "basicmotions"
+VIEWS = ("armleg", "arm", "leg")
+#: Epochs of the demo's neural models: the full demo stays well inside 15 minutes on 2 cores.
+EPOCHS = {"full": {"vqshape": 40, "mmvqshape": 40}, "quick": {"vqshape": 2, "mmvqshape": 2}}
+EXPLAIN_WINDOWS = (0, 10, 20, 30)  # one test window of each BasicMotions class
+
+
+def _step(log: dict, name: str, fn: Callable[[], Any]) -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    console.rule(f"[bold]{name}")
+    start = time.perf_counter()
+    result = fn()
+    log[name] = round(time.perf_counter() - start, 1)
+    console.print(f"[green]✓[/green] {name} ({log[name]:.0f} s)")
+    return result
+
 
 def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, seed: int = 0) -> dict:
-    """Run every step of the plan on BasicMotions into ``out`` and write ``out/report.html``."""
+    """Run every step of the plan on BasicMotions into ``out``; returns ``{"report", "metrics", "seconds"}``."""
+    from ..training.config import merge_config
+    from .analyze import run_codebook, run_gram, run_projection, run_recon
+    from .embed import run_embed
+    from .evaluate import evaluate
+    from .explain import run_explain
+    from .train import train
+
     out = Path(out)
-    (out / "data").mkdir(parents=True, exist_ok=True)
-    summary = summarize_data("basicmotions", seed=seed)
-    write_json(out / "data" / "summary.json", summary)
-    print(format_summary(summary))
-    report = build_report(out, title="MMVQShape demo: BasicMotions")
-    return {"report": report, "summary": json.loads((out / "data" / "summary.json").read_text())}
+    seconds: dict[str, float] = {}
+    epochs = EPOCHS["quick" if quick else "full"]
+    with atomic_dir(out) as tmp:
+        def summary() -> dict:
+            result = summarize_data("basicmotions", seed=seed)
+            write_json(tmp / "data" / "summary.json", result)
+            (tmp / "data" / "summary.txt").write_text(format_summary(result) + "\n")
+            print(format_summary(result))
+            return result
+
+        _step(seconds, "data summary", summary)
+        for view in VIEWS:
+            _step(seconds, f"embed ({view})", lambda v=view: run_embed(CORPUS, encoder="minilm", view=v, out=tmp / "text" / v))
+        armleg = tmp / "text" / "armleg"
+        analysis = tmp / "analysis"
+        view_dirs = [tmp / "text" / v for v in VIEWS]
+        _step(seconds, "projection t-SNE 2-D", lambda: run_projection(view_dirs, method="tsne", dims=2, out=analysis / "projection_tsne_2d", seed=seed))
+        _step(seconds, "projection UMAP 3-D", lambda: run_projection(view_dirs, method="umap", dims=3, out=analysis / "projection_umap_3d", seed=seed))
+        _step(seconds, "projection PCA 3-D", lambda: run_projection(view_dirs, method="pca", dims=3, out=analysis / "projection_pca_3d", seed=seed))
+        _step(seconds, "Gram matrix", lambda: run_gram(armleg, out=analysis / "gram"))
+        codebook = analysis / "codebook"
+        _step(seconds, "action codebook", lambda: run_codebook(armleg, method="kmeans", size=24, out=codebook, seed=seed))
+        hidden = (64, 256) if quick else (64, 128, 256, 512)
+        _step(seconds, "reconstruction probe", lambda: run_recon(armleg, hidden=hidden, seeds=2 if quick else 3, codebook=codebook,
+                                                                 out=analysis / "recon", seed=seed))
+
+        runs = tmp / "runs"
+        common = {"data": "basicmotions", "seed": seed, "progress": True}
+        specs = {
+            "minirocket": {"model_name": "minirocket"},
+            "vqshape": {"model_name": "vqshape", "max_epochs": epochs["vqshape"]},
+            "mmvqshape": {"model_name": "mmvqshape", "corpus": str(armleg), "codebook": str(codebook),
+                          "max_epochs": epochs["mmvqshape"]},
+        }
+        metrics = {}
+        for name, spec in specs.items():
+            _step(seconds, f"train {name}", lambda s=spec, n=name: train(merge_config(common, s), runs / n))
+            metrics[name] = _step(seconds, f"evaluate {name}", lambda n=name: evaluate(runs / n))
+        for index in EXPLAIN_WINDOWS:
+            _step(seconds, f"explain window {index}", lambda i=index: run_explain(runs / "mmvqshape", index=i, out=tmp / "explain"))
+        write_json(tmp / "timing.json", seconds)
+    report = _step(seconds, "report", lambda: build_report(out, title="MMVQShape demo: BasicMotions"))
+    table = {k: {"accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1")} for k, m in metrics.items()}
+    print(json.dumps(table, indent=1))
+    print(f"total {sum(seconds.values()):.0f} s")
+    return {"report": report, "metrics": metrics, "seconds": seconds}

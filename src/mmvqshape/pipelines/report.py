@@ -29,6 +29,10 @@ SECTION_TITLES = {
     "explain": "Explanations of test windows",
     "bench": "Benchmarks",
 }
+#: Sub-folders in reading order within a section (prefix match); others follow alphabetically.
+SUBSECTION_ORDER = ["projection", "gram", "recon", "codebook", "minirocket", "vqshape", "mmvqshape"]
+#: Files at the root shown at the end of the page rather than as a section of their own.
+FOOTER_FILES = {"timing.json": "Time per step (seconds)"}
 METRIC_COLUMNS = ["model", "accuracy", "macro_f1", "zero_shot_accuracy", "n_test", "split", "seed"]
 MAX_TABLE_ROWS = 40
 
@@ -59,6 +63,9 @@ def build_report(folder: str | Path, out: str | Path | None = None, title: str |
         content = _section(folder, path)
         if content:
             body.append(f"<h2>{html.escape(SECTION_TITLES.get(name, name.replace('_', ' ').title()))}</h2>{content}")
+    for name, caption in FOOTER_FILES.items():
+        if (folder / name).is_file():
+            body.append(f"<h2>{html.escape(caption)}</h2>{_render_item(folder / name)}")
     needs_plotly = "class=\"plot3d\"" in "".join(body)
     head_script = f"<script>{_plotly_js()}</script>" if needs_plotly else ""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -88,14 +95,23 @@ def _sections(folder: Path) -> list[tuple[str, Path]]:
 
 
 def _items(path: Path) -> list[Path]:
-    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix in {".png", ".json", ".csv"} and p.name != "metrics.json")
+    return sorted(
+        p for p in path.iterdir()
+        if p.is_file() and p.suffix in {".png", ".json", ".csv"} and p.name != "metrics.json" and p.name not in FOOTER_FILES
+    )
+
+
+def _subsection_key(path: Path) -> tuple[int, str]:
+    ranks = [i for i, prefix in enumerate(SUBSECTION_ORDER) if path.name.startswith(prefix)]
+    return (ranks[0] if ranks else len(SUBSECTION_ORDER), path.name)
 
 
 def _section(root: Path, path: Path) -> str:
     """Items of ``path``, then (below the root only) its sub-folders as sub-sections."""
     parts = [_render_item(item) for item in _items(path)]
     if path != root:  # the root's sub-folders are sections of their own
-        for sub in sorted(p for p in path.iterdir() if p.is_dir() and p.name not in {"checkpoints", "logs"} and not p.name.startswith(".")):
+        subs = [p for p in path.iterdir() if p.is_dir() and p.name not in {"checkpoints", "logs"} and not p.name.startswith(".")]
+        for sub in sorted(subs, key=_subsection_key):
             inner = _section(root, sub)
             if inner:
                 parts.append(f"<h3>{html.escape(str(sub.relative_to(root)))}</h3>{inner}")
