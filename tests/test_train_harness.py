@@ -103,7 +103,14 @@ def test_train_writes_run_folder_and_evaluate_reproduces_it(tiny, tmp_path):
 
 def test_pretrain_with_histogram_probe_selects_c_on_validation(tiny, tmp_path):
     run = tmp_path / "probe"
-    assert _train(tiny, run, "--objective", "pretrain", "--probe", "histogram") == 0
+    assert _train(tiny, run, "--objective", "pretrain") == 0
+    pretrained = json.loads((run / "metrics.json").read_text())
+    assert pretrained["accuracy"] is None and "ts" in pretrained["test_losses"]
+    weights = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
+    # probing a finished pre-training: --resume keeps its weights, the probe is fitted on them
+    assert _train(tiny, run, "--objective", "pretrain", "--probe", "histogram", "--resume") == 0
+    again = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)["state_dict"]
+    assert all(torch.equal(weights[k], again[k]) for k in weights)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["objective"] == "pretrain" and metrics["probe"]["features"] == "histogram"
     by_c = metrics["probe"]["val_accuracy_by_C"]

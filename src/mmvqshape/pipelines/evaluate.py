@@ -95,7 +95,8 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
             raise UserError(str(cfg.corpus), f"embedding dimension {text.dim} differs from the run's {info.get('text_dim')}")
 
     def dataset(split: str) -> SignalDataset:
-        return SignalDataset(windows, split_positions(windows, split), cfg.length, cfg.normalize, text=text, text_present=False)
+        return SignalDataset(windows, split_positions(windows, split), cfg.length, cfg.normalize, text=text, text_present=False,
+                             scale=info.get("scale"))  # the training split's statistics, whatever data is scored
 
     test = dataset("test")
     outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64))
@@ -178,9 +179,9 @@ def _evaluate_minirocket(run: Path, out: Path, cfg: TrainConfig, windows) -> dic
         model.predict_proba  # noqa: B018 - a foreign object fails here
     except Exception:  # noqa: BLE001
         raise UserError(run / "model.joblib", "missing or not a MiniRocket model written by mmvq train") from None
-    test = WindowDataset(windows, "test", cfg.length, cfg.normalize)
+    test = WindowDataset(windows, "test", cfg.length, cfg.normalize == "window")
     X, y = test.arrays()
-    val_X, val_y = WindowDataset(windows, "val", cfg.length, cfg.normalize).arrays()
+    val_X, val_y = WindowDataset(windows, "val", cfg.length, cfg.normalize == "window").arrays()
     val_acc = float((model.predict(val_X) == val_y).mean()) if len(val_y) else None
     return write_scores(out, cfg=cfg, windows=windows, index=test.rows, y_true=y, proba=model.predict_proba(X),
                         extra={"val_accuracy": val_acc, "checkpoint": "model.joblib"}, figures=True)

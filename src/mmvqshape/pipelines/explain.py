@@ -166,8 +166,8 @@ def run_explain(run: str | Path, data: str | None = None, index: int = 0, out: s
     Writes ``explain_<index>.png`` and ``explain_<index>.json`` into ``out`` and returns
     ``{"png", "json", "explanation"}``. A bad run folder or index is a :class:`UserError`.
     """
-    from ..signals import WindowDataset
     from ..training.checkpoint import load_task
+    from ..training.data import SignalDataset
     from ..training.config import read_run_config
     from .train import load_data
 
@@ -184,7 +184,7 @@ def run_explain(run: str | Path, data: str | None = None, index: int = 0, out: s
     rows = windows.indices("test")
     if not 0 <= int(index) < len(rows):
         raise UserError("--index", f"must be between 0 and {len(rows) - 1} (the test split has {len(rows)} windows), got {index}")
-    item = WindowDataset(windows, split=None, length=cfg.length, normalize=cfg.normalize, indices=rows[[int(index)]])[0]
+    item = SignalDataset(windows, rows[[int(index)]], cfg.length, cfg.normalize, scale=info.get("scale"))[0]  # as trained
     result = explain_window(task, item["signal"], labels, top=top)
     result = {
         "run": str(run), "checkpoint": checkpoint.name, "model": cfg.model_name, "data": windows.name,

@@ -175,7 +175,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     info = {
         "model_name": cfg.model_name, "model_cfg": dict(cfg.model), "n_channels": windows.n_channels,
         "length": cfg.length, "labels": list(windows.labels), "text_dim": eval_text.dim if eval_text is not None else None,
-        "seed": cfg.seed,
+        "seed": cfg.seed, "scale": datamodule.scale,
     }
     module = TaskModule(task, cfg, info)
     checkpoint_cb, callbacks = build_callbacks(out / "checkpoints", cfg.objective)
@@ -247,9 +247,9 @@ def train_minirocket(cfg: TrainConfig, out: Path, *, resume: bool = False) -> di
     prepare_run_folder(out, cfg, resume)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
-    X_train, y_train = WindowDataset(windows, "train", cfg.length, cfg.normalize).arrays()
-    X_val, y_val = WindowDataset(windows, "val", cfg.length, cfg.normalize).arrays()
-    test = WindowDataset(windows, "test", cfg.length, cfg.normalize)
+    X_train, y_train = WindowDataset(windows, "train", cfg.length, cfg.normalize == "window").arrays()
+    X_val, y_val = WindowDataset(windows, "val", cfg.length, cfg.normalize == "window").arrays()
+    test = WindowDataset(windows, "test", cfg.length, cfg.normalize == "window")
     X_test, y_test = test.arrays()
     model = MiniRocketClassifier(mr_cfg, n_classes=len(windows.labels), seed=cfg.seed).fit(X_train, y_train)
     with atomic_file(out / "model.joblib", "wb") as handle:

@@ -20,6 +20,7 @@ OBJECTIVES = ("pretrain", "classify")
 CHANNEL_MODES = ("independent", "joint")
 PROBES = ("token", "histogram")
 DATA_CHANNELS = ("acc", "gyro", "all")
+NORMALIZE = ("train", "window", "none")
 
 
 @dataclass
@@ -31,7 +32,8 @@ class TrainConfig:
     data: str = "basicmotions"  # basicmotions | path.npz | geneactiv-mat:DIR
     data_channels: str = "acc"  # acc | gyro | all
     length: int = 512  # windows are linearly interpolated to this many samples
-    normalize: bool = False  # per-window, per-channel z-normalisation
+    normalize: str = "train"  # train: per-channel standardisation with training-split statistics
+    #                           window: z-score every window and channel on its own; none
     val_fraction: float = 0.2  # share of the training windows kept for model selection
     # text side (mmvqshape)
     corpus: str | None = None  # an embedding folder (has index.json) or a sub-action corpus
@@ -76,6 +78,10 @@ class TrainConfig:
             raise UserError("--model", f"unknown model {self.model_name!r}; choose one of {', '.join(MODELS)}")
         if self.data_channels not in DATA_CHANNELS:
             raise UserError("data_channels", f"must be one of {', '.join(DATA_CHANNELS)}")
+        if isinstance(self.normalize, bool):  # older configs: true = per window
+            self.normalize = "window" if self.normalize else "none"
+        if self.normalize not in NORMALIZE:
+            raise UserError("normalize", f"must be one of {', '.join(NORMALIZE)}")
         if self.objective not in OBJECTIVES:
             raise UserError("--objective", f"must be one of {', '.join(OBJECTIVES)}")
         channels = self.model.get("channels", "joint")

@@ -83,13 +83,16 @@ class SignalDataset(Dataset):
     ``positions`` are row indices into ``windows.X``.
     """
 
-    def __init__(self, windows, positions: np.ndarray, length: int | None, normalize: bool,
-                 text: TextTable | None = None, text_present: bool = False):
+    def __init__(self, windows, positions: np.ndarray, length: int | None, normalize: str,
+                 text: TextTable | None = None, text_present: bool = False, scale: dict | None = None):
         from ..signals import WindowDataset
 
         self.windows = windows
         self.positions = np.asarray(positions, dtype=np.int64)
-        self.base = WindowDataset(windows, split=None, length=length, normalize=normalize, indices=self.positions)
+        self.base = WindowDataset(windows, split=None, length=length, normalize=normalize == "window", indices=self.positions)
+        self.scale = None
+        if normalize == "train" and scale is not None:
+            self.scale = (torch.tensor(scale["mean"], dtype=torch.float32)[:, None], torch.tensor(scale["std"], dtype=torch.float32)[:, None])
         self.text = text
         self.text_present = text_present
 
@@ -101,6 +104,8 @@ class SignalDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = self.base[i]
+        if self.scale is not None:
+            item["signal"] = (item["signal"] - self.scale[0]) / self.scale[1]
         if self.text is not None:
             label = int(item["label"])
             if self.text_present:
@@ -142,6 +147,17 @@ class EpochShuffleSampler(Sampler[int]):
         return iter(torch.randperm(self.n, generator=generator).tolist())
 
 
+def channel_scale(windows, positions: np.ndarray, max_windows: int = 4096, seed: int = 0) -> dict[str, list[float]]:
+    """Per-channel mean and std of (at most ``max_windows`` of) the given windows' raw samples."""
+    positions = np.sort(np.asarray(positions))
+    if len(positions) > max_windows:
+        positions = np.sort(np.random.default_rng(seed).choice(positions, max_windows, replace=False))
+    x = np.asarray(windows.X[positions], dtype=np.float64)  # (n, T, C)
+    mean = x.mean(axis=(0, 1))
+    std = x.std(axis=(0, 1))
+    return {"mean": [float(v) for v in mean], "std": [float(v) if v > 1e-8 else 1.0 for v in std]}
+
+
 def split_positions(windows, split: str, holdout: Sequence[str] = ()) -> np.ndarray:
     """Indices of ``split``'s windows, without those whose label is held out."""
     positions = np.asarray(windows.indices(split), dtype=np.int64)
@@ -173,7 +189,7 @@ class WindowDataModule(pl.LightningDataModule):
         windows,
         *,
         length: int | None,
-        normalize: bool,
+        normalize: str,
         batch_size: int,
         seed: int,
         num_workers: int = 0,
@@ -188,8 +204,10 @@ class WindowDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         if holdout_labels:
             check_holdout(windows.labels, holdout_labels)
-        kw = dict(length=length, normalize=normalize)
-        self.train_set = SignalDataset(windows, split_positions(windows, "train", holdout_labels), text=train_text, text_present=True, **kw)
+        train_positions = split_positions(windows, "train", holdout_labels)
+        self.scale = channel_scale(windows, train_positions, seed=seed) if normalize == "train" and len(train_positions) else None
+        kw = dict(length=length, normalize=normalize, scale=self.scale)
+        self.train_set = SignalDataset(windows, train_positions, text=train_text, text_present=True, **kw)
         self.val_set = SignalDataset(windows, split_positions(windows, "val", holdout_labels), text=eval_text, **kw)
         self.test_set = SignalDataset(windows, split_positions(windows, "test"), text=eval_text, **kw)
         if len(self.train_set) == 0:
