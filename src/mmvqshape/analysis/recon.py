@@ -22,7 +22,9 @@ number the ``sentences`` protocol holds out (with the default 0.5: half the smal
 count, rounded down). So every label can supply K distinct sentences to a training sample and K
 to a test sample, and the same K is used by both protocols so their numbers compare. Each
 sample draws K of its label's available sentences without repetition (a random ordered subset):
-labels with more sentences give more varied samples, never a longer input. ``--k`` overrides.
+labels with more sentences give more varied samples, never a longer input. (A sentence text
+shared by two labels and held out in one is removed from the other's training part; if that
+leaves a label short, K shrinks to what is available.) ``--k`` overrides.
 
 Metrics on test samples: cosine to the true label embedding and top-1 retrieval accuracy among
 *all* label embeddings (chance = 1 / #labels); the no-learning baseline is the mean of the
@@ -54,10 +56,10 @@ DEFAULT_HIDDEN_SIZES = (64, 128, 256, 512, 1024, 2048)
 class ProbeConfig:
     """Hyper-parameters of one probe run (shared by every hidden size and seed)."""
 
-    steps: int = 100
+    steps: int = 60
     lr: float = 3e-3
     weight_decay: float = 0.0
-    train_samples_per_label: int = 8
+    train_samples_per_label: int = 4
     test_samples_per_label: int = 8
     test_fraction: float = 0.5  # `sentences`: share of each label's distinct sentences held out
     heldout_label_fraction: float = 0.25  # `labels`: share of labels held out
@@ -130,6 +132,8 @@ def make_split(embeddings: EmbeddingSet, protocol: str, seed: int, config: Probe
         available = min(len(p) for p in pools)
     if available < 1:
         raise UserError("embeddings", f"a label has no sentence left for the `{protocol}` protocol's training or test part")
+    if config.k is None:
+        k = min(k, available)  # a text shared by two labels can leave one a sentence short
     if not 1 <= k <= available:
         raise UserError("--k", f"must be between 1 and {available} for the `{protocol}` protocol (every label must supply K sentences)")
     train_rows, train_owner = _draw_samples(train_pools, k, config.train_samples_per_label, rng)
@@ -231,7 +235,7 @@ def train_probe(
     train_x = inputs[torch.from_numpy(split.train_rows)]  # (n_train, K, D)
     train_y = targets[torch.from_numpy(split.train_owner)]  # (n_train, D)
     model = ProjectionModel(table.shape[1], split.k, hidden, label_vectors.shape[1])
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = _adam(model, config)
     model.train()
     for _ in range(config.steps):
         optimizer.zero_grad(set_to_none=True)
@@ -247,13 +251,24 @@ def train_probe(
     return model, {"train_cosine": train_cosine, "train_top1": train_top1, "test_cosine": test_cosine, "test_top1": test_top1}
 
 
+def _adam(model: nn.Module, config: ProbeConfig) -> torch.optim.Optimizer:
+    """Adam, fused when this torch supports it on CPU (same update, about 2x faster here)."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    except (TypeError, RuntimeError):
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
 def label_recoverability(embeddings: EmbeddingSet, seed: int = 0) -> float:
     """Held-out-sentence top-1 retrieval accuracy of the label from its sub-actions.
 
     One probe (hidden size :data:`DEFAULT_HIDDEN`) under the ``sentences`` protocol with the
     default :class:`ProbeConfig`; a corpus-quality score in [0, 1] (chance = 1 / #labels).
     """
+    from .threads import limited_threads
+
     config = ProbeConfig()
     split = make_split(embeddings, "sentences", seed, config)
-    _, scores = train_probe(embeddings.subactions, embeddings.label_vectors, split, DEFAULT_HIDDEN, seed, config)
+    with limited_threads(1):
+        _, scores = train_probe(embeddings.subactions, embeddings.label_vectors, split, DEFAULT_HIDDEN, seed, config)
     return scores["test_top1"]

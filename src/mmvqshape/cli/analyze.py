@@ -73,17 +73,20 @@ def recon(
     protocols: str = typer.Option("sentences,labels", "--protocols", help="sentences (held-out sentences) and/or labels (held-out labels, zero-shot)."),
     codebook: Path = typer.Option(None, "--codebook", help="Codebook folder from `mmvq analyze codebook`: also run on quantized sub-actions."),
     k: int = typer.Option(None, "--k", help="Sub-actions per sample (default: the documented rule)."),
-    steps: int = typer.Option(100, "--steps", help="Full-batch Adam steps per probe."),
+    steps: int = typer.Option(60, "--steps", help="Full-batch Adam steps per probe."),
     lr: float = typer.Option(3e-3, "--lr", help="Adam learning rate."),
     test_fraction: float = typer.Option(0.5, "--test-fraction", help="`sentences`: share of each label's sentences held out."),
     heldout_labels: float = typer.Option(0.25, "--heldout-labels", help="`labels`: share of labels held out."),
+    train_samples: int = typer.Option(4, "--train-samples", help="Training samples (ordered K-subsets) drawn per label."),
+    test_samples: int = typer.Option(8, "--test-samples", help="Test samples drawn per label."),
     threads: int = typer.Option(1, "--threads", help="Torch threads."),
 ) -> None:
     """Can a label's embedding be reconstructed from its sub-actions? (the plan's ProjectionModel probe)"""
     from ..analysis.recon import ProbeConfig
     from ..pipelines.analyze import run_recon
 
-    config = ProbeConfig(steps=steps, lr=lr, test_fraction=test_fraction, heldout_label_fraction=heldout_labels, k=k)
+    config = ProbeConfig(steps=steps, lr=lr, test_fraction=test_fraction, heldout_label_fraction=heldout_labels, k=k,
+                         train_samples_per_label=train_samples, test_samples_per_label=test_samples)
     result = run_recon(emb, out, hidden=_int_list(hidden, "--hidden"), seeds=seeds, seed=seed, protocols=_names(protocols) or [],
                        codebook=codebook, config=config, threads=threads)
     quantized = codebook is not None

@@ -13,16 +13,16 @@ code as the command.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..atomic import atomic_dir
+from ..analysis.threads import limited_threads as _threads
 from ..errors import UserError
 from ..text.embeddings import EmbeddingSet, load_embeddings
 
@@ -56,26 +56,6 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], columns: Sequence[str] | 
     path.write_text(buffer.getvalue())
 
 
-@contextlib.contextmanager
-def _threads(threads: int | None) -> Iterator[None]:
-    """Run with at most ``threads`` torch / BLAS / OpenMP threads (None: leave as is), then restore."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    if threads is None:
-        yield
-        return
-    if threads < 1:
-        raise UserError("--threads", f"must be at least 1, got {threads}")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(limits=threads):
-            yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 # ----------------------------------------------------------------------------- projection
 
 
@@ -91,7 +71,7 @@ def run_projection(
     views: Sequence[str] | None = None,
     encoder: str = "minilm",
     pooling: str | None = None,
-    threads: int | None = None,
+    threads: int | None = 1,
 ) -> dict[str, Any]:
     """Project sub-action embeddings to 2-D / 3-D and draw them coloured by label.
 
@@ -358,7 +338,7 @@ def run_codebook(
     size: int | None = None,
     threshold: float | None = None,
     seed: int = 0,
-    threads: int | None = None,
+    threads: int | None = 1,
 ) -> dict[str, Any]:
     """Select an action codebook and describe its coverage of the labels.
 
