@@ -54,6 +54,19 @@ def test_outputs_follow_the_protocol(channels, objective):
     assert task.shape_codebook.weight.shape == (8, 4)
 
 
+@pytest.mark.parametrize("channels", ["independent", "joint"])
+def test_series_stats_reach_the_classifier_only_when_asked(channels):
+    b = batch()
+    louder = {"signal": b["signal"] * 3.0, "label": b["label"]}
+    for stats in (True, False):
+        torch.manual_seed(0)
+        task = build_task("vqshape", {**SMALL, "channels": channels, "objective": "classify", "series_stats": stats},
+                          n_channels=3, length=64, n_classes=4).eval()
+        with torch.no_grad():
+            same = torch.allclose(task(b)["logits"], task(louder)["logits"], atol=1e-5)
+        assert same != stats  # VQShape itself is scale-invariant; only the stats see the scale
+
+
 def test_joint_logits_depend_on_channel_identity():
     torch.manual_seed(0)
     task = build_task("vqshape", {**SMALL, "channels": "joint", "objective": "classify"},

@@ -565,7 +565,8 @@ class VQShape(nn.Module):
         x (B, T) raw series, mean/std (B, 1) from :meth:`normalize`, h_patch (B, P', d).
         Returns tokens (``code``, ``code_idx``, ``z``, ``t``, ``l``, ``mu``, ``sigma``),
         ``h_attr`` (B, N, d), ``cls`` (B, d), ``s_pred``, ``s_true`` (B, N, len_s),
-        ``x_pred`` (B, T), ``losses`` {ts, vq, shape, dist} and ``loss`` (weighted).
+        ``x_pred`` (B, T), ``mean``/``std`` (B, 1) (given), ``losses`` {ts, vq, shape, dist}
+        and ``loss`` (weighted).
         """
         tokens = self.tokenize(h_patch)
         s_pred = self.decode_shapes(tokens, mean, std)
@@ -573,7 +574,7 @@ class VQShape(nn.Module):
         x_pred, cls = self.reconstruct(h_attr, mean, std)
         losses, s_true = self.compute_losses(x, tokens, s_pred, x_pred)
         return {**tokens, "h_attr": h_attr, "cls": cls, "s_pred": s_pred, "s_true": s_true, "x_pred": x_pred,
-                "losses": losses, "loss": self.total_loss(losses)}
+                "mean": mean, "std": std, "losses": losses, "loss": self.total_loss(losses)}
 
     def forward(self, x: torch.Tensor, mask_ratio: float = 0.0) -> dict[str, Any]:
         """x (B, T) -> :meth:`forward_encoded`'s dict (all stages, losses included)."""
@@ -622,6 +623,8 @@ TASK_KEYS = {
     "weight_cls": "weight of the cross-entropy loss (classify)",
     "classifier_hidden": "hidden width of the classifier MLP (0: one linear layer)",
     "joint_layers": "Transformer layers over the joined channel tokens before pooling (joint)",
+    "series_stats": "also give the classifier each channel's mean and log std, which VQShape's "
+    "per-series normalisation removes from the tokens (true/false)",
 }
 
 
@@ -666,19 +669,24 @@ class VQShapeTask(nn.Module):
       concatenated along the token axis (B, C*N, d), pass ``joint_layers`` Transformer
       layers and an attention pool (one learned query) and one MLP gives (B, L) logits.
       With ``objective="pretrain"`` there is no classifier, so both modes pre-train alike.
+    - ``series_stats`` (default true): the classifier also gets each channel's mean and log
+      std. VQShape normalises every series, so its tokens carry no amplitude; on BasicMotions
+      a classifier on the tokens of a briefly trained VQShape alone stays at chance (the
+      untrained tokens barely depend on the input), while intensity separates the classes.
 
     Pre-training in train mode drops ``mask_ratio`` of the patches, as the reference does.
     """
 
     def __init__(self, model_cfg: VQShapeConfig, *, n_channels: int, n_classes: int, channels: str = "independent",
                  objective: str = "pretrain", weight_cls: float = 1.0, classifier_hidden: int = 64,
-                 joint_layers: int = 1):
+                 joint_layers: int = 1, series_stats: bool = True):
         super().__init__()
         if channels not in ("independent", "joint"):
             raise UserError("config", f"channels must be 'independent' or 'joint', not {channels!r}")
         if objective not in ("pretrain", "classify"):
             raise UserError("config", f"objective must be 'pretrain' or 'classify', not {objective!r}")
         self.channels, self.objective, self.weight_cls = channels, objective, weight_cls
+        self.series_stats = bool(series_stats)
         self.n_channels, self.n_classes = n_channels, n_classes
         self.vqshape = VQShape(model_cfg)
         d = model_cfg.dim_embedding
@@ -691,9 +699,11 @@ class VQShapeTask(nn.Module):
                     if joint_layers > 0 else nn.Identity()
                 )
                 self.pool = AttentionPool(d, model_cfg.num_dec_head)
+            # stats: (mean, log std) of each channel (independent) or of all channels (joint)
+            d_in = d + (2 * (1 if channels == "independent" else n_channels) if self.series_stats else 0)
             self.classifier = (
-                nn.Sequential(nn.Linear(d, classifier_hidden), nn.GELU(), nn.Linear(classifier_hidden, n_classes))
-                if classifier_hidden > 0 else nn.Linear(d, n_classes)
+                nn.Sequential(nn.Linear(d_in, classifier_hidden), nn.GELU(), nn.Linear(classifier_hidden, n_classes))
+                if classifier_hidden > 0 else nn.Linear(d_in, n_classes)
             )
 
     @classmethod
@@ -758,7 +768,8 @@ class VQShapeTask(nn.Module):
             "x_pred": per_channel(out["x_pred"]),
         }
         if self.objective == "classify":
-            logits, cls_loss = self._classify(out["h_attr"], B, C, batch.get("label"))
+            stats = torch.cat([out["mean"], out["std"].log()], dim=-1)  # (B*C, 2)
+            logits, cls_loss = self._classify(out["h_attr"], stats, B, C, batch.get("label"))
             result["logits"] = logits
             if cls_loss is not None:
                 losses["cls"] = cls_loss
@@ -767,15 +778,21 @@ class VQShapeTask(nn.Module):
         result["loss"] = loss
         return result
 
-    def _classify(self, h_attr: torch.Tensor, B: int, C: int, label: torch.Tensor | None):
+    def _classify(self, h_attr: torch.Tensor, stats: torch.Tensor, B: int, C: int, label: torch.Tensor | None):
         if self.channels == "independent":
-            channel_logits = self.classifier(h_attr.mean(dim=1))  # (B*C, L)
+            pooled = h_attr.mean(dim=1)  # (B*C, d)
+            if self.series_stats:
+                pooled = torch.cat([pooled, stats], dim=-1)
+            channel_logits = self.classifier(pooled)  # (B*C, L)
             logits = rearrange(channel_logits, "(b c) l -> b c l", b=B).mean(dim=1)  # (B, L)
             cls = None if label is None else F.cross_entropy(channel_logits, label.repeat_interleave(C))
             return logits, cls
         h = rearrange(h_attr, "(b c) n d -> b c n d", b=B) + self.channel_embedding[:C, None, :]
         h = self.joint_transformer(rearrange(h, "b c n d -> b (c n) d"))  # (B, C*N, d)
-        logits = self.classifier(self.pool(h))  # (B, L)
+        pooled = self.pool(h)  # (B, d)
+        if self.series_stats:
+            pooled = torch.cat([pooled, rearrange(stats, "(b c) s -> b (c s)", b=B)], dim=-1)
+        logits = self.classifier(pooled)  # (B, L)
         return logits, None if label is None else F.cross_entropy(logits, label)
 
     @torch.no_grad()
