@@ -33,7 +33,7 @@ SECTION_TITLES = {
 SUBSECTION_ORDER = ["projection", "gram", "recon", "codebook", "minirocket", "vqshape", "mmvqshape"]
 #: Files at the root shown at the end of the page rather than as a section of their own.
 FOOTER_FILES = {"timing.json": "Time per step (seconds)"}
-METRIC_COLUMNS = ["model", "accuracy", "macro_f1", "zero_shot_accuracy", "n_test", "split", "seed"]
+METRIC_COLUMNS = ["model", "accuracy", "macro_f1", "label_text_retrieval", "n_test", "split", "seed"]
 MAX_TABLE_ROWS = 40
 
 STYLE = """
@@ -183,10 +183,16 @@ def _metrics_table(root: Path, files: list[Path]) -> str:
         if isinstance(split, dict):
             split = f"{split.get('method', '')} (train {split.get('sizes', {}).get('train', '?')}, val {split.get('sizes', {}).get('val', '?')}, test {split.get('sizes', {}).get('test', '?')})"
         run = html.escape(str(file.parent.relative_to(root)))
-        values = [split if key == "split" else m.get(key) for key in METRIC_COLUMNS]
+        zero_shot = m.get("zero_shot") or {}
+        retrieval = zero_shot.get("holdout_accuracy", zero_shot.get("accuracy"))
+        values = [split if key == "split" else retrieval if key == "label_text_retrieval" else m.get(key) for key in METRIC_COLUMNS]
         rows.append(f"<tr><td>{run}</td>" + "".join(_cell("" if v is None else v) for v in values) + "</tr>")
     head = "<tr><th>run</th>" + "".join(f"<th>{c}</th>" for c in METRIC_COLUMNS) + "</tr>"
-    note = "<p class='meta'>Every number is on the test split, which selected nothing; models were chosen on a validation split carved from training data.</p>"
+    note = (
+        "<p class='meta'>Every number is on the test split, which selected nothing; models were chosen on a validation "
+        "split carved from training data. label_text_retrieval: how often the predicted label embedding is nearest to the "
+        "window's own label text among all labels (held-out labels only, when the run held some out).</p>"
+    )
     return f"<table>{head}{''.join(rows)}</table>{note}"
 
 
