@@ -140,6 +140,7 @@ class MMVQShapeTask(nn.Module):
         """The resolved flat config (what the trainer writes to config.yaml and rebuilds from)."""
         task_keys = {
             "channels": "joint", "objective": self.signal_task.objective, "weight_cls": self.signal_task.weight_cls,
+            **({"series_stats": self.signal_task.series_stats} if hasattr(self.signal_task, "series_stats") else {}),
             **getattr(self, "_signal_keys", {}),
         }
         return ResolvedConfig(self.mm_config, {**task_keys, **self.signal_task.cfg.to_dict()})
@@ -232,7 +233,8 @@ class MMVQShapeTask(nn.Module):
         losses.update(signal["losses"])
         loss = signal["loss"]
         if signal_task.objective == "classify":
-            logits, cls_loss = signal_task._classify(signal["h_attr"], B, C, batch.get("label"))
+            stats = torch.cat([signal["mean"], signal["std"].log()], dim=-1)  # (B*C, 2): what normalising removed
+            logits, cls_loss = signal_task._classify(signal["h_attr"], stats, B, C, batch.get("label"))
             out["logits"] = logits
             if cls_loss is not None:
                 losses["cls"] = cls_loss
