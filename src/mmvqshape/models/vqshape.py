@@ -40,7 +40,12 @@ the per-token computation (``"per_token"``, the reference algorithm) up to float
 
 :class:`VQShapeTask` wraps the model for the shared trainer (the model task protocol):
 channels ``independent`` (each channel its own series, VQShape's way) or ``joint`` (per-channel
-tokens joined for one classifier), objective ``pretrain`` or ``classify``.
+tokens joined for one classifier), objective ``pretrain`` or ``classify``, loss-weight
+``preset`` ``reference`` or ``flat``; ``task.features(batch, kind)`` gives frozen token or
+histogram features for a linear probe and ``task.shape_codebook`` the codebook.
+
+Reference checkpoints: ``mmvqshape.models.reference.load_reference(config, state_dict)``;
+files: ``mmvq convert-vqshape`` (``mmvqshape.pipelines.vqshape_convert``).
 """
 
 from __future__ import annotations
@@ -591,8 +596,7 @@ class VQShape(nn.Module):
 
     def histogram(self, code_idx: torch.Tensor) -> torch.Tensor:
         """Count of each code among a series' tokens: code_idx (B, N) -> (B, num_code) int64."""
-        counts = torch.zeros(code_idx.shape[0], self.cfg.num_code, dtype=torch.long, device=code_idx.device)
-        return counts.scatter_add_(1, code_idx, torch.ones_like(code_idx))
+        return F.one_hot(code_idx, self.cfg.num_code).sum(dim=1)  # deterministic on every device
 
     def reference_outputs(self, x: torch.Tensor, mask_ratio: float = 0.0) -> dict[str, torch.Tensor]:
         """The reference's evaluate + tokenize outputs for x (B, T), under its key names.
