@@ -28,9 +28,12 @@ def separable(n_labels: int = 4, per_label: int = 6, dim: int = 16, noise: float
 
 @pytest.mark.parametrize("method", ["pca", "tsne"])
 def test_projection_is_seeded_and_shaped(method):
+    from mmvqshape.analysis.threads import limited_threads
+
     emb = separable()
-    a, used = project(emb.subactions, method, dims=2, seed=1)
-    b, _ = project(emb.subactions, method, dims=2, seed=1)
+    with limited_threads(1):  # t-SNE's OpenMP threads crawl on a busy machine
+        a, used = project(emb.subactions, method, dims=2, seed=1)
+        b, _ = project(emb.subactions, method, dims=2, seed=1)
     assert a.shape == (24, 2) and used["method"] == method
     np.testing.assert_array_equal(a, b)
 

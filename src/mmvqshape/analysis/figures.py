@@ -105,7 +105,7 @@ def plot_gram(gram: np.ndarray, owner: np.ndarray, labels: list[str], path: Path
 def plot_recon(summary: list[dict[str, Any]], path: Path) -> None:
     """Test cosine and top-1 retrieval vs hidden size (mean ± std), one line per protocol/input,
     baselines as dashed horizontal lines."""
-    fig = _figure(11.0, 4.5)
+    fig = _figure(11.0, 5.2)
     metrics = [("cosine", "test cosine to the label embedding"), ("top1", "top-1 retrieval accuracy")]
     series = sorted({(row["protocol"], row["input"]) for row in summary})
     colors = label_colors(max(1, len(series)))
@@ -125,11 +125,16 @@ def plot_recon(summary: list[dict[str, Any]], path: Path) -> None:
         if metric == "top1" and summary:
             ax.axhline(summary[0]["chance_top1"], linestyle=":", color="grey", linewidth=1, label="chance")
         ax.set_xscale("log", base=2)
+        sizes = sorted({r["hidden"] for r in summary if r["model"] == "probe"})
+        if sizes:
+            ax.set_xticks(sizes, [str(h) for h in sizes])
+            ax.minorticks_off()
         ax.set_xlabel("hidden size")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    fig.axes[-1].legend(fontsize=7, loc="best")
-    fig.suptitle("Label embedding from its sub-actions (test samples)")
+    handles, names = fig.axes[-1].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=3, fontsize=7, frameon=False)
+    fig.suptitle("Label embedding from its sub-actions (test samples, mean ± std over seeds)")
     fig.savefig(path, dpi=130)
 
 
