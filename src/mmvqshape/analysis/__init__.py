@@ -7,5 +7,6 @@ Modules (import the one you need; nothing heavy is imported here):
 - :mod:`.gram` — cosine Gram matrix, within/between-label statistics, closest cross-label pairs;
 - :mod:`.recon` — the plan's ProjectionModel probe (label embedding from its sub-actions);
 - :mod:`.codebook` — action-codebook selection (prune, kmeans, fps, community) and coverage;
-- :mod:`.figures` — matplotlib / plotly drawings of the above.
+- :mod:`.figures` — matplotlib / plotly drawings of the above;
+- :mod:`.threads` — one-thread limits (small matrices; fastest on a shared CPU).
 """

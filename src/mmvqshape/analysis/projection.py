@@ -9,6 +9,8 @@ the global structure) clamped below the point count; PCA is scikit-learn's.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import UserError
@@ -58,4 +60,7 @@ def project(
         random_state=seed,
         init="spectral" if n > dims + 1 + 10 else "random",  # spectral init needs enough points
     )
-    return reducer.fit_transform(x).astype(np.float64), {"method": "umap", "dims": dims, "n_neighbors": used_neighbors, "seed": seed}
+    with warnings.catch_warnings():  # "n_jobs overridden by random_state": intended (reproducible)
+        warnings.filterwarnings("ignore", message=".*n_jobs value.*", category=UserWarning)
+        coords = reducer.fit_transform(x).astype(np.float64)
+    return coords, {"method": "umap", "dims": dims, "n_neighbors": used_neighbors, "seed": seed}
