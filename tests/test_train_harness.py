@@ -34,7 +34,7 @@ def test_config_precedence_defaults_yaml_flags(tmp_path):
     yml = tmp_path / "c.yaml"
     yml.write_text("max_epochs: 7\nlr: 0.01\nmodel: {num_code: 16, preset: flat}\n")
     cfg = load_config(yml, {"max_epochs": 3, "objective": "pretrain", "devices": "2", "lr": None})
-    assert cfg.max_epochs == 3 and cfg.lr == 0.01 and cfg.batch_size == 16 and cfg.devices == 2
+    assert cfg.max_epochs == 3 and cfg.lr == 0.01 and cfg.batch_size == 8 and cfg.devices == 2
     assert cfg.model == {"num_code": 16, "preset": "flat", "objective": "pretrain", "channels": "joint"}
     save_config(cfg, tmp_path / "r.yaml")
     assert read_run_config(tmp_path / "r.yaml") == cfg

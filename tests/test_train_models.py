@@ -20,15 +20,16 @@ TINY_VQSHAPE = (
 def files(tmp_path):
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(TINY_VQSHAPE)
-    return ts.write_windows(tmp_path / "w.npz"), cfg
+    return ts.write_windows(tmp_path / "w.npz", n_per_class=6), cfg
 
 
 @pytest.mark.parametrize("channels", ["joint", "independent"])
 def test_vqshape_trains_and_evaluates(files, tmp_path, channels):
     data, cfg = files
     run = tmp_path / channels
+    epochs = "1"
     args = ["train", "--model", "vqshape", "--data", str(data), "--config", str(cfg), "--out", str(run),
-            "--channels", channels, "--max-epochs", "2", *ts.TINY_FLAGS]
+            "--channels", channels, "--max-epochs", epochs, *ts.TINY_FLAGS]
     assert main(args) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["channels"] == channels and metrics["codebooks"]["shape"]["num_codes"] == 16
@@ -46,7 +47,7 @@ def test_mmvqshape_evaluation_ignores_corpus_sentences(files, tmp_path):
     cfg.write_text(TINY_VQSHAPE + "  num_slots: 3\n  fusion_heads: 2\n  text_hidden: 16\n  action_hidden: 16\n")
     run = tmp_path / "mm"
     assert main(["train", "--model", "mmvqshape", "--data", str(data), "--corpus", str(emb_dir), "--config", str(cfg),
-                 "--out", str(run), "--max-epochs", "2", *ts.TINY_FLAGS]) == 0
+                 "--out", str(run), "--max-epochs", "1", *ts.TINY_FLAGS]) == 0
     emb = load_embeddings(emb_dir)
     perm = np.random.default_rng(3).permutation(len(emb.subactions))
     save_embeddings(EmbeddingSet(emb.subactions[perm], emb.label_vectors, emb.labels, emb.owner,

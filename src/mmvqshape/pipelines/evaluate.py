@@ -99,9 +99,14 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
                              scale=info.get("scale"))  # the training split's statistics, whatever data is scored
 
     test = dataset("test")
-    outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64))
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() and cfg.accelerator not in ("cpu",) else "cpu"
+    outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64), device=device)
+    task.cpu()
     extra: dict[str, Any] = {
         "checkpoint": checkpoint.name,
+        "checkpoint_epoch": info.get("epoch"),
         "test_losses": {k: round(float(v), 6) for k, v in outputs["losses"].items()},
     }
     proba = None

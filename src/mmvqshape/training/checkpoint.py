@@ -64,4 +64,5 @@ def load_task(path: str | Path):
     except (KeyError, RuntimeError, ValueError, TypeError) as err:
         raise UserError(path, f"does not match the model it names ({str(err).splitlines()[0][:200]})") from None
     task.eval()
+    info = {**info, "epoch": checkpoint.get("epoch")}
     return task, info
