@@ -197,6 +197,8 @@ def test_out_folder_with_a_different_run_is_refused(tiny, tmp_path, capsys):
     assert _train(tiny, tmp_path / "other") == 2
     _one_error_line(capsys, "holds no run")
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+    assert _train(tiny, tmp_path / "other" / "notes.txt" / "run") == 2  # under a file: cannot be created
+    _one_error_line(capsys, "cannot create the run folder")
 
 
 @pytest.mark.parametrize("content", [b"not a checkpoint", None])

@@ -13,6 +13,7 @@ Run folder (design.md): ``config.yaml`` (resolved), ``checkpoints/`` (``last.ckp
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import time
 from pathlib import Path
@@ -166,7 +167,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     else:  # a DDP worker started by the launcher: the folder is rank 0's to check and clear
         last = out / "checkpoints" / "last.ckpt"
         resume_from = last if resume and last.is_file() else None
-    out.mkdir(parents=True, exist_ok=True)
+    _make_folder(out)
 
     datamodule = WindowDataModule(
         windows, length=cfg.length, normalize=cfg.normalize, batch_size=cfg.batch_size, seed=cfg.seed,
@@ -214,6 +215,15 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     return {"out": out, "metrics": metrics, "best_checkpoint": best}
 
 
+def _make_folder(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(out, f"cannot create the run folder ({err.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise UserError(out, "the run folder is not writable")
+
+
 def _launching_rank() -> bool:
     """True in the process the user started (global rank 0), false in DDP workers."""
     from lightning.pytorch.utilities import rank_zero_only
@@ -245,7 +255,7 @@ def train_minirocket(cfg: TrainConfig, out: Path, *, resume: bool = False) -> di
     cfg.model = {**mr_cfg.to_dict(), **{k: v for k, v in cfg.model.items() if k in ("objective", "channels")}}
     windows = load_data(cfg)
     prepare_run_folder(out, cfg, resume)
-    out.mkdir(parents=True, exist_ok=True)
+    _make_folder(out)
     save_config(cfg, out / "config.yaml")
     X_train, y_train = WindowDataset(windows, "train", cfg.length, cfg.normalize == "window").arrays()
     X_val, y_val = WindowDataset(windows, "val", cfg.length, cfg.normalize == "window").arrays()
