@@ -2,7 +2,7 @@
 
 Shapes (B batch, C channels, K slots, d model width, D sentence-embedding width, M codes)::
 
-    fused_z_t (B, C, K, d) + channel embedding (C, d)
+    fused_z_t (B, C, K, d) + channel embedding (C, d) + projected channel (mean, log std) (B, C, d)
       -> TextAttributeDecoder (shared MLP d -> hidden -> D)        per channel (B, C, K, D)
       -> mean over channels                                         action_embedding (B, K, D)
       -> L2-normalise, quantise by cosine against the action codebook (M, D), unit vectors too:
@@ -33,11 +33,16 @@ class TextAttributeDecoder(nn.Module):
     def __init__(self, dim: int, text_dim: int, n_channels: int, hidden: int = 128):
         super().__init__()
         self.channel_embedding = nn.Parameter(torch.zeros(n_channels, dim))  # (C, d): which axis spoke
+        self.stats_projection = nn.Linear(2, dim)  # a channel's (mean, log std), which normalising removed
         self.mlp = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, text_dim))
 
-    def forward(self, fused_z_t: torch.Tensor) -> torch.Tensor:
-        """(B, C, K, d) -> action_embedding (B, K, D): decoded per channel, then averaged over channels."""
-        per_channel = self.mlp(fused_z_t + self.channel_embedding[:, None, :])  # (B, C, K, D)
+    def forward(self, fused_z_t: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, K, d) [+ channel stats (B, C, 2)] -> action_embedding (B, K, D):
+        decoded per channel, then averaged over channels."""
+        h = fused_z_t + self.channel_embedding[:, None, :]
+        if stats is not None:
+            h = h + self.stats_projection(stats)[:, :, None, :]
+        per_channel = self.mlp(h)  # (B, C, K, D)
         return per_channel.mean(dim=1)
 
 

@@ -13,7 +13,8 @@ ordered sub-action embeddings ``sub_actions`` (B, K, D) flow through::
            tokenizer, attribute decoder, shape codebook, shape decoder, sub-sequence loss,
            attribute encoder, series decoder; the channels' attribute-encoder tokens joined
            (channel embedding, Transformer, attention pool) -> classifier -> logits (B, L)
-    text side (§5.2, action.py): fused_z_t -> text attribute decoder -> mean over channels
+    text side (§5.2, action.py): fused_z_t (+ each channel's mean and log std, which VQShape's
+           normalisation removes) -> text attribute decoder -> mean over channels
            -> action_embedding (B, K, D) -> quantised by cosine against the action codebook
            (M real sentence embeddings, frozen or trainable) -> action_idx (B, K)
            -> K codes concatenated -> action decoder -> label_embedding_pred (B, D)
@@ -121,7 +122,8 @@ class MMVQShapeTask(nn.Module):
             self.text_tokens = TextTokens(text_dim, d, config.num_slots)
             self.fusion = FusionLayer(d, config.fusion_heads, config.fusion_dropout)
             self.text_decoder = TextAttributeDecoder(d, text_dim, self.n_channels, config.text_hidden)
-            self.action_codebook = ActionCodebook(text_dim, trainable=config.codebook_trainable)
+            # without quantisation the codebook only names the nearest sentences, so it is never trained
+            self.action_codebook = ActionCodebook(text_dim, trainable=config.codebook_trainable and config.quantize_actions)
             self.action_decoder = ActionDecoder(text_dim, config.num_slots, config.action_hidden)
         self.label_names: list[str] = []  # zero-shot candidates saved with the model (extra state)
         self.label_vectors = torch.zeros(0, text_dim)
@@ -204,7 +206,7 @@ class MMVQShapeTask(nn.Module):
         keep = torch.ones(batch_size, dtype=torch.bool, device=device)
         if self.training and self.mm_config.modality_dropout > 0:
             keep = torch.rand(batch_size, device=device) >= self.mm_config.modality_dropout
-        return keep if bool(keep.any()) else None
+        return keep  # even when all were dropped: both token sources stay in the graph (DDP-safe)
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
         cfg, signal_task = self.mm_config, self.signal_task
@@ -227,7 +229,8 @@ class MMVQShapeTask(nn.Module):
                 text = self.text_tokens(B, sub, sub_mask, present)
             fused_z_s, fused_z_t = self.fusion(rearrange(h_patch, "(b c) p d -> b c p d", c=C), text)
             h_patch = rearrange(fused_z_s, "b c p d -> (b c) p d")
-            out.update(self._text_side(fused_z_t, batch, losses))
+            stats = rearrange(torch.cat([mean, std.log()], dim=-1), "(b c) s -> b c s", c=C)  # (B, C, 2)
+            out.update(self._text_side(fused_z_t, stats, batch, losses))
 
         signal = vq.forward_encoded(series, mean, std, h_patch)
         losses.update(signal["losses"])
@@ -258,10 +261,12 @@ class MMVQShapeTask(nn.Module):
         })
         return out
 
-    def _text_side(self, fused_z_t: torch.Tensor, batch: dict[str, Any], losses: dict[str, torch.Tensor]) -> dict[str, Any]:
-        """fused_z_t (B, C, K, d) -> action codes and the predicted label embedding (+ text losses)."""
+    def _text_side(self, fused_z_t: torch.Tensor, stats: torch.Tensor, batch: dict[str, Any],
+                   losses: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """fused_z_t (B, C, K, d), channel stats (B, C, 2) -> action codes and the predicted label
+        embedding (+ text losses)."""
         cfg = self.mm_config
-        action_embedding = self.text_decoder(fused_z_t)  # (B, K, D)
+        action_embedding = self.text_decoder(fused_z_t, stats)  # (B, K, D)
         unit = F.normalize(action_embedding, dim=-1)
         out: dict[str, Any] = {"action_embedding": action_embedding}
         if cfg.quantize_actions:
