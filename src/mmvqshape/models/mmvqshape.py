@@ -127,6 +127,7 @@ class MMVQShapeTask(nn.Module):
             self.action_decoder = ActionDecoder(text_dim, config.num_slots, config.action_hidden)
         self.label_names: list[str] = []  # zero-shot candidates saved with the model (extra state)
         self.label_vectors = torch.zeros(0, text_dim)
+        self._signal_keys: dict[str, Any] = {}  # the signal-side task keys given at build (resolved config)
 
     @classmethod
     def build(cls, cfg: dict[str, Any], *, n_channels: int, length: int, n_classes: int, text_dim: int) -> "MMVQShapeTask":
@@ -143,7 +144,7 @@ class MMVQShapeTask(nn.Module):
         task_keys = {
             "channels": "joint", "objective": self.signal_task.objective, "weight_cls": self.signal_task.weight_cls,
             **({"series_stats": self.signal_task.series_stats} if hasattr(self.signal_task, "series_stats") else {}),
-            **getattr(self, "_signal_keys", {}),
+            **self._signal_keys,
         }
         return ResolvedConfig(self.mm_config, {**task_keys, **self.signal_task.cfg.to_dict()})
 
