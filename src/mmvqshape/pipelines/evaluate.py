@@ -81,7 +81,7 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
     """
     from ..training.checkpoint import load_task
     from ..training.data import SignalDataset, TextTable, split_positions
-    from ..training.evaluation import collect_outputs, num_codes
+    from ..training.evaluation import collect_outputs, figure_items, num_codes
     from ..training.metrics import softmax, zero_shot_metrics
 
     task, info = load_task(checkpoint)
@@ -102,7 +102,7 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
     import torch
 
     device = "cuda" if torch.cuda.is_available() and cfg.accelerator not in ("cpu",) else "cpu"
-    outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64), device=device)
+    outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64), device=device, figure_at=figure_items(test.labels()))
     task.cpu()
     extra: dict[str, Any] = {
         "checkpoint": checkpoint.name,

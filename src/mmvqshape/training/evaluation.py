@@ -16,15 +16,24 @@ FIGURE_KEYS = ("x_pred", "s_pred", "t", "l", "mu", "sigma", "code_idx")
 N_FIGURE_WINDOWS = 4
 
 
+def figure_items(labels: np.ndarray, n: int = N_FIGURE_WINDOWS) -> list[int]:
+    """Dataset positions of up to ``n`` windows for figures: the first of each class, in turn."""
+    labels = np.asarray(labels)
+    firsts = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
+    return sorted(firsts[:n]) if len(firsts) >= n else sorted(set(firsts) | set(range(min(n, len(labels)))))[:n]
+
+
 @torch.no_grad()
-def collect_outputs(task, dataset, batch_size: int = 64, device: str | torch.device = "cpu") -> dict[str, Any]:
+def collect_outputs(task, dataset, batch_size: int = 64, device: str | torch.device = "cpu",
+                    figure_at: list[int] | None = None) -> dict[str, Any]:
     """Outputs of ``task`` over ``dataset`` in order: ``index``, ``label``, the per-window keys
-    present, mean ``losses``, and ``figure`` (signal and explanation keys of a few windows)."""
+    present, mean ``losses``, and ``figure`` (signal and explanation keys of the windows at
+    dataset positions ``figure_at``; default: the first few)."""
     task = task.to(device).eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     kept: dict[str, list[np.ndarray]] = {"index": [], "label": []}
     loss_sums: dict[str, float] = {}
-    figure: dict[str, np.ndarray] = {}
+    figure: dict[str, list[np.ndarray]] = {}
     n = 0
     for batch in loader:
         batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
@@ -39,16 +48,17 @@ def collect_outputs(task, dataset, batch_size: int = 64, device: str | torch.dev
         for name, value in losses.items():
             loss_sums[name] = loss_sums.get(name, 0.0) + float(value) * b
         n += b
-        if not figure:
-            m = min(N_FIGURE_WINDOWS, b)
-            figure["signal"] = batch["signal"][:m].float().cpu().numpy()
-            figure["index"] = batch["index"][:m].cpu().numpy()
+        wanted = [p - (n - b) for p in (figure_at if figure_at is not None else range(N_FIGURE_WINDOWS)) if n - b <= p < n]
+        if wanted:
+            rows = torch.tensor(wanted, device=batch["signal"].device)
+            figure.setdefault("signal", []).append(batch["signal"][rows].float().cpu().numpy())
+            figure.setdefault("index", []).append(batch["index"][rows].cpu().numpy())
             for key in FIGURE_KEYS:
                 if out.get(key) is not None:
-                    figure[key] = out[key][:m].detach().float().cpu().numpy()
+                    figure.setdefault(key, []).append(out[key][rows].detach().float().cpu().numpy())
     result: dict[str, Any] = {k: np.concatenate(v) for k, v in kept.items()}
     result["losses"] = {k: v / max(n, 1) for k, v in loss_sums.items()}
-    result["figure"] = figure
+    result["figure"] = {k: np.concatenate(v) for k, v in figure.items()}
     return result
 
 
