@@ -48,8 +48,8 @@ class TextTokens(nn.Module):
         super().__init__()
         self.num_slots = num_slots
         self.text_projection = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, dim))
-        self.slot_position = nn.Parameter(torch.randn(num_slots, dim) * 0.02)  # (K, d): slot k = phase k
-        self.subaction_queries = nn.Parameter(torch.randn(num_slots, dim) * 0.02)  # (K, d)
+        self.slot_position = nn.Parameter(torch.randn(num_slots, dim))  # (K, d): slot k = phase k; unit scale so slots stay distinct
+        self.subaction_queries = nn.Parameter(torch.randn(num_slots, dim))  # (K, d)
 
     def queries(self, batch_size: int) -> torch.Tensor:
         """The signal-only text tokens, (B, K, d)."""
