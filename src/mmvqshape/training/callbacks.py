@@ -8,8 +8,9 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 
 def monitor_for(objective: str) -> tuple[str, str]:
-    """What selects the best checkpoint: validation accuracy to classify, loss to pre-train."""
-    return ("val/acc", "max") if objective == "classify" else ("val/loss", "min")
+    """What selects the best checkpoint: validation accuracy (ties: lower loss) to classify,
+    validation loss to pre-train."""
+    return ("val/select", "max") if objective == "classify" else ("val/loss", "min")
 
 
 def build_callbacks(checkpoint_dir: Path, objective: str) -> tuple[ModelCheckpoint, list[Callback]]:

@@ -64,6 +64,20 @@ class TaskModule(pl.LightningModule):
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         out = self.task(batch)
         self._log_losses("val", out, batch["label"], on_step=False)
+        if out.get("logits") is not None:
+            n = batch["label"].shape[0]
+            correct = (out["logits"].detach().argmax(-1) == batch["label"]).sum().float()
+            self._val_sums += torch.stack([correct, torch.tensor(float(n), device=correct.device), out["loss"].detach().float() * n])
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums = torch.zeros(3, device=self.device)
+
+    def on_validation_epoch_end(self) -> None:
+        """``val/select`` = accuracy - 0.001 * loss: accuracy, ties (frequent on a small
+        validation split) broken by the lower loss. The best checkpoint is chosen on it."""
+        sums = self.trainer.strategy.reduce(self._val_sums, reduce_op="sum")
+        if float(sums[1]) > 0:
+            self.log("val/select", sums[0] / sums[1] - 1e-3 * sums[2] / sums[1], on_epoch=True)
 
     # -- reproducibility -----------------------------------------------------------------
     def on_train_epoch_start(self) -> None:
