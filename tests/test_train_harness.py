@@ -87,6 +87,7 @@ def test_train_writes_run_folder_and_evaluate_reproduces_it(tiny, tmp_path):
     for name in ("config.yaml", "metrics.json", "predictions.csv", "checkpoints/last.ckpt", "checkpoints/best.ckpt", "logs/csv/metrics.csv"):
         assert (run / name).is_file(), name
     assert list((run / "logs" / "tensorboard").glob("events.*"))
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 1  # the latest epoch, always
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("accuracy", "macro_f1", "per_class", "confusion", "n_test", "split", "model", "seed", "perplexity", "dead_codes"):
         assert key in metrics

@@ -14,19 +14,22 @@ def monitor_for(objective: str) -> tuple[str, str]:
 
 
 def build_callbacks(checkpoint_dir: Path, objective: str) -> tuple[ModelCheckpoint, list[Callback]]:
-    """``last.ckpt`` every epoch and ``best.ckpt`` on the validation metric."""
+    """``last.ckpt`` after every epoch (what ``--resume`` continues from) and ``best.ckpt`` on
+    the validation metric; returns ``(best_callback, all_callbacks)``.
+
+    Two callbacks, because Lightning's ``save_last`` only refreshes ``last.ckpt`` on epochs
+    that also produced a new best checkpoint.
+    """
     monitor, mode = monitor_for(objective)
-    checkpoint = ModelCheckpoint(
-        dirpath=str(checkpoint_dir),
-        filename="best",
-        monitor=monitor,
-        mode=mode,
-        save_top_k=1,
-        save_last=True,
-        auto_insert_metric_name=False,
-        enable_version_counter=False,
+    best = ModelCheckpoint(
+        dirpath=str(checkpoint_dir), filename="best", monitor=monitor, mode=mode, save_top_k=1,
+        save_last=False, auto_insert_metric_name=False, enable_version_counter=False,
     )
-    return checkpoint, [checkpoint]
+    last = ModelCheckpoint(
+        dirpath=str(checkpoint_dir), filename="last", monitor=None, save_top_k=1,
+        save_last=False, auto_insert_metric_name=False, enable_version_counter=False,
+    )
+    return best, [best, last]
 
 
 def build_loggers(log_dir: Path) -> list:
