@@ -28,8 +28,8 @@ from .report import build_report
 
 CORPUS = "basicmotions"
 VIEWS = ("armleg", "arm", "leg")
-#: Epochs of the demo's neural models: the full demo stays well inside 15 minutes on 2 cores.
-EPOCHS = {"full": {"vqshape": 40, "mmvqshape": 40}, "quick": {"vqshape": 2, "mmvqshape": 2}}
+#: Epochs of the demo's neural models (None = the trainer's default); quick is a smoke run.
+EPOCHS = {"full": {"vqshape": None, "mmvqshape": None}, "quick": {"vqshape": 2, "mmvqshape": 2}}
 EXPLAIN_WINDOWS = (0, 10, 20, 30)  # one test window of each BasicMotions class
 
 
