@@ -30,8 +30,10 @@ def accuracy(
     corpus: str = typer.Option("basicmotions", help="Sub-action corpus for MMVQShape."),
     seeds: int = typer.Option(5, help="Number of seeds (0..seeds-1)."),
     shots: str = typer.Option("all", help="Training windows per class, comma separated, e.g. 1,2,4,all."),
-    models: str = typer.Option("mmvqshape,vqshape,vqshape-probe,minirocket", help="Models to compare."),
+    models: str = typer.Option("mmvqshape,vqshape,vqshape-probe,minirocket",
+                               help="Models to compare (also: vqshape-reference-weights)."),
     zero_shot: bool = typer.Option(True, help="Also the leave-one-label-out zero-shot figure for MMVQShape."),
+    zero_shot_seeds: int = typer.Option(None, help="Seeds for the zero-shot runs (default: all --seeds)."),
     max_epochs: int = typer.Option(None, help="Override the training epochs of every neural model."),
     out: Path = typer.Option(Path("runs/bench-accuracy"), help="Output folder (accuracy.md, accuracy.csv)."),
 ) -> None:
@@ -39,7 +41,7 @@ def accuracy(
     from ..pipelines.bench_accuracy import run_bench_accuracy
 
     result = run_bench_accuracy(
-        data=data, corpus=corpus, seeds=seeds, shots=shots, models=models, zero_shot=zero_shot,
+        data=data, corpus=corpus, seeds=seeds, shots=shots, models=models, zero_shot=zero_shot, zero_shot_seeds=zero_shot_seeds,
         max_epochs=max_epochs, out=out,
     )
     typer.echo(result["markdown"])

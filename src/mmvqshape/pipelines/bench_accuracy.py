@@ -23,6 +23,7 @@ from ..errors import UserError
 MODELS = {
     "mmvqshape": {"model_name": "mmvqshape"},
     "vqshape": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify"}},
+    "vqshape-reference-weights": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify", "preset": "reference"}},
     "vqshape-probe": {"model_name": "vqshape", "model": {"channels": "independent", "objective": "pretrain"}, "probe": "token"},
     "minirocket": {"model_name": "minirocket"},
 }
@@ -67,10 +68,14 @@ def run_bench_accuracy(
     shots: str = "all",
     models: str = "mmvqshape,vqshape,vqshape-probe,minirocket",
     zero_shot: bool = True,
+    zero_shot_seeds: int | None = None,
     max_epochs: int | None = None,
     out: str | Path = "runs/bench-accuracy",
 ) -> dict[str, Any]:
-    """Train every (model, shots, seed) on identical splits; write accuracy.md / .csv / .json."""
+    """Train every (model, shots, seed) on identical splits; write accuracy.md / .csv / .json.
+
+    The leave-one-label-out zero-shot runs use the first ``zero_shot_seeds`` seeds (all by default).
+    """
     from ..signals import load_windows
     from ..training.config import merge_config
     from .train import train
@@ -103,7 +108,7 @@ def run_bench_accuracy(
                     _drop_checkpoints(run)
                     rows.append({"model": name, "shots": shot_name, "seed": seed, "accuracy": metrics["accuracy"],
                                  "macro_f1": metrics["macro_f1"], "n_test": metrics["n_test"]})
-            if zero_shot and "mmvqshape" in names:
+            if zero_shot and "mmvqshape" in names and seed < (seeds if zero_shot_seeds is None else zero_shot_seeds):
                 npz = few_shot_npz(windows, None, seed, work / f"data-seed{seed}-all.npz")
                 for label in windows.labels:
                     spec = {**MODELS["mmvqshape"], "data": str(npz), "seed": seed, "corpus": corpus, "progress": False,
