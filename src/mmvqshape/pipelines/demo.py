@@ -11,8 +11,10 @@ Steps, each the same public function its own command calls:
 5. explain a few test windows with MMVQShape          → ``explain/``
 6. ``report.html``
 
-The results appear whole (written under a temporary name, then renamed); the report is
-built from the renamed folder.
+Every step writes its own output atomically (a temporary name renamed into place), so an
+interrupted demo leaves only complete steps; paths recorded inside the outputs (a run's
+corpus, say) stay valid. A previous demo in ``out`` is replaced; any other non-empty folder
+is refused.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..atomic import atomic_dir, write_json
+from ..atomic import atomic_file, write_json
+from ..errors import UserError
 from .data import format_summary, summarize_data
 from .report import build_report
 
@@ -45,6 +48,20 @@ def _step(log: dict, name: str, fn: Callable[[], Any]) -> Any:
     return result
 
 
+def _clear_previous_demo(out: Path) -> None:
+    """Remove an earlier demo in ``out``; refuse to touch a folder that holds anything else."""
+    import shutil
+
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UserError(out, "exists and is not a folder")
+    if any(out.iterdir()):
+        if not (out / "data" / "summary.json").is_file():
+            raise UserError(out, "is not empty and holds no earlier demo; choose another --out")
+        shutil.rmtree(out)
+
+
 def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, seed: int = 0) -> dict:
     """Run every step of the plan on BasicMotions into ``out``; returns ``{"report", "metrics", "seconds"}``."""
     from ..training.config import merge_config
@@ -55,47 +72,49 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, seed: int = 
     from .train import train
 
     out = Path(out)
+    _clear_previous_demo(out)
     seconds: dict[str, float] = {}
     epochs = EPOCHS["quick" if quick else "full"]
-    with atomic_dir(out) as tmp:
-        def summary() -> dict:
-            result = summarize_data("basicmotions", seed=seed)
-            write_json(tmp / "data" / "summary.json", result)
-            (tmp / "data" / "summary.txt").write_text(format_summary(result) + "\n")
-            print(format_summary(result))
-            return result
 
-        _step(seconds, "data summary", summary)
-        for view in VIEWS:
-            _step(seconds, f"embed ({view})", lambda v=view: run_embed(CORPUS, encoder="minilm", view=v, out=tmp / "text" / v))
-        armleg = tmp / "text" / "armleg"
-        analysis = tmp / "analysis"
-        view_dirs = [tmp / "text" / v for v in VIEWS]
-        _step(seconds, "projection t-SNE 2-D", lambda: run_projection(view_dirs, method="tsne", dims=2, out=analysis / "projection_tsne_2d", seed=seed))
-        _step(seconds, "projection UMAP 3-D", lambda: run_projection(view_dirs, method="umap", dims=3, out=analysis / "projection_umap_3d", seed=seed))
-        _step(seconds, "projection PCA 3-D", lambda: run_projection(view_dirs, method="pca", dims=3, out=analysis / "projection_pca_3d", seed=seed))
-        _step(seconds, "Gram matrix", lambda: run_gram(armleg, out=analysis / "gram"))
-        codebook = analysis / "codebook"
-        _step(seconds, "action codebook", lambda: run_codebook(armleg, method="kmeans", size=24, out=codebook, seed=seed))
-        hidden = (64, 256) if quick else (64, 128, 256, 512)
-        _step(seconds, "reconstruction probe", lambda: run_recon(armleg, hidden=hidden, seeds=2 if quick else 3, codebook=codebook,
-                                                                 out=analysis / "recon", seed=seed))
+    def summary() -> dict:
+        result = summarize_data("basicmotions", seed=seed)
+        write_json(out / "data" / "summary.json", result)
+        with atomic_file(out / "data" / "summary.txt") as handle:
+            handle.write(format_summary(result) + "\n")
+        print(format_summary(result))
+        return result
 
-        runs = tmp / "runs"
-        common = {"data": "basicmotions", "seed": seed, "progress": True}
-        specs = {
-            "minirocket": {"model_name": "minirocket"},
-            "vqshape": {"model_name": "vqshape", "max_epochs": epochs["vqshape"]},
-            "mmvqshape": {"model_name": "mmvqshape", "corpus": str(armleg), "codebook": str(codebook),
-                          "max_epochs": epochs["mmvqshape"]},
-        }
-        metrics = {}
-        for name, spec in specs.items():
-            _step(seconds, f"train {name}", lambda s=spec, n=name: train(merge_config(common, s), runs / n))
-            metrics[name] = _step(seconds, f"evaluate {name}", lambda n=name: evaluate(runs / n))
-        for index in EXPLAIN_WINDOWS:
-            _step(seconds, f"explain window {index}", lambda i=index: run_explain(runs / "mmvqshape", index=i, out=tmp / "explain"))
-        write_json(tmp / "timing.json", seconds)
+    _step(seconds, "data summary", summary)
+    for view in VIEWS:
+        _step(seconds, f"embed ({view})", lambda v=view: run_embed(CORPUS, encoder="minilm", view=v, out=out / "text" / v))
+    armleg = out / "text" / "armleg"
+    analysis = out / "analysis"
+    view_dirs = [out / "text" / v for v in VIEWS]
+    _step(seconds, "projection t-SNE 2-D", lambda: run_projection(view_dirs, method="tsne", dims=2, out=analysis / "projection_tsne_2d", seed=seed))
+    _step(seconds, "projection UMAP 3-D", lambda: run_projection(view_dirs, method="umap", dims=3, out=analysis / "projection_umap_3d", seed=seed))
+    _step(seconds, "projection PCA 3-D", lambda: run_projection(view_dirs, method="pca", dims=3, out=analysis / "projection_pca_3d", seed=seed))
+    _step(seconds, "Gram matrix", lambda: run_gram(armleg, out=analysis / "gram"))
+    codebook = analysis / "codebook"
+    _step(seconds, "action codebook", lambda: run_codebook(armleg, method="kmeans", size=24, out=codebook, seed=seed))
+    hidden = (64, 256) if quick else (64, 128, 256, 512)
+    _step(seconds, "reconstruction probe", lambda: run_recon(armleg, hidden=hidden, seeds=2 if quick else 3, codebook=codebook,
+                                                             out=analysis / "recon", seed=seed))
+
+    runs = out / "runs"
+    common = {"data": "basicmotions", "seed": seed, "progress": True}
+    specs = {
+        "minirocket": {"model_name": "minirocket"},
+        "vqshape": {"model_name": "vqshape", "max_epochs": epochs["vqshape"]},
+        "mmvqshape": {"model_name": "mmvqshape", "corpus": str(armleg), "codebook": str(codebook),
+                      "max_epochs": epochs["mmvqshape"]},
+    }
+    metrics = {}
+    for name, spec in specs.items():
+        _step(seconds, f"train {name}", lambda s=spec, n=name: train(merge_config(common, s), runs / n))
+        metrics[name] = _step(seconds, f"evaluate {name}", lambda n=name: evaluate(runs / n))
+    for index in EXPLAIN_WINDOWS:
+        _step(seconds, f"explain window {index}", lambda i=index: run_explain(runs / "mmvqshape", index=i, out=out / "explain"))
+    write_json(out / "timing.json", seconds)
     report = _step(seconds, "report", lambda: build_report(out, title="MMVQShape demo: BasicMotions"))
     table = {k: {"accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1")} for k, m in metrics.items()}
     print(json.dumps(table, indent=1))
