@@ -28,12 +28,7 @@ HPARAMS = {"normalize_length": 64, "dim_embedding": 16, "patch_size": 8, "num_pa
            "lambda_vq_entropy": 0.1, "entropy_gamma": 1.0, "lr": 3e-4, "mask_ratio": 0.25, "data_root": "x"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,7 @@ from mmvqshape.models.vqshape import VQShape, VQShapeConfig, extract_subsequence
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "vqshape-reference"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run faster on one thread, above all on a shared, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_config(**changes) -> VQShapeConfig:

@@ -13,12 +13,7 @@ SMALL = {"dim_embedding": 16, "num_enc_head": 2, "num_enc_layer": 1, "num_tokeni
          "num_token": 8, "len_s": 16, "num_code": 8, "dim_code": 4, "classifier_hidden": 8}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def batch(B=2, C=3, T=64, seed=0):

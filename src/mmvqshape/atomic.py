@@ -23,14 +23,21 @@ def _umask() -> int:
     return mask
 
 
-def _check_parent_writable(path: Path) -> None:
-    parent = path.parent
+def ensure_folder(folder: Path, *, where: Path | None = None, what: str = "output folder") -> Path:
+    """Create ``folder`` (with parents) and check it is writable; a :class:`UserError` naming
+    ``where`` (default the folder) otherwise."""
+    where = folder if where is None else where
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UserError(path, f"cannot create the output folder ({err.strerror})") from None
-    if not os.access(parent, os.W_OK):
-        raise UserError(path, "the output folder is not writable")
+        raise UserError(where, f"cannot create the {what} ({err.strerror})") from None
+    if not os.access(folder, os.W_OK):
+        raise UserError(where, f"the {what} is not writable")
+    return folder
+
+
+def _check_parent_writable(path: Path) -> None:
+    ensure_folder(path.parent, where=path)
 
 
 @contextlib.contextmanager

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..atomic import atomic_dir
+from ..atomic import atomic_dir, write_json
 from ..analysis.threads import limited_threads as _threads
 from ..errors import UserError
 from ..text.embeddings import EmbeddingSet, load_embeddings
@@ -31,20 +30,6 @@ VIEW_NAMES = ("armleg", "arm", "leg", "text")
 
 def _load(source: str | Path | EmbeddingSet) -> EmbeddingSet:
     return source if isinstance(source, EmbeddingSet) else load_embeddings(source)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=_plain, allow_nan=True) + "\n")
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
@@ -110,7 +95,7 @@ def run_projection(
                             f"{method} 3-D projection of sub-actions", tmp / "projection.plotly.json")
             files += ["projection.html", "projection.plotly.json"]
         result = {"method": method, "dims": dims, "seed": seed, "panels": params, "labels": labels, "files": files}
-        _write_json(tmp / "projection.json", result)
+        write_json(tmp / "projection.json", result)
     return {**result, "out": str(out)}
 
 
@@ -185,8 +170,8 @@ def run_gram(source: str | Path | EmbeddingSet, out: str | Path, *, top: int = 2
                                                   for label, row in zip(embeddings.labels, stats["label_mean_similarity"])],
                    ["label", *embeddings.labels])
         plot_gram(gram, embeddings.owner[order], embeddings.labels, tmp / "gram.png")
-        _write_json(tmp / "gram_stats.json", stats)
-        _write_json(tmp / "top_pairs.json", pairs)
+        write_json(tmp / "gram_stats.json", stats)
+        write_json(tmp / "top_pairs.json", pairs)
         _write_csv(tmp / "top_pairs.csv", pairs, ["cosine", "label_a", "sentence_a", "label_b", "sentence_b", "row_a", "row_b"])
     return {"within": stats["within"], "between": stats["between"], "separation": stats["separation"],
             "top_pair": pairs[0] if pairs else None, "out": str(out)}
@@ -285,7 +270,7 @@ def run_recon(
         _write_csv(tmp / "runs.csv", runs, ["protocol", "input", "model", "hidden", "seed", "k", "n_train", "n_test",
                                             "train_cosine", "train_top1", "test_cosine", "test_top1"])
         _write_csv(tmp / "summary.csv", wide)
-        _write_json(tmp / "recon.json", result)
+        write_json(tmp / "recon.json", result)
         plot_recon(summary, tmp / "recon.png")
     return {"summary": wide, "k": ks, "chance_top1": chance, "out": str(out)}
 
@@ -365,7 +350,7 @@ def run_codebook(
     with atomic_dir(out) as tmp:
         write_codebook_files(codebook, tmp)
         _write_csv(tmp / "codes.csv", codes)
-        _write_json(tmp / "coverage.json", coverage)
+        write_json(tmp / "coverage.json", coverage)
         plot_coverage(coverage, embeddings.labels, tmp / "coverage.png")
     return {
         "method": codebook.method,

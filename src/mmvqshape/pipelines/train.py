@@ -13,7 +13,6 @@ Run folder (design.md): ``config.yaml`` (resolved), ``checkpoints/`` (``last.ckp
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import write_json
+from ..atomic import ensure_folder, write_json
 from ..errors import UserError
 from ..training.config import TrainConfig, read_run_config, save_config
 
@@ -167,7 +166,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     else:  # a DDP worker started by the launcher: the folder is rank 0's to check and clear
         last = out / "checkpoints" / "last.ckpt"
         resume_from = last if resume and last.is_file() else None
-    _make_folder(out)
+    ensure_folder(out, what="run folder")
 
     datamodule = WindowDataModule(
         windows, length=cfg.length, normalize=cfg.normalize, batch_size=cfg.batch_size, seed=cfg.seed,
@@ -215,15 +214,6 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     return {"out": out, "metrics": metrics, "best_checkpoint": best}
 
 
-def _make_folder(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(out, f"cannot create the run folder ({err.strerror})") from None
-    if not os.access(out, os.W_OK):
-        raise UserError(out, "the run folder is not writable")
-
-
 def _launching_rank() -> bool:
     """True in the process the user started (global rank 0), false in DDP workers."""
     from lightning.pytorch.utilities import rank_zero_only
@@ -255,7 +245,7 @@ def train_minirocket(cfg: TrainConfig, out: Path, *, resume: bool = False) -> di
     cfg.model = {**mr_cfg.to_dict(), **{k: v for k, v in cfg.model.items() if k in ("objective", "channels")}}
     windows = load_data(cfg)
     prepare_run_folder(out, cfg, resume)
-    _make_folder(out)
+    ensure_folder(out, what="run folder")
     save_config(cfg, out / "config.yaml")
     X_train, y_train = WindowDataset(windows, "train", cfg.length, cfg.normalize == "window").arrays()
     X_val, y_val = WindowDataset(windows, "val", cfg.length, cfg.normalize == "window").arrays()
