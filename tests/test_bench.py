@@ -42,3 +42,26 @@ def test_bench_accuracy_unknown_model_exits_2(tmp_path, capsys):
     assert main(["bench", "accuracy", "--models", "lstm", "--out", str(tmp_path / "b")]) == 2
     assert "lstm" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_scaling_reads_memory_mapped_windows_through_the_real_path():
+    from mmvqshape.pipelines.bench import scaling_speed
+
+    (row,) = scaling_speed(sizes=(120,), batch=4, steps=1)
+    assert row["windows"] == 120 and row["train_windows_per_s"] > 0
+    assert row["anon_rss_mb"] <= row["peak_rss_mb"]
+
+
+def test_speed_markdown_names_the_machine_and_the_ratios():
+    from mmvqshape.pipelines.bench import speed_markdown
+
+    rate = {"train_windows_per_s": 10.0, "tokenize_windows_per_s": 20.0, "inference_ms_per_window": 5.0}
+    result = {
+        "machine": {"cpu": "x86_64", "cores": 2, "torch": "2.13.0", "torch_threads": 2, "cuda": None},
+        "vqshape_decode": {"per_token": rate, "per_code": rate, "train_speedup": 3.5, "tokenize_speedup": 4.0},
+        "tasks": {"vqshape_joint": rate, "mmvqshape": rate, "mm_step_cost_ratio": 1.1},
+        "text": {"sentences": 10, "cold_sentences_per_s": 5.0, "cached_sentences_per_s": 500.0, "cache_speedup": 100.0},
+        "scaling": [{"windows": 1000, "file_mb": 6.0, "train_windows_per_s": 40.0, "peak_rss_mb": 900.0, "anon_rss_mb": 600.0}],
+    }
+    text = speed_markdown(result)
+    assert "2 cores" in text and "**3.50×**" in text and "**1.10×**" in text and "| 1,000 |" in text
