@@ -22,6 +22,7 @@ from ..errors import UserError
 
 MODELS = {
     "mmvqshape": {"model_name": "mmvqshape"},
+    "mmvqshape-reference-weights": {"model_name": "mmvqshape", "model": {"preset": "reference"}},
     "vqshape": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify"}},
     "vqshape-reference-weights": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify", "preset": "reference"}},
     "vqshape-probe": {"model_name": "vqshape", "model": {"channels": "independent", "objective": "pretrain"}, "probe": "token"},
@@ -99,7 +100,7 @@ def run_bench_accuracy(
                 npz = few_shot_npz(windows, shot, seed, work / f"data-seed{seed}-{shot_name}.npz")
                 for name in names:
                     spec = {**MODELS[name], "data": str(npz), "seed": seed, "progress": False}
-                    if name == "mmvqshape":
+                    if spec["model_name"] == "mmvqshape":
                         spec["corpus"] = corpus
                     if max_epochs and name != "minirocket":
                         spec["max_epochs"] = max_epochs
