@@ -12,7 +12,7 @@ CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs" / "ablations")
 
 
 def test_there_are_ablation_configs():
-    assert {p.stem for p in CONFIGS} >= {"no-text", "no-action-quantisation", "k10", "reference-loss-weights"}
+    assert {p.stem for p in CONFIGS} >= {"no-text", "no-action-quantisation", "k10", "flat-loss-weights"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])

@@ -22,9 +22,9 @@ from ..errors import UserError
 
 MODELS = {
     "mmvqshape": {"model_name": "mmvqshape"},
-    "mmvqshape-reference-weights": {"model_name": "mmvqshape", "model": {"preset": "reference"}},
+    "mmvqshape-flat-weights": {"model_name": "mmvqshape", "model": {"preset": "flat"}},
     "vqshape": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify"}},
-    "vqshape-reference-weights": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify", "preset": "reference"}},
+    "vqshape-flat-weights": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify", "preset": "flat"}},
     "vqshape-probe": {"model_name": "vqshape", "model": {"channels": "independent", "objective": "pretrain"}, "probe": "token"},
     "minirocket": {"model_name": "minirocket"},
 }
