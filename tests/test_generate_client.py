@@ -18,6 +18,7 @@ import pytest
 
 from mmvqshape.cli import main
 from mmvqshape.errors import UserError
+from mmvqshape.signals.loaders import GENEACTIV_LABELS
 from mmvqshape.text.generate import (
     GenerationSettings,
     ReplyError,
@@ -26,22 +27,7 @@ from mmvqshape.text.generate import (
     validate_reply,
 )
 
-GENEACTIV14 = [
-    "Treadmill 1mph (0% grade)",
-    "Treadmill 3mph (0% grade)",
-    "Treadmill 3mph (5% grade)",
-    "Treadmill 4mph (0% grade)",
-    "Treadmill 6mph (0% grade)",
-    "Treadmill 6mph (5% grade)",
-    "Seated-fold/stack laundry",
-    "Stand-fidget with hands",
-    "1 min brush teeth/hair",
-    "Drive car",
-    "Hard surface walk",
-    "Carpet with high heels/dress shoes",
-    "Walk up-stairs 5 floors",
-    "Walk down-stairs 5 floors",
-]
+GENEACTIV14 = GENEACTIV_LABELS  # the plan's 14 activities, as the signal layer names them
 
 # ------------------------------------------------------------------------------ the stub
 
