@@ -148,6 +148,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     from ..training.data import TextTable, WindowDataModule
     from ..training.module import TaskModule
 
+    _quiet_lightning(cfg.progress)
     started = time.time()
     windows = load_data(cfg)
     train_text = eval_text = train_embeddings = embeddings = None
@@ -212,6 +213,16 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
                         fit_probe=cfg.probe is not None, figures=False)
     write_json(out / "timing.json", {"train_seconds": round(train_seconds, 2), "epochs": cfg.max_epochs})
     return {"out": out, "metrics": metrics, "best_checkpoint": best}
+
+
+def _quiet_lightning(progress: bool) -> None:
+    """Hide Lightning's start-up chatter (hardware lines, tips, a deprecation in its own code);
+    without a progress bar only warnings remain."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    logging.getLogger("lightning.pytorch").setLevel(logging.NOTSET if progress else logging.WARNING)
 
 
 def _launching_rank() -> bool:
