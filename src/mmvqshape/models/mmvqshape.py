@@ -238,7 +238,7 @@ class MMVQShapeTask(nn.Module):
         loss = signal["loss"]
         if signal_task.objective == "classify":
             stats = torch.cat([signal["mean"], signal["std"].log()], dim=-1)  # (B*C, 2): what normalising removed
-            logits, cls_loss = signal_task._classify(signal["h_attr"], stats, B, C, batch.get("label"))
+            logits, cls_loss = signal_task.classify(signal["h_attr"], stats, B, C, batch.get("label"))
             out["logits"] = logits
             if cls_loss is not None:
                 losses["cls"] = cls_loss

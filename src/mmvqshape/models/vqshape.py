@@ -776,7 +776,7 @@ class VQShapeTask(nn.Module):
         }
         if self.objective == "classify":
             stats = torch.cat([out["mean"], out["std"].log()], dim=-1)  # (B*C, 2)
-            logits, cls_loss = self._classify(out["h_attr"], stats, B, C, batch.get("label"))
+            logits, cls_loss = self.classify(out["h_attr"], stats, B, C, batch.get("label"))
             result["logits"] = logits
             if cls_loss is not None:
                 losses["cls"] = cls_loss
@@ -785,7 +785,9 @@ class VQShapeTask(nn.Module):
         result["loss"] = loss
         return result
 
-    def _classify(self, h_attr: torch.Tensor, stats: torch.Tensor, B: int, C: int, label: torch.Tensor | None):
+    def classify(self, h_attr: torch.Tensor, stats: torch.Tensor, B: int, C: int, label: torch.Tensor | None):
+        """Logits (B, L) and cross-entropy (None without ``label``) from the attribute-encoded
+        tokens ``h_attr`` (B*C, N, d) and per-series stats (B*C, 2); MMVQShape reuses it."""
         if self.channels == "independent":
             pooled = h_attr.mean(dim=1)  # (B*C, d)
             if self.series_stats:
