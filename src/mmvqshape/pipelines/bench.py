@@ -85,7 +85,7 @@ def vqshape_decode_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict
     return result
 
 
-def _tasks(n_channels: int, length: int, n_classes: int, text_dim: int, k: int, seed: int):
+def _tasks(n_channels: int, length: int, n_classes: int, text_dim: int, seed: int):
     from ..models import build_task
 
     torch.manual_seed(seed)
@@ -113,7 +113,7 @@ def _batch(batch: int, n_channels: int, length: int, n_classes: int, text_dim: i
 def task_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict:
     """MMVQShape vs VQShape (joint) at the same signal config: train windows/s, inference latency."""
     n_channels, length, n_classes, text_dim, k = 3, 512, 4, 384, 10
-    vq, mm = _tasks(n_channels, length, n_classes, text_dim, k, seed)
+    vq, mm = _tasks(n_channels, length, n_classes, text_dim, seed)
     train_batch = _batch(batch, n_channels, length, n_classes, text_dim, k, text=True)
     one = _batch(1, n_channels, length, n_classes, text_dim, k, text=False)
     out = {}

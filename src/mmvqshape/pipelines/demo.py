@@ -78,10 +78,11 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, seed: int = 
 
     def summary() -> dict:
         result = summarize_data("basicmotions", seed=seed)
+        text = format_summary(result)
         write_json(out / "data" / "summary.json", result)
         with atomic_file(out / "data" / "summary.txt") as handle:
-            handle.write(format_summary(result) + "\n")
-        print(format_summary(result))
+            handle.write(text + "\n")
+        print(text)
         return result
 
     _step(seconds, "data summary", summary)

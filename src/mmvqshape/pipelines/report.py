@@ -150,18 +150,23 @@ def _cell(value) -> str:
     text = str(value)
     try:
         number = float(text)
-        shown = f"{number:.4g}" if not float(number).is_integer() else text
+        shown = text if number.is_integer() else f"{number:.4g}"
         return f"<td class='num'>{html.escape(shown)}</td>"
     except ValueError:
         return f"<td>{html.escape(text)}</td>"
 
 
-def _json_block(path: Path) -> str:
+def _read_json(path: Path):
+    """The file's JSON, or None when it is not valid JSON (the report then leaves it out)."""
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except ValueError:
-        return ""
-    if path.name.endswith(".plotly.json"):
+        return None
+
+
+def _json_block(path: Path) -> str:
+    data = _read_json(path)
+    if data is None:
         return ""
     if isinstance(data, dict) and data and all(not isinstance(v, (dict, list)) for v in data.values()):
         rows = "".join(f"<tr><th>{html.escape(str(k))}</th>{_cell(v)}</tr>" for k, v in data.items())
@@ -175,9 +180,8 @@ def _json_block(path: Path) -> str:
 def _metrics_table(root: Path, files: list[Path]) -> str:
     rows = []
     for file in files:
-        try:
-            m = json.loads(file.read_text())
-        except ValueError:
+        m = _read_json(file)
+        if not isinstance(m, dict):
             continue
         split = m.get("split", "")
         if isinstance(split, dict):
@@ -197,9 +201,8 @@ def _metrics_table(root: Path, files: list[Path]) -> str:
 
 
 def _summary_block(path: Path) -> str:
-    try:
-        s = json.loads(path.read_text())
-    except ValueError:
+    s = _read_json(path)
+    if not isinstance(s, dict):
         return ""
     return f"<p class='meta'>data {html.escape(str(s.get('data')))} · classes {html.escape(', '.join(s.get('labels', [])))} · split {html.escape(str(s.get('split', {}).get('method')))}</p>"
 
