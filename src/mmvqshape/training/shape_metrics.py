@@ -1,0 +1,250 @@
+"""How well shape tokens explain a window: reconstruction R², a PCA baseline, shape fit, σ, code usage.
+
+Pure functions over arrays (numpy arrays or torch tensors, read as float64 numpy); no model,
+no I/O. Shapes use these names:
+
+- ``x``, ``x_pred``  (W, C, T): windows and their reconstructions, in the units the model is
+  given (after the dataset's normalisation; every quantity here is unchanged by scaling a
+  channel, except how windows of different spread are pooled).
+- ``t``, ``l``       (W, C, N): each token's start and length as fractions of the window.
+- ``s_pred``         (W, C, N, S): each token's decoded shape placed with its μ and σ, in the
+  same units as ``x`` (what VQShape calls ``s_pred``).
+- ``code_idx``       any shape: code of each token.
+
+Definitions (each "series" is one channel of one window):
+
+- **R² of a set of series** ``= 1 − Σ SSE / Σ SS``, pooled over the set, where for each series
+  ``SSE = Σ_t (x − x̂)²`` and ``SS = Σ_t (x − mean_t x)²`` — the variance around the series'
+  *own* mean, so predicting each series' mean gives 0 and a perfect reconstruction 1. Pooling
+  sums before dividing: a series counts in proportion to its spread, and a near-constant
+  series (a static window) cannot drive the number to −∞. ``reconstruction_r2`` reports it
+  over all series (``r2``), per class (all series of that class's windows), per channel (that
+  channel of every window), and the quartiles of the per-window R² (each window pooled over
+  its channels) so that the spread across windows shows too.
+- **PCA baseline** (``pca_reconstruction``): every training series standardised as VQShape
+  standardises its input (``(x − mean) / sqrt(unbiased var + 1e-5)``), one PCA (scikit-learn)
+  with as many components as the model has tokens per series fitted on them, each test
+  series standardised the same way, projected, reconstructed and mapped back; then the same
+  R² as above.
+- **Shape fit** (``shape_fit_r2``): per token, the R² of its placed shape ``s_pred`` against
+  the sub-sequence of ``x`` it claims (``claimed_subsequence``: S points linearly
+  interpolated between ``t (T−1)`` and ``min(t + l, 1) (T−1)``, VQShape's own sampling,
+  without smoothing), around that sub-sequence's own mean. A token whose shape is flat
+  scores ≤ 0 however well its μ sits. Tokens whose sub-sequence is constant have no R² and
+  are counted as ``n_undefined``. Summaries: median and quartiles over tokens.
+- **σ ratio** (``sigma_ratio``): per token, the spread of its placed shape (std of ``s_pred``
+  over its S points) over the std of the window's series it sits in (both with ddof 1, as
+  VQShape's normalisation). For VQShape this is the token's σ up to the 1e-5 the
+  normalisation adds to the variance. Collapsed shapes give ≈ 0; a shape as tall as the
+  window's spread gives ≈ 1.
+- **Code usage** (``code_usage``): ``perplexity`` = exp(entropy of the code frequencies),
+  ``dead_codes`` = codes never used, ``histogram`` = count of each code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+POOLING = "1 - sum(SSE) / sum(SS), SS around each series' own mean, summed over the series (window x channel) pooled"
+SERIES_EPS = 1e-5  # VQShape adds this to each series' unbiased variance before dividing
+
+
+def as_array(values: Any) -> np.ndarray:
+    """A numpy float64 copy of an array or a torch tensor (detached, on the CPU)."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
+def _ratio(sse: float, ss: float) -> float | None:
+    return float(1.0 - sse / ss) if ss > 0 else None
+
+
+def _quartiles(values: np.ndarray) -> dict[str, float | None]:
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return {"median": None, "q1": None, "q3": None}
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    return {"median": float(median), "q1": float(q1), "q3": float(q3)}
+
+
+# --------------------------------------------------------------------------------------
+# Reconstruction
+# --------------------------------------------------------------------------------------
+
+
+def series_errors(x: Any, x_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(SSE, SS) of every series: x, x_pred (..., T) -> two arrays (...).
+
+    SS is the sum of squares around each series' own mean.
+    """
+    x, x_pred = as_array(x), as_array(x_pred)
+    if x.shape != x_pred.shape:
+        raise ValueError(f"x {x.shape} and x_pred {x_pred.shape} differ in shape")
+    sse = ((x - x_pred) ** 2).sum(axis=-1)
+    ss = ((x - x.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+    return sse, ss
+
+
+def window_r2(x: Any, x_pred: Any) -> np.ndarray:
+    """R² of each window, pooled over its channels: (W, C, T) -> (W,) (nan for a constant window)."""
+    sse, ss = series_errors(x, x_pred)
+    sse, ss = sse.sum(axis=-1), ss.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ss > 0, 1.0 - sse / np.where(ss > 0, ss, 1.0), np.nan)
+
+
+def reconstruction_r2(x: Any, x_pred: Any, labels: Sequence[int] | None = None, class_names: Sequence[str] | None = None,
+                      channel_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Pooled R² of x_pred against x (W, C, T): overall, per class, per channel, per-window quartiles.
+
+    ``labels`` (W,) class index of each window; ``class_names`` / ``channel_names`` name the
+    keys of ``per_class`` / ``per_channel`` (default: the indices as strings). Classes without
+    windows are left out. A set whose series are all constant has R² None.
+    """
+    sse, ss = series_errors(x, x_pred)  # (W, C)
+    if sse.ndim != 2:
+        raise ValueError(f"x must be (windows, channels, time), got {as_array(x).shape}")
+    n_windows, n_channels = sse.shape
+    channel_names = list(channel_names) if channel_names is not None else [str(c) for c in range(n_channels)]
+    result: dict[str, Any] = {
+        "r2": _ratio(sse.sum(), ss.sum()),
+        "per_channel": {channel_names[c]: _ratio(sse[:, c].sum(), ss[:, c].sum()) for c in range(n_channels)},
+    }
+    if labels is not None:
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.shape != (n_windows,):
+            raise ValueError(f"labels {labels.shape} must be ({n_windows},)")
+        names = list(class_names) if class_names is not None else [str(k) for k in range(int(labels.max(initial=-1)) + 1)]
+        result["per_class"] = {
+            names[k]: _ratio(sse[labels == k].sum(), ss[labels == k].sum()) for k in range(len(names)) if (labels == k).any()
+        }
+    result["window_r2"] = _quartiles(window_r2(x, x_pred))
+    result["n_windows"] = int(n_windows)
+    result["pooling"] = POOLING
+    return result
+
+
+def standardize_series(series: np.ndarray, eps: float = SERIES_EPS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """VQShape's per-series normalisation: (M, T) -> (standardised, mean (M, 1), std (M, 1))."""
+    mean = series.mean(axis=-1, keepdims=True)
+    std = np.sqrt(series.var(axis=-1, ddof=1, keepdims=True) + eps)
+    return (series - mean) / std, mean, std
+
+
+def pca_reconstruction(train_x: Any, test_x: Any, n_components: int, *, max_train_series: int = 20_000, seed: int = 0,
+                       eps: float = SERIES_EPS) -> np.ndarray:
+    """Test windows (W, C, T) reconstructed by a PCA of training windows (W', C, T) -> (W, C, T).
+
+    Every channel of every window is one univariate series, standardised as VQShape does
+    (``standardize_series``); one PCA with ``n_components`` components is fitted on (at most
+    ``max_train_series``, drawn with ``seed``) training series; each test series is
+    standardised, projected, reconstructed and mapped back with its own mean and std.
+    """
+    from sklearn.decomposition import PCA
+
+    train, test = as_array(train_x), as_array(test_x)
+    T = test.shape[-1]
+    if train.shape[-1] != T:
+        raise ValueError(f"train windows have {train.shape[-1]} samples, test windows {T}")
+    train_series = train.reshape(-1, T)
+    if len(train_series) > max_train_series:
+        keep = np.random.default_rng(seed).choice(len(train_series), max_train_series, replace=False)
+        train_series = train_series[np.sort(keep)]
+    n_components = int(min(n_components, len(train_series), T))
+    pca = PCA(n_components=n_components, svd_solver="full").fit(standardize_series(train_series, eps)[0])
+    test_norm, mean, std = standardize_series(test.reshape(-1, T), eps)
+    recon = pca.inverse_transform(pca.transform(test_norm)) * std + mean
+    return recon.reshape(test.shape)
+
+
+# --------------------------------------------------------------------------------------
+# Shapes
+# --------------------------------------------------------------------------------------
+
+
+def claimed_subsequence(x: Any, t: Any, l: Any, length: int) -> np.ndarray:
+    """The sub-sequence each token claims: x (W, C, T), t, l (W, C, N) -> (W, C, N, length).
+
+    ``length`` points linearly interpolated between ``t (T−1)`` and ``min(t + l, 1) (T−1)``
+    (positions clipped to the window, as VQShape's ``extract_subsequence`` without smoothing).
+    """
+    x, t, l = as_array(x), as_array(t), as_array(l)
+    T = x.shape[-1]
+    steps = np.linspace(0.0, 1.0, length)
+    start = t * (T - 1)
+    end = np.minimum(t + l, 1.0) * (T - 1)
+    pos = np.clip(start[..., None] + (end - start)[..., None] * steps, 0, T - 1)  # (W, C, N, length)
+    left = np.minimum(np.floor(pos).astype(np.int64), T - 2) if T > 1 else np.zeros(pos.shape, dtype=np.int64)
+    frac = pos - left
+    series = np.broadcast_to(x[..., None, :], (*t.shape, T))  # (W, C, N, T)
+    x_left = np.take_along_axis(series, left, axis=-1)
+    x_right = np.take_along_axis(series, np.minimum(left + 1, T - 1), axis=-1)
+    return x_left * (1 - frac) + x_right * frac
+
+
+def shape_fit_r2(x: Any, t: Any, l: Any, s_pred: Any) -> np.ndarray:
+    """R² of each token's placed shape against the sub-sequence it claims -> (W, C, N).
+
+    nan where the claimed sub-sequence is constant (no spread to explain).
+    """
+    s_pred = as_array(s_pred)
+    s_true = claimed_subsequence(x, t, l, s_pred.shape[-1])
+    sse = ((s_pred - s_true) ** 2).sum(axis=-1)
+    ss = ((s_true - s_true.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+    # constant up to float rounding, relative to the window's own spread
+    window_ss = np.var(as_array(x), axis=-1)[..., None] * s_pred.shape[-1]
+    defined = ss > 1e-12 * window_ss + 1e-300
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(defined, 1.0 - sse / np.where(defined, ss, 1.0), np.nan)
+
+
+def sigma_ratio(x: Any, s_pred: Any) -> np.ndarray:
+    """Std of each token's placed shape over the std of its window's series -> (W, C, N).
+
+    nan where the series is constant.
+    """
+    x, s_pred = as_array(x), as_array(s_pred)
+    window_std = x.std(axis=-1, ddof=1)[..., None]  # (W, C, 1)
+    shape_std = s_pred.std(axis=-1, ddof=1)  # (W, C, N)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(window_std > 0, shape_std / np.where(window_std > 0, window_std, 1.0), np.nan)
+
+
+def shape_summary(x: Any, t: Any, l: Any, s_pred: Any) -> dict[str, Any]:
+    """``fit_r2`` and ``sigma_ratio``: median and quartiles over all tokens of all windows."""
+    fit = shape_fit_r2(x, t, l, s_pred)
+    ratio = sigma_ratio(x, s_pred)
+    return {
+        "fit_r2": {**_quartiles(fit.ravel()), "n_tokens": int(fit.size), "n_undefined": int(np.isnan(fit).sum())},
+        "sigma_ratio": {**_quartiles(ratio.ravel()), "n_tokens": int(ratio.size)},
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Codes
+# --------------------------------------------------------------------------------------
+
+
+def code_histogram(code_idx: Any, num_codes: int) -> np.ndarray:
+    """How often each of ``num_codes`` codes occurs among ``code_idx`` (any shape) -> (num_codes,) int."""
+    flat = np.asarray(as_array(code_idx), dtype=np.int64).ravel()
+    if flat.size and (flat.min() < 0 or flat.max() >= num_codes):
+        raise ValueError(f"codes must lie in [0, {num_codes}), got {flat.min()}..{flat.max()}")
+    return np.bincount(flat, minlength=num_codes)
+
+
+def code_usage(code_idx: Any, num_codes: int) -> dict[str, Any]:
+    """perplexity, used and dead codes, and the histogram of code counts."""
+    counts = code_histogram(code_idx, num_codes)
+    total = counts.sum()
+    p = counts[counts > 0] / max(total, 1)
+    return {
+        "num_codes": int(num_codes),
+        "used_codes": int((counts > 0).sum()),
+        "dead_codes": int((counts == 0).sum()),
+        "perplexity": float(np.exp(-(p * np.log(p)).sum())) if total else 0.0,
+        "histogram": [int(c) for c in counts],
+    }
