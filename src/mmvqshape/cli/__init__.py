@@ -36,9 +36,9 @@ def _root(
 
 
 def _register_all() -> None:
-    from . import analyze, bench, corpus, data, explain, generate, models, report, text, train
+    from . import analyze, bench, corpus, data, explain, generate, models, report, text, tokenize, train
 
-    for module in (data, corpus, generate, text, analyze, train, models, explain, bench, report):
+    for module in (data, corpus, generate, text, analyze, train, models, explain, tokenize, bench, report):
         module.register(app)
 
 

@@ -102,6 +102,25 @@ class SignalDataset(Dataset):
     def labels(self) -> np.ndarray:
         return np.asarray(self.windows.y)[self.positions]
 
+    def signal_affine(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(offset (C,), scale (C,)) with data units = model units x scale + offset, for item ``i``.
+
+        Undoes this dataset's normalisation (training-split standardisation or per-window
+        z-score) per channel; time stays resampled to the model's length. A spread (σ, std)
+        maps with ``scale`` alone.
+        """
+        n_channels = self.windows.n_channels
+        offset, scale = np.zeros(n_channels), np.ones(n_channels)
+        if self.base.normalize:  # z-score of the resampled window (signals.preprocess.zscore)
+            from ..signals.preprocess import preprocess
+
+            raw = preprocess(np.asarray(self.windows.X[int(self.positions[i])]), self.base.length, False)  # (C, L)
+            offset, scale = raw.mean(axis=-1).astype(np.float64), raw.std(axis=-1).astype(np.float64) + 1e-6
+        if self.scale is not None:
+            mean, std = (s[:, 0].numpy().astype(np.float64) for s in self.scale)
+            offset, scale = offset + scale * mean, scale * std  # x = ((x_model * std + mean) * scale + offset)
+        return offset, scale
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = self.base[i]
         if self.scale is not None:

@@ -1,0 +1,156 @@
+"""``mmvq tokenize RUN|CHECKPOINT --data D --out FILE``: every window's shape tokens as a table.
+
+What VQShape's users feed to downstream models: for every window of the data (or of one
+split), every channel's tokens. Two CSV tables (``.csv`` or gzip-compressed ``.csv.gz``, chosen
+by the ``--out`` name; CSV because it needs no optional dependency and pandas reads it with
+``pd.read_csv``):
+
+- ``FILE`` — one row per token: ``window`` (row in the data), ``split``, ``label``,
+  ``channel`` (name), ``token`` (index among the channel's tokens), ``code``, ``t``, ``l``
+  (start and length, fractions of the window), ``mu``, ``sigma`` (the token's offset and
+  scale in the model's per-series standardised units, as the model holds them), and
+  ``mu_signal``, ``sigma_signal`` (the mean and std of the placed shape in the data's units,
+  the normalisations undone), ``start_sample``, ``end_sample`` (where the shape sits, in
+  samples of the model's window length).
+- ``FILE`` with ``.histograms`` before the extension — one row per window and channel:
+  ``window``, ``split``, ``label``, ``channel`` and ``code_0`` … ``code_{K-1}``, the number of
+  the channel's tokens using each code (VQShape's histogram representation).
+
+Windows pass through the model as in evaluation (eval mode, signal only). Both files are
+written under temporary names and renamed when complete. Notebook use::
+
+    from mmvqshape.pipelines.tokenize import tokenize
+    paths = tokenize("runs/vq", data="hapt", out="tokens.csv.gz")
+    tokens = pandas.read_csv(paths["tokens"])
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..atomic import atomic_file
+from ..errors import UserError
+
+SPLITS = ("all", "train", "val", "test")
+TOKEN_KEYS = ("code_idx", "t", "l", "mu", "sigma", "s_pred")
+
+
+def histogram_path(out: Path) -> Path:
+    """``tokens.csv.gz`` -> ``tokens.histograms.csv.gz`` (the same for ``.csv``)."""
+    suffix = ".csv.gz" if out.name.endswith(".csv.gz") else ".csv"
+    return out.with_name(out.name[: -len(suffix)] + ".histograms" + suffix)
+
+
+def _source(source: Path) -> tuple[Path, Path]:
+    """(checkpoint, run folder) of a run folder or of a checkpoint inside ``RUN/checkpoints/``."""
+    from .explain import find_checkpoint
+
+    if source.is_dir():
+        return find_checkpoint(source), source
+    if source.is_file():
+        run = source.parent.parent
+        if not (run / "config.yaml").is_file():
+            raise UserError(source, "is not inside a run folder (no config.yaml two levels up)")
+        return source, run
+    raise UserError(source, "no such run folder or checkpoint")
+
+
+def tokenize(source: str | Path, *, data: str | None = None, out: str | Path, split: str = "all",
+             batch_size: int = 256, progress: bool = True) -> dict[str, Any]:
+    """Tokenise every window of ``data`` (default: the run's) with the run's shape model.
+
+    ``source`` is a run folder (its best checkpoint) or a checkpoint file in a run folder.
+    Returns ``{"tokens": path, "histograms": path, "n_windows", "n_tokens"}``.
+    """
+    import pandas as pd
+    import torch
+    from torch.utils.data import DataLoader
+
+    from ..training.checkpoint import load_task
+    from ..training.config import read_run_config
+    from ..training.data import SignalDataset, collate
+    from .train import load_data
+
+    out = Path(out)
+    if not (out.name.endswith(".csv") or out.name.endswith(".csv.gz")):
+        raise UserError(out, "the output must end in .csv or .csv.gz")
+    if split not in SPLITS:
+        raise UserError("--split", f"must be one of {', '.join(SPLITS)}, not {split!r}")
+    checkpoint, run = _source(Path(source))
+    cfg = read_run_config(run / "config.yaml")
+    if cfg.model_name not in ("vqshape", "mmvqshape"):
+        raise UserError(run, f"tokenize needs a vqshape or mmvqshape run, this one is {cfg.model_name}")
+    task, info = load_task(checkpoint)
+    windows = load_data(cfg, data)
+    labels = list(info.get("labels", windows.labels))
+    if [n.casefold() for n in windows.labels] != [n.casefold() for n in labels]:
+        raise UserError(data or cfg.data, f"labels {list(windows.labels)} differ from the run's {labels}")
+    if windows.n_channels != info.get("n_channels", windows.n_channels):
+        raise UserError(data or cfg.data, f"has {windows.n_channels} channels, the run's model {info['n_channels']}")
+    positions = np.arange(len(windows.y)) if split == "all" else windows.indices(split)
+    if len(positions) == 0:
+        raise UserError(data or cfg.data, f"has no {split} windows")
+    dataset = SignalDataset(windows, positions, cfg.length, cfg.normalize, scale=info.get("scale"))  # as trained
+    num_codes = int(task.num_codes()["shape"]) if callable(getattr(task, "num_codes", None)) else int(task.shape_codebook.weight.shape[0])
+
+    kept: dict[str, list[np.ndarray]] = {k: [] for k in TOKEN_KEYS}
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    task.eval()
+    done = 0
+    with torch.no_grad():
+        for batch in loader:
+            batch = {"signal": batch["signal"], "label": batch["label"], "text_present": False}
+            outputs = task(batch)
+            for key in TOKEN_KEYS:
+                kept[key].append(outputs[key].detach().cpu().numpy())
+            done += len(batch["label"])
+            if progress:
+                print(f"\rtokenized {done}/{len(dataset)} windows", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    arrays = {k: np.concatenate(v) for k, v in kept.items()}  # (W, C, N[, len_s])
+    W, C, N = arrays["code_idx"].shape
+    offset, scale = np.stack([np.stack(dataset.signal_affine(i)) for i in range(W)], axis=1)  # (W, C) each
+    s_pred = arrays["s_pred"].astype(np.float64)
+
+    length = int(cfg.length or windows.length)
+    t, l = arrays["t"].astype(np.float64), arrays["l"].astype(np.float64)
+    window_rows = positions[:, None, None].repeat(C, 1).repeat(N, 2)
+    channel_names = np.asarray(list(windows.channel_names))
+    tokens = pd.DataFrame({
+        "window": window_rows.ravel(),
+        "split": np.asarray(windows.split)[window_rows].ravel(),
+        "label": np.asarray(labels)[np.asarray(windows.y)[window_rows]].ravel(),
+        "channel": channel_names[np.arange(C)[None, :, None].repeat(W, 0).repeat(N, 2)].ravel(),
+        "token": np.arange(N)[None, None, :].repeat(W, 0).repeat(C, 1).ravel(),
+        "code": arrays["code_idx"].astype(np.int64).ravel(),
+        "t": t.ravel(), "l": l.ravel(),
+        "mu": arrays["mu"].astype(np.float64).ravel(), "sigma": arrays["sigma"].astype(np.float64).ravel(),
+        "mu_signal": (s_pred.mean(axis=-1) * scale[..., None] + offset[..., None]).ravel(),
+        "sigma_signal": (s_pred.std(axis=-1, ddof=1) * scale[..., None]).ravel(),
+        "start_sample": (t * (length - 1)).ravel(),
+        "end_sample": (np.minimum(t + l, 1.0) * (length - 1)).ravel(),
+    })
+
+    series_codes = arrays["code_idx"].reshape(W * C, N).astype(np.int64)
+    counts = np.zeros((W * C, num_codes), dtype=np.int64)
+    np.add.at(counts, (np.arange(W * C)[:, None], series_codes), 1)
+    histograms = pd.DataFrame({
+        "window": positions.repeat(C),
+        "split": np.asarray(windows.split)[positions].repeat(C),
+        "label": np.asarray(labels)[np.asarray(windows.y)[positions]].repeat(C),
+        "channel": np.tile(channel_names, W),
+    })
+    histograms = pd.concat([histograms, pd.DataFrame(counts, columns=[f"code_{k}" for k in range(num_codes)])], axis=1)
+
+    compression = "gzip" if out.name.endswith(".gz") else None
+    hist_out = histogram_path(out)
+    with atomic_file(out, "wb") as token_handle:  # both written before either is renamed into place
+        tokens.to_csv(token_handle, index=False, compression=compression, float_format="%.6g")
+        with atomic_file(hist_out, "wb") as handle:
+            histograms.to_csv(handle, index=False, compression=compression)
+    return {"tokens": out, "histograms": hist_out, "n_windows": int(W), "n_tokens": int(len(tokens))}

@@ -1,0 +1,108 @@
+"""``mmvq tokenize``: token and histogram tables from a tiny trained VQShape run; bad input exits 2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import train_support as ts
+from mmvqshape.cli import main
+
+TINY = (
+    "model:\n  dim_embedding: 16\n  num_enc_head: 2\n  num_enc_layer: 1\n  num_tokenizer_head: 2\n  num_dec_head: 2\n"
+    "  num_token: 8\n  num_code: 16\n  dim_code: 4\n  len_s: 16\n  patch_size: 4\n  num_patch: 16\n"
+)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tokenize")
+    data = ts.write_windows(root / "w.npz", n_per_class=4)
+    arrays = dict(np.load(data))
+    arrays["X"] = arrays["X"] * 5.0 + 10.0  # units far from the model's standardised ones
+    np.savez(data, **arrays)
+    (root / "vq.yaml").write_text(TINY)
+    assert main(["train", "--model", "vqshape", "--data", str(data), "--config", str(root / "vq.yaml"),
+                 "--out", str(root / "vq"), "--max-epochs", "1", *ts.TINY_FLAGS]) == 0
+    return root, data
+
+
+def test_tokenize_writes_one_row_per_token_and_histograms_that_count_them(run, capsys):
+    root, data = run
+    out = root / "tokens.csv.gz"
+    assert main(["tokenize", str(root / "vq"), "--data", str(data), "--out", str(out)]) == 0
+    tokens = pd.read_csv(out)
+    histograms = pd.read_csv(root / "tokens.histograms.csv.gz")
+    n_windows, n_channels, n_tokens = 12, 3, 8
+    assert len(tokens) == n_windows * n_channels * n_tokens
+    assert {"window", "split", "label", "channel", "token", "code", "t", "l", "mu", "sigma", "mu_signal",
+            "sigma_signal"} <= set(tokens.columns)
+    assert set(tokens["split"]) == {"train", "val", "test"} and set(tokens["label"]) == {"sit", "walk", "run"}
+    assert tokens["code"].between(0, 15).all() and tokens["t"].between(0, 1).all() and (tokens["sigma"] > 0).all()
+    # the table's labels and splits are the data's
+    windows = np.load(data)
+    first = tokens.groupby("window").first()
+    assert list(first["label"]) == [str(windows["labels"][k]) for k in windows["y"][first.index]]
+    # histograms: one row per window and channel, counting that series' codes
+    assert len(histograms) == n_windows * n_channels
+    codes = [f"code_{k}" for k in range(16)]
+    assert (histograms[codes].sum(axis=1) == n_tokens).all()
+    row = histograms.iloc[4]
+    mine = tokens[(tokens["window"] == row["window"]) & (tokens["channel"] == row["channel"])]
+    assert np.array_equal(np.bincount(mine["code"], minlength=16), row[codes].to_numpy(dtype=int))
+    assert "tokens" in capsys.readouterr().out
+    # only the test split, plain CSV
+    assert main(["tokenize", str(root / "vq" / "checkpoints" / "last.ckpt"), "--data", str(data), "--split", "test",
+                 "--out", str(root / "test.csv")]) == 0
+    test = pd.read_csv(root / "test.csv")
+    assert set(test["split"]) == {"test"} and (root / "test.histograms.csv").is_file()
+
+
+def test_signal_units_undo_the_normalisations(run):
+    """mu_signal / sigma_signal are in the data's units; signal_affine inverts every normalisation."""
+    root, data = run
+    from mmvqshape.pipelines.tokenize import tokenize
+    from mmvqshape.signals import load_windows
+    from mmvqshape.signals.preprocess import preprocess
+    from mmvqshape.training.data import SignalDataset, channel_scale
+
+    paths = tokenize(root / "vq", data=str(data), out=root / "units.csv", split="test", progress=False)
+    tokens = pd.read_csv(paths["tokens"])
+    X = np.load(data)["X"]  # (W, T, C)
+    series_std = {(w, c): X[w, :, i].std(ddof=1) for w in set(tokens["window"]) for i, c in enumerate(["ch0", "ch1", "ch2"])}
+    # VQShape's placed shape has std sigma x the series' std: in data units, sigma x the data's std
+    expected = tokens["sigma"] * [series_std[(w, c)] for w, c in zip(tokens["window"], tokens["channel"])]
+    np.testing.assert_allclose(tokens["sigma_signal"], expected, rtol=2e-3)
+    level = tokens.groupby(["window", "channel"])["mu_signal"].mean()
+    assert level.between(5, 15).all()  # around the data's level of 10, not the model's 0
+
+    windows = load_windows(str(data))
+    rows = windows.indices("test")
+    for normalize in ("train", "window", "none"):
+        scale = channel_scale(windows, windows.indices("train")) if normalize == "train" else None
+        dataset = SignalDataset(windows, rows, 64, normalize, scale=scale)
+        offset, factor = dataset.signal_affine(1)
+        raw = preprocess(X[rows[1]], 64, False)  # (C, 64)
+        np.testing.assert_allclose(dataset[1]["signal"].numpy() * factor[:, None] + offset[:, None], raw, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("args, where", [
+    (["--out", "{root}/t.parquet"], "t.parquet"),
+    (["--out", "{root}/t.csv", "--split", "dev"], "--split"),
+])
+def test_tokenize_bad_input_exits_2_without_output(run, capsys, args, where):
+    root, data = run
+    args = [a.format(root=root) for a in args]
+    assert main(["tokenize", str(root / "vq"), "--data", str(data), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and where in err[0]
+    assert not (root / "t.csv").exists() and not (root / "t.parquet").exists()
+
+
+def test_tokenize_not_a_run_exits_2(tmp_path, capsys):
+    assert main(["tokenize", str(tmp_path / "nothing"), "--out", str(tmp_path / "t.csv")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    assert not (tmp_path / "t.csv").exists()
