@@ -153,3 +153,29 @@ def test_code_usage_by_hand():
     with pytest.raises(ValueError):
         sm.code_histogram(np.array([0, 4]), 4)
     assert math.isclose(sm.code_usage(torch.tensor([3, 3, 3]), 5)["perplexity"], 1.0)
+
+
+def test_accumulator_over_batches_equals_the_whole_and_sits_beside_pca():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(10, 2, 24))
+    x_pred = x + rng.normal(scale=0.5, size=x.shape)
+    labels = np.array([0, 1] * 5)
+    t, l = rng.uniform(0, 0.8, size=(10, 2, 3)), rng.uniform(0.1, 0.5, size=(10, 2, 3))
+    s_pred = sm.claimed_subsequence(x, t, l, 8) + rng.normal(scale=0.1, size=(10, 2, 3, 8))
+    acc = sm.ShapeMetricsAccumulator()
+    assert not acc
+    for part in (slice(0, 4), slice(4, 10)):
+        acc.add(torch.tensor(x[part]), {"x_pred": torch.tensor(x_pred[part]), "t": t[part], "l": l[part], "s_pred": s_pred[part]},
+                labels[part])
+    whole = sm.reconstruction_r2(x, x_pred, labels, ["a", "b"], ["u", "v"])
+    assert acc.reconstruction(["a", "b"], ["u", "v"]) == whole
+    shapes = acc.shapes()
+    assert shapes["fit_r2"] == sm.shape_summary(x, t, l, s_pred)["fit_r2"] and shapes["tokens_per_series"] == 3
+    merged = sm.with_pca_baseline(whole, sm.reconstruction_r2(x, x, labels, ["a", "b"], ["u", "v"]), 3)
+    assert merged["pca_r2"] == pytest.approx(1.0) and merged["r2"] == whole["r2"]
+    assert merged["per_class"]["b"] == {"r2": whole["per_class"]["b"], "pca_r2": pytest.approx(1.0)}
+    assert set(merged["per_channel"]) == {"u", "v"} and merged["pca_components"] == 3
+    # a model without a reconstruction adds nothing
+    empty = sm.ShapeMetricsAccumulator()
+    empty.add(x, {"logits": np.zeros((10, 2))}, labels)
+    assert not empty and empty.shapes() is None

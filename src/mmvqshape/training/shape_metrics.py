@@ -90,7 +90,10 @@ def series_errors(x: Any, x_pred: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def window_r2(x: Any, x_pred: Any) -> np.ndarray:
     """R² of each window, pooled over its channels: (W, C, T) -> (W,) (nan for a constant window)."""
-    sse, ss = series_errors(x, x_pred)
+    return _window_r2(*series_errors(x, x_pred))
+
+
+def _window_r2(sse: np.ndarray, ss: np.ndarray) -> np.ndarray:
     sse, ss = sse.sum(axis=-1), ss.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ss > 0, 1.0 - sse / np.where(ss > 0, ss, 1.0), np.nan)
@@ -107,6 +110,12 @@ def reconstruction_r2(x: Any, x_pred: Any, labels: Sequence[int] | None = None, 
     sse, ss = series_errors(x, x_pred)  # (W, C)
     if sse.ndim != 2:
         raise ValueError(f"x must be (windows, channels, time), got {as_array(x).shape}")
+    return r2_from_errors(sse, ss, labels, class_names, channel_names)
+
+
+def r2_from_errors(sse: np.ndarray, ss: np.ndarray, labels: Sequence[int] | None = None,
+                   class_names: Sequence[str] | None = None, channel_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """:func:`reconstruction_r2` from each series' (SSE, SS) (W, C) (see :func:`series_errors`)."""
     n_windows, n_channels = sse.shape
     channel_names = list(channel_names) if channel_names is not None else [str(c) for c in range(n_channels)]
     result: dict[str, Any] = {
@@ -121,7 +130,7 @@ def reconstruction_r2(x: Any, x_pred: Any, labels: Sequence[int] | None = None, 
         result["per_class"] = {
             names[k]: _ratio(sse[labels == k].sum(), ss[labels == k].sum()) for k in range(len(names)) if (labels == k).any()
         }
-    result["window_r2"] = _quartiles(window_r2(x, x_pred))
+    result["window_r2"] = _quartiles(_window_r2(sse, ss))
     result["n_windows"] = int(n_windows)
     result["pooling"] = POOLING
     return result
@@ -248,3 +257,66 @@ def code_usage(code_idx: Any, num_codes: int) -> dict[str, Any]:
         "perplexity": float(np.exp(-(p * np.log(p)).sum())) if total else 0.0,
         "histogram": [int(c) for c in counts],
     }
+
+
+# --------------------------------------------------------------------------------------
+# Over a dataset, batch by batch
+# --------------------------------------------------------------------------------------
+
+
+class ShapeMetricsAccumulator:
+    """Collects, batch by batch, the small per-series and per-token numbers the metrics need.
+
+    ``add(x, outputs, labels)`` with x (B, C, T) and a model's outputs holding ``x_pred``
+    (B, C, T) and optionally ``t``, ``l`` (B, C, N), ``s_pred`` (B, C, N, S), ``code_idx``;
+    keeps (SSE, SS) per series and fit / σ ratio per token, never the windows themselves.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[np.ndarray, np.ndarray]] = []
+        self.labels: list[np.ndarray] = []
+        self.fit: list[np.ndarray] = []
+        self.ratio: list[np.ndarray] = []
+        self.tokens_per_series: int | None = None
+
+    def add(self, x: Any, outputs: dict[str, Any], labels: Any) -> None:
+        if outputs.get("x_pred") is None:
+            return
+        x = as_array(x)
+        self.errors.append(series_errors(x, outputs["x_pred"]))
+        self.labels.append(np.asarray(as_array(labels), dtype=np.int64))
+        if all(outputs.get(k) is not None for k in ("t", "l", "s_pred")):
+            self.fit.append(shape_fit_r2(x, outputs["t"], outputs["l"], outputs["s_pred"]).reshape(-1))
+            self.ratio.append(sigma_ratio(x, outputs["s_pred"]).reshape(-1))
+            self.tokens_per_series = int(as_array(outputs["t"]).shape[-1])
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def reconstruction(self, class_names: Sequence[str] | None = None, channel_names: Sequence[str] | None = None) -> dict[str, Any]:
+        sse = np.concatenate([e[0] for e in self.errors])
+        ss = np.concatenate([e[1] for e in self.errors])
+        return r2_from_errors(sse, ss, np.concatenate(self.labels), class_names, channel_names)
+
+    def shapes(self) -> dict[str, Any] | None:
+        if not self.fit:
+            return None
+        fit, ratio = np.concatenate(self.fit), np.concatenate(self.ratio)
+        return {
+            "fit_r2": {**_quartiles(fit), "n_tokens": int(fit.size), "n_undefined": int(np.isnan(fit).sum())},
+            "sigma_ratio": {**_quartiles(ratio), "n_tokens": int(ratio.size)},
+            "tokens_per_series": self.tokens_per_series,
+        }
+
+
+def with_pca_baseline(model: dict[str, Any], pca: dict[str, Any], n_components: int) -> dict[str, Any]:
+    """The ``reconstruction`` entry: the model's R² (:func:`r2_from_errors`) with the PCA
+    baseline's beside it — ``r2`` and ``pca_r2`` overall, per class and per channel
+    ``{"r2", "pca_r2"}``, both per-window quartiles."""
+    merged: dict[str, Any] = {"r2": model["r2"], "pca_r2": pca["r2"]}
+    for part in ("per_class", "per_channel"):
+        if part in model:
+            merged[part] = {k: {"r2": v, "pca_r2": pca.get(part, {}).get(k)} for k, v in model[part].items()}
+    merged.update({"window_r2": model["window_r2"], "pca_window_r2": pca["window_r2"], "pca_components": int(n_components),
+                   "n_windows": model["n_windows"], "pooling": model["pooling"]})
+    return merged
