@@ -28,3 +28,24 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def hapt_slice(tmp_path, monkeypatch):
+    """A small slice of the real HAPT recordings installed as the HAPT cache of a private folder.
+
+    ``tests/data/hapt_slice.npz`` holds, in the cache's format, the first experiment of
+    subjects 1, 3, 5 (training subjects) and 2, 4 (official test subjects): every transition
+    whole, the first span of each activity cut to 760 samples, unlabelled spans to 200.
+    ``mmvq data summary hapt`` and every ``--data hapt`` then run on it, without the package.
+    """
+    import shutil
+    from pathlib import Path
+
+    from mmvqshape.signals import hapt
+
+    monkeypatch.setenv("MMVQ_CACHE_DIR", str(tmp_path / "cache"))
+    target = hapt.cache_path()
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(Path(__file__).parent / "data" / "hapt_slice.npz", target)
+    return target

@@ -10,9 +10,12 @@ from ..signals import load_windows
 
 
 def summarize_data(data: str, *, channels: str = "acc", length: int | None = 512, seed: int = 0, val_fraction: float = 0.2) -> dict:
-    """Classes, counts per split and class, shapes before and after pre-processing, split method.
+    """Classes, counts per split and class, subjects per split, shapes before and after
+    pre-processing, split method.
 
     ``official_train`` counts the file's own training part (train + the validation carved from it).
+    ``subjects_per_split`` lists each split's subjects (``None`` without subjects);
+    ``subjects_in_two_splits`` must stay empty.
     """
     windows = load_windows(data, channels=channels, seed=seed, val_fraction=val_fraction)
     out_length = length or windows.length
@@ -25,6 +28,12 @@ def summarize_data(data: str, *, channels: str = "acc", length: int | None = 512
             "shape": [int(len(rows)), windows.n_channels, out_length],
             "per_class": {windows.labels[k]: int(counts.get(k, 0)) for k in range(len(windows.labels))},
         }
+    per_split = None if windows.subject is None else {
+        name: _sorted_subjects(windows.subject[windows.indices(name)]) for name in ("train", "val", "test")
+    }
+    shared = [] if per_split is None else sorted(
+        {s for a in per_split for b in per_split if a < b for s in set(per_split[a]) & set(per_split[b])}, key=str
+    )
     fit_rows = np.concatenate([windows.indices("train"), windows.indices("val")])
     return {
         "data": windows.name,
@@ -36,7 +45,15 @@ def summarize_data(data: str, *, channels: str = "acc", length: int | None = 512
         "official_train": [int(len(fit_rows)), windows.n_channels, out_length],
         "splits": splits,
         "subjects": None if windows.subject is None else int(len(np.unique(windows.subject))),
+        "subjects_per_split": per_split,
+        "subjects_in_two_splits": shared,
     }
+
+
+def _sorted_subjects(values: np.ndarray) -> list:
+    """Unique subject ids, numeric order when they are numbers."""
+    unique = np.unique(values).tolist()
+    return sorted(unique, key=lambda v: (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)))
 
 
 def format_summary(summary: dict) -> str:
@@ -50,6 +67,11 @@ def format_summary(summary: dict) -> str:
     ]
     if summary["subjects"]:
         lines.append(f"subjects  {summary['subjects']}")
+    for name, subjects in (summary.get("subjects_per_split") or {}).items():
+        lines.append(f"  {name.ljust(5)}   {len(subjects)} subjects: {', '.join(map(str, subjects))}")
+    if summary.get("subjects_per_split") is not None:
+        shared = summary["subjects_in_two_splits"]
+        lines.append("  no subject is in two splits" if not shared else f"  SUBJECTS IN TWO SPLITS: {', '.join(map(str, shared))}")
     lines.append(f"after pre-processing (C, L) = ({summary['official_train'][1]}, {summary['length']}):")
     header = "  " + "split".ljust(7) + "shape".ljust(16) + "  ".join(label.rjust(max(5, len(label))) for label in summary["labels"])
     lines.append(header)

@@ -1,4 +1,4 @@
-"""PyTorch dataset over :class:`~mmvqshape.signals.loaders.Windows`, pre-processed per item.
+"""PyTorch dataset over :class:`~mmvqshape.signals.windows.Windows`, pre-processed per item.
 
 Items are pre-processed lazily, so a memory-mapped file of a million windows is never read
 whole.
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .loaders import Windows
+from .windows import Windows
 from .preprocess import preprocess
 
 

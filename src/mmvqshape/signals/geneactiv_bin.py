@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..errors import UserError
+from .windows import make_windows
 
 WINDOW = 500  # samples per window, as the GENEActiv windows of the plan (500, 3)
 
@@ -24,8 +26,6 @@ def windows_from_recording(recording, annotations, window: int = WINDOW):
     Returns ``(X (N, window, 3) float32, y (N,) int64, labels list[str])``; labels in order
     of first appearance in ``annotations``.
     """
-    import pandas as pd
-
     labels: list[str] = []
     rows, ys = [], []
     values = recording[["x", "y", "z"]].to_numpy(dtype=np.float32)
@@ -42,12 +42,13 @@ def windows_from_recording(recording, annotations, window: int = WINDOW):
     return X, np.asarray(ys, dtype=np.int64), labels
 
 
-def load_geneactiv_bin(spec: str, *, seed: int = 0, val_fraction: float = 0.2):
-    """Load ``RECORDING.bin@ANNOTATIONS.csv`` into :class:`~mmvqshape.signals.loaders.Windows`."""
-    import pandas as pd
+def load_geneactiv_bin(spec: str, *, channels: str = "acc", seed: int = 0, val_fraction: float = 0.2):
+    """Load ``geneactiv-bin:RECORDING.bin@ANNOTATIONS.csv`` into :class:`~mmvqshape.signals.windows.Windows`.
 
-    from .loaders import _finish
-
+    ``channels`` is ignored: the recording holds acceleration only.
+    """
+    if spec.startswith("geneactiv-bin:"):
+        spec = spec.split(":", 1)[1]
     if "@" not in spec:
         raise UserError(spec, "expected geneactiv-bin:RECORDING.bin@ANNOTATIONS.csv")
     bin_path, csv_path = (Path(p) for p in spec.split("@", 1))
@@ -55,7 +56,7 @@ def load_geneactiv_bin(spec: str, *, seed: int = 0, val_fraction: float = 0.2):
         if not path.is_file():
             raise UserError(path, "file not found")
     try:
-        import actipy
+        import actipy  # lazy: an optional extra that needs Java
     except ImportError:
         raise UserError(bin_path, "reading .bin needs the optional extra: pip install 'mmvqshape[geneactiv]' (and Java)") from None
     try:
@@ -72,7 +73,7 @@ def load_geneactiv_bin(spec: str, *, seed: int = 0, val_fraction: float = 0.2):
     X, y, labels = windows_from_recording(recording, annotations)
     if len(X) == 0:
         raise UserError(csv_path, f"no annotated span is {WINDOW} samples long")
-    return _finish(
+    return make_windows(
         spec, X, y, labels, name=f"geneactiv-bin:{bin_path.name}", channel_names=["acc_x", "acc_y", "acc_z"],
         subject=None, given_split=None, seed=seed, val_fraction=val_fraction,
     )

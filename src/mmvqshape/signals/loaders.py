@@ -4,6 +4,8 @@
 
 * ``basicmotions`` — aeon's bundled BasicMotions (a wrist smartwatch, 100 samples per window;
   accelerometer channels by default, ``channels="gyro"|"all"``), its official split;
+* ``hapt`` / ``hapt-transitions`` (options ``:window=W,step=S``) — UCI HAPT, a smartphone at
+  the waist, 30 subjects, UCI's test subjects (:mod:`~mmvqshape.signals.hapt`);
 * a path to an ``.npz`` — ``X`` (N, T, C) time-major, ``y`` (N,), ``labels`` (L,), optional
   ``subject`` (N,) and ``split`` (N,). ``X`` may instead live in a separate ``.npy`` opened
   memory-mapped: name it in a string entry ``X_file`` (relative to the ``.npz``), or put it
@@ -12,20 +14,27 @@
 * ``geneactiv-bin:FILE.bin@ANNOTATIONS.csv`` — a raw GENEActiv recording read by actipy (needs
   the optional extra and Java) cut into windows by an annotation CSV of (start, end, label).
 
-Every problem with a user's file is a :class:`~mmvqshape.errors.UserError` naming the file.
+The source is chosen from :data:`SOURCES` by the text before the first ``:``; anything else
+ending in ``.npz`` is a windows file. Every loader returns
+:class:`~mmvqshape.signals.windows.Windows` through
+:func:`~mmvqshape.signals.windows.make_windows`. Every problem with a user's file is a
+:class:`~mmvqshape.errors.UserError` naming the file.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+from scipy.io import loadmat
 
 from ..errors import UserError
-from .splits import assign_splits
+from .geneactiv_bin import load_geneactiv_bin
+from .hapt import load_hapt
+from .windows import Windows, make_windows
 
 BASICMOTIONS_LABELS = ["standing", "walking", "running", "badminton"]
 BASICMOTIONS_CHANNELS = {
@@ -54,50 +63,6 @@ GENEACTIV_LABELS = [
 ]
 
 MAT_NAME = re.compile(r"^ID-(?P<subject>[^_]+)_CLASS-(?P<k>-?\d+)_Window-(?P<n>\d+)\.mat$")
-SPLIT_VALUES = {"train", "val", "test"}
-_CHUNK = 65536  # windows checked at a time, so memory-mapped files are never loaded whole
-
-
-@dataclass
-class Windows:
-    """Windows of one data source, before pre-processing.
-
-    ``X`` is (N, T, C) time-major float32 and may be a read-only memory map.
-    """
-
-    X: np.ndarray  # (N, T, C)
-    y: np.ndarray  # (N,) int64 in [0, L)
-    labels: list[str]  # (L,) class-index order
-    split: np.ndarray  # (N,) "train" / "val" / "test"
-    split_method: str
-    name: str
-    channel_names: list[str]
-    subject: np.ndarray | None = None  # (N,)
-    seed: int = 0
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def n_channels(self) -> int:
-        return int(self.X.shape[2])
-
-    @property
-    def length(self) -> int:
-        return int(self.X.shape[1])
-
-    def indices(self, split: str) -> np.ndarray:
-        """Row indices of one split ("train", "val" or "test")."""
-        if split not in SPLIT_VALUES:
-            raise ValueError(f"unknown split {split!r}")
-        return np.flatnonzero(self.split == split)
-
-    def split_summary(self) -> dict:
-        """What every output records about the split used."""
-        return {
-            "method": self.split_method,
-            "seed": self.seed,
-            "sizes": {s: int((self.split == s).sum()) for s in ("train", "val", "test")},
-            "data": self.name,
-        }
 
 
 def load_windows(
@@ -107,115 +72,29 @@ def load_windows(
     seed: int = 0,
     val_fraction: float = 0.2,
 ) -> Windows:
-    """Load and validate windows from a DATA argument; assign train / val / test splits."""
-    text = str(data)
-    if text.lower() == "basicmotions":
-        return _basicmotions(channels, seed, val_fraction)
-    if text.startswith("geneactiv-mat:"):
-        return _geneactiv_mat(Path(text.split(":", 1)[1]), seed, val_fraction)
-    if text.startswith("geneactiv-bin:"):
-        from .geneactiv_bin import load_geneactiv_bin
+    """Load and validate windows from a DATA argument; assign train / val / test splits.
 
-        return load_geneactiv_bin(text.split(":", 1)[1], seed=seed, val_fraction=val_fraction)
+    ``channels`` (acc | gyro | all) applies to sources that record more than acceleration
+    (BasicMotions, HAPT); the others ignore it.
+    """
+    text = str(data).strip()
+    loader = SOURCES.get(text.partition(":")[0].lower())
+    if loader is not None:
+        return loader(text, channels=channels, seed=seed, val_fraction=val_fraction)
     path = Path(text)
     if path.suffix == ".npz":
         return _npz(path, seed, val_fraction)
     raise UserError(
         text,
-        "unknown DATA (expected 'basicmotions', a path to an .npz, 'geneactiv-mat:DIR' or 'geneactiv-bin:FILE.bin@ANNOT.csv')",
+        f"unknown DATA (expected one of {', '.join(SOURCE_FORMS)} or a path to an .npz)",
     )
 
 
-def _finish(
-    where: str | Path,
-    X: np.ndarray,
-    y: np.ndarray,
-    labels: list[str],
-    *,
-    name: str,
-    channel_names: list[str] | None,
-    subject: np.ndarray | None,
-    given_split: np.ndarray | None,
-    seed: int,
-    val_fraction: float,
-    split_method_name: str | None = None,
-) -> Windows:
-    """Validate arrays from any loader and assign splits."""
-    check_windows(where, X, y, labels, subject=subject, split=given_split)
-    split, method = assign_splits(
-        np.asarray(y), subject=subject, given=given_split, seed=seed, val_fraction=val_fraction
-    )
-    if split_method_name:
-        method = method.replace("file", split_method_name, 1)
-    c = X.shape[2]
-    return Windows(
-        X=X,
-        y=np.asarray(y, dtype=np.int64),
-        labels=[str(v) for v in labels],
-        split=split,
-        split_method=method,
-        name=name,
-        channel_names=channel_names or [f"ch{i}" for i in range(c)],
-        subject=None if subject is None else np.asarray(subject),
-        seed=seed,
-    )
-
-
-def check_windows(
-    where: str | Path,
-    X: np.ndarray,
-    y: np.ndarray,
-    labels,
-    *,
-    subject: np.ndarray | None = None,
-    split: np.ndarray | None = None,
-) -> None:
-    """Raise :class:`UserError` naming ``where`` for every inconsistency design.md forbids."""
-    if X.ndim != 3:
-        raise UserError(where, f"X must be 3-D (N, T, C) time-major, got shape {tuple(X.shape)}")
-    n, t, c = X.shape
-    if n == 0 or t == 0 or c == 0:
-        raise UserError(where, f"X is empty (shape {tuple(X.shape)})")
-    if not np.issubdtype(X.dtype, np.floating) and not np.issubdtype(X.dtype, np.integer):
-        raise UserError(where, f"X must be numeric, got dtype {X.dtype}")
-    for start in range(0, n, _CHUNK):
-        chunk = np.asarray(X[start : start + _CHUNK])
-        if not np.isfinite(chunk).all():
-            bad = start + int(np.flatnonzero(~np.isfinite(chunk).reshape(len(chunk), -1).all(axis=1))[0])
-            raise UserError(where, f"X contains NaN or inf (first in window {bad})")
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != n:
-        raise UserError(where, f"y must have shape ({n},), got {tuple(y.shape)}")
-    if not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-            pass  # whole numbers stored as floats are accepted
-        else:
-            raise UserError(where, f"y must hold integer class indices, got dtype {y.dtype}")
-    labels = list(labels)
-    if len(labels) == 0:
-        raise UserError(where, "labels is empty")
-    if len(set(labels)) != len(labels):
-        raise UserError(where, "labels contains duplicate names")
-    if y.min() < 0 or y.max() >= len(labels):
-        raise UserError(
-            where,
-            f"y out of range: values {int(y.min())}..{int(y.max())} but labels has {len(labels)} names "
-            f"(y must be in [0, {len(labels)}))",
-        )
-    if subject is not None and len(subject) != n:
-        raise UserError(where, f"subject has {len(subject)} entries but X has {n} windows")
-    if split is not None:
-        if len(split) != n:
-            raise UserError(where, f"split has {len(split)} entries but X has {n} windows")
-        unknown = set(map(str, np.unique(split))) - SPLIT_VALUES
-        if unknown:
-            raise UserError(where, f"split holds unknown values {sorted(unknown)} (allowed: train, val, test)")
-        if not (np.asarray(split) == "train").any() or not (np.asarray(split) == "test").any():
-            raise UserError(where, "split must contain both 'train' and 'test' windows")
-
-
-def _basicmotions(channels: str, seed: int, val_fraction: float) -> Windows:
-    from aeon.datasets import load_basic_motions
+def load_basicmotions(spec: str = "basicmotions", *, channels: str = "acc", seed: int = 0, val_fraction: float = 0.2) -> Windows:
+    """aeon's BasicMotions with its official split (``spec`` takes no options)."""
+    if spec.strip().lower() != "basicmotions":
+        raise UserError(spec, "basicmotions takes no options")
+    from aeon.datasets import load_basic_motions  # lazy: importing aeon takes seconds and only this source needs it
 
     if channels not in ("acc", "gyro", "all"):
         raise UserError("--channels", f"unknown value {channels!r} (expected acc, gyro or all)")
@@ -230,7 +109,7 @@ def _basicmotions(channels: str, seed: int, val_fraction: float) -> Windows:
     X = np.ascontiguousarray(X[:, select, :].transpose(0, 2, 1))  # (N, T, C) time-major
     y = np.array([BASICMOTIONS_LABELS.index(v) for v in names], dtype=np.int64)
     channel_names = BASICMOTIONS_CHANNELS["acc"] + BASICMOTIONS_CHANNELS["gyro"]
-    return _finish(
+    return make_windows(
         "basicmotions", X, y, BASICMOTIONS_LABELS,
         name=f"basicmotions[{channels}]",
         channel_names=[channel_names[i] for i in select],
@@ -263,7 +142,7 @@ def _npz(path: Path, seed: int, val_fraction: float) -> Windows:
         raise UserError(path, f"cannot read arrays ({err})") from None
     if np.issubdtype(X.dtype, np.integer):
         X = X.astype(np.float32)
-    return _finish(
+    return make_windows(
         path, X, y, labels,
         name=str(path), channel_names=None, subject=subject, given_split=split,
         seed=seed, val_fraction=val_fraction,
@@ -302,9 +181,9 @@ def _geneactiv_label_names(folder: Path) -> dict[int, str]:
     raise UserError(labels_file, 'must be a JSON list of names or an object {"k": name}')
 
 
-def _geneactiv_mat(folder: Path, seed: int, val_fraction: float) -> Windows:
-    from scipy.io import loadmat
-
+def load_geneactiv_mat(spec: str, *, channels: str = "acc", seed: int = 0, val_fraction: float = 0.2) -> Windows:
+    """``geneactiv-mat:DIR``: one ``.mat`` per window (3 accelerometer channels; ``channels`` is ignored)."""
+    folder = Path(spec.split(":", 1)[1])
     if not folder.is_dir():
         raise UserError(folder, "is not a folder (geneactiv-mat:DIR)")
     names = _geneactiv_label_names(folder)
@@ -337,8 +216,21 @@ def _geneactiv_mat(folder: Path, seed: int, val_fraction: float) -> Windows:
     index_of = {k: i for i, k in enumerate(order)}
     X = np.stack(rows)  # (N, T, 3)
     y = np.array([index_of[k] for k in ys], dtype=np.int64)
-    return _finish(
+    return make_windows(
         folder, X, y, [names[k] for k in order],
         name=f"geneactiv-mat:{folder}", channel_names=["acc_x", "acc_y", "acc_z"],
         subject=np.array(subjects), given_split=None, seed=seed, val_fraction=val_fraction,
     )
+
+
+#: DATA sources by the text before the first ``:``. Each loader takes the whole DATA text and
+#: the keyword options ``channels``, ``seed``, ``val_fraction``.
+SOURCES: dict[str, Callable[..., Windows]] = {
+    "basicmotions": load_basicmotions,
+    "hapt": load_hapt,
+    "hapt-transitions": load_hapt,
+    "geneactiv-mat": load_geneactiv_mat,
+    "geneactiv-bin": load_geneactiv_bin,
+}
+#: How each source is written, for messages and help texts.
+SOURCE_FORMS = ("basicmotions", "hapt[:window=W,step=S]", "hapt-transitions", "geneactiv-mat:DIR", "geneactiv-bin:FILE.bin@ANNOT.csv")

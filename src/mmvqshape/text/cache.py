@@ -1,7 +1,9 @@
 """On-disk cache of sentence embeddings, so re-embedding a corpus costs no model forward.
 
-One SQLite file, ``$MMVQ_CACHE_DIR/text-embeddings.sqlite`` (default
-``~/.cache/mmvqshape``). A row is keyed by the SHA-256 of (encoder identity, pooling,
+One SQLite file, ``text-embeddings.sqlite`` in the user cache folder
+(:func:`mmvqshape.user_cache.cache_dir`:
+``$MMVQ_CACHE_DIR``, else ``$XDG_CACHE_HOME/mmvqshape``, else ``~/.cache/mmvqshape``).
+A row is keyed by the SHA-256 of (encoder identity, pooling,
 normalisation, text) and holds the float32 vector. SQLite makes concurrent readers and
 writers safe and each write atomic. A cache that cannot be opened (read-only home, ...) is
 skipped with a warning: it only ever saves time.
@@ -11,19 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..user_cache import cache_dir
+
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, dim INTEGER NOT NULL, vector BLOB NOT NULL)"
-
-
-def cache_dir() -> Path:
-    """The cache folder: ``$MMVQ_CACHE_DIR`` or ``~/.cache/mmvqshape``."""
-    return Path(os.environ.get("MMVQ_CACHE_DIR") or Path.home() / ".cache" / "mmvqshape")
 
 
 def cache_key(identity: str, pooling: str, normalized: bool, text: str) -> str:

@@ -1,0 +1,156 @@
+"""The one container every signal reader fills: :class:`Windows`, its check and its constructor.
+
+Every loader (``loaders``, ``geneactiv_bin``, ``hapt``) builds its arrays, then calls
+:func:`make_windows`, which validates them with :func:`check_windows` and assigns the
+train / val / test split (:func:`~mmvqshape.signals.splits.assign_splits`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from .splits import assign_splits
+
+SPLIT_VALUES = {"train", "val", "test"}
+_CHUNK = 65536  # windows checked at a time, so memory-mapped files are never loaded whole
+
+
+@dataclass
+class Windows:
+    """Windows of one data source, before pre-processing.
+
+    ``X`` is (N, T, C) time-major float32 and may be a read-only memory map.
+    """
+
+    X: np.ndarray  # (N, T, C)
+    y: np.ndarray  # (N,) int64 in [0, L)
+    labels: list[str]  # (L,) class-index order
+    split: np.ndarray  # (N,) "train" / "val" / "test"
+    split_method: str
+    name: str
+    channel_names: list[str]
+    subject: np.ndarray | None = None  # (N,)
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.X.shape[2])
+
+    @property
+    def length(self) -> int:
+        return int(self.X.shape[1])
+
+    def indices(self, split: str) -> np.ndarray:
+        """Row indices of one split ("train", "val" or "test")."""
+        if split not in SPLIT_VALUES:
+            raise ValueError(f"unknown split {split!r}")
+        return np.flatnonzero(self.split == split)
+
+    def split_summary(self) -> dict:
+        """What every output records about the split used."""
+        return {
+            "method": self.split_method,
+            "seed": self.seed,
+            "sizes": {s: int((self.split == s).sum()) for s in ("train", "val", "test")},
+            "data": self.name,
+        }
+
+
+def make_windows(
+    where: str | Path,
+    X: np.ndarray,
+    y: np.ndarray,
+    labels: list[str],
+    *,
+    name: str,
+    channel_names: list[str] | None,
+    subject: np.ndarray | None,
+    given_split: np.ndarray | None,
+    seed: int,
+    val_fraction: float,
+    split_method_name: str | None = None,
+    extra: dict | None = None,
+) -> Windows:
+    """Validate arrays from any loader, assign splits, and return the :class:`Windows`.
+
+    ``given_split`` is the source's own split ("train"/"val"/"test" per window); without a
+    "val", validation is carved from "train" (by subject when ``subject`` is given).
+    ``split_method_name`` replaces the word ``file`` in the recorded split method.
+    """
+    check_windows(where, X, y, labels, subject=subject, split=given_split)
+    split, method = assign_splits(
+        np.asarray(y), subject=subject, given=given_split, seed=seed, val_fraction=val_fraction
+    )
+    if split_method_name:
+        method = method.replace("file", split_method_name, 1)
+    c = X.shape[2]
+    return Windows(
+        X=X,
+        y=np.asarray(y, dtype=np.int64),
+        labels=[str(v) for v in labels],
+        split=split,
+        split_method=method,
+        name=name,
+        channel_names=channel_names or [f"ch{i}" for i in range(c)],
+        subject=None if subject is None else np.asarray(subject),
+        seed=seed,
+        extra=dict(extra or {}),
+    )
+
+
+def check_windows(
+    where: str | Path,
+    X: np.ndarray,
+    y: np.ndarray,
+    labels,
+    *,
+    subject: np.ndarray | None = None,
+    split: np.ndarray | None = None,
+) -> None:
+    """Raise :class:`UserError` naming ``where`` for every inconsistency design.md forbids."""
+    if X.ndim != 3:
+        raise UserError(where, f"X must be 3-D (N, T, C) time-major, got shape {tuple(X.shape)}")
+    n, t, c = X.shape
+    if n == 0 or t == 0 or c == 0:
+        raise UserError(where, f"X is empty (shape {tuple(X.shape)})")
+    if not np.issubdtype(X.dtype, np.floating) and not np.issubdtype(X.dtype, np.integer):
+        raise UserError(where, f"X must be numeric, got dtype {X.dtype}")
+    for start in range(0, n, _CHUNK):
+        chunk = np.asarray(X[start : start + _CHUNK])
+        if not np.isfinite(chunk).all():
+            bad = start + int(np.flatnonzero(~np.isfinite(chunk).reshape(len(chunk), -1).all(axis=1))[0])
+            raise UserError(where, f"X contains NaN or inf (first in window {bad})")
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n:
+        raise UserError(where, f"y must have shape ({n},), got {tuple(y.shape)}")
+    if not np.issubdtype(y.dtype, np.integer):
+        if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+            pass  # whole numbers stored as floats are accepted
+        else:
+            raise UserError(where, f"y must hold integer class indices, got dtype {y.dtype}")
+    labels = list(labels)
+    if len(labels) == 0:
+        raise UserError(where, "labels is empty")
+    if len(set(labels)) != len(labels):
+        raise UserError(where, "labels contains duplicate names")
+    if y.min() < 0 or y.max() >= len(labels):
+        raise UserError(
+            where,
+            f"y out of range: values {int(y.min())}..{int(y.max())} but labels has {len(labels)} names "
+            f"(y must be in [0, {len(labels)}))",
+        )
+    if subject is not None and len(subject) != n:
+        raise UserError(where, f"subject has {len(subject)} entries but X has {n} windows")
+    if split is not None:
+        if len(split) != n:
+            raise UserError(where, f"split has {len(split)} entries but X has {n} windows")
+        unknown = set(map(str, np.unique(split))) - SPLIT_VALUES
+        if unknown:
+            raise UserError(where, f"split holds unknown values {sorted(unknown)} (allowed: train, val, test)")
+        if not (np.asarray(split) == "train").any() or not (np.asarray(split) == "test").any():
+            raise UserError(where, "split must contain both 'train' and 'test' windows")
