@@ -6,7 +6,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmvqshape.errors import UserError
 from mmvqshape.models import build_task
 
 D = 12  # text embedding width in these tests
@@ -183,7 +182,7 @@ def test_checkpoint_round_trip_keeps_sentences_and_candidates():
 def test_bad_config_is_rejected():
     with pytest.raises(ValueError, match="joint"):
         build_task("mmvqshape", {**TINY, "channels": "independent"}, n_channels=3, length=128, n_classes=4, text_dim=D)
-    with pytest.raises(UserError, match="unknown vqshape keys"):
+    with pytest.raises(ValueError, match="unknown vqshape keys"):
         build_task("mmvqshape", {**TINY, "w_labell": 1.0}, n_channels=3, length=128, n_classes=4, text_dim=D)
 
 

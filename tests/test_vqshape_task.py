@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mmvqshape.errors import UserError
 from mmvqshape.models import build_task
-from mmvqshape.models.vqshape import VQShapeTask
+from mmvqshape.models.vqshape_task import VQShapeTask
 
 SMALL = {"dim_embedding": 16, "num_enc_head": 2, "num_enc_layer": 1, "num_tokenizer_head": 2, "num_dec_head": 2,
          "num_token": 8, "len_s": 16, "num_code": 8, "dim_code": 4, "classifier_hidden": 8}
@@ -101,8 +100,8 @@ def test_defaults_pick_patches_tokens_and_presets():
     ({"len_input": 256}, "len_input"),
     ({"num_token": 33}, "num_token"),
 ])
-def test_bad_config_is_a_user_error(cfg, match):
-    with pytest.raises(UserError, match=match):
+def test_bad_config_is_a_value_error(cfg, match):
+    with pytest.raises(ValueError, match=match):
         VQShapeTask.build(cfg, n_channels=3, length=512, n_classes=4)
 
 

@@ -53,18 +53,36 @@ class TinyTask(nn.Module):
         self.shape_decoder = nn.Linear(config.hidden, config.len_s)
         self.classifier = nn.Linear(config.hidden * n_channels, n_classes)
         self.text_dim = text_dim
+        self.label_names: list[str] = []
         if text_dim:
             self.text_in = nn.Linear(text_dim, config.hidden * n_channels)
             self.label_out = nn.Linear(config.hidden * n_channels, text_dim)
             self.action_codebook = nn.Embedding(config.num_action_code, config.hidden * n_channels)
 
-    @property
-    def num_shape_codes(self) -> int:
-        return self.config.num_code
+    # ---- the task protocol (mmvqshape.models.task) ----------------------------------------
+    def num_codes(self) -> dict[str, int]:
+        return {"shape": self.config.num_code, **({"action": self.config.num_action_code} if self.text_dim else {})}
 
-    @property
-    def num_action_codes(self) -> int:
-        return self.config.num_action_code
+    def resolved_config(self) -> dict:
+        return self.config.to_dict()
+
+    def label_candidates(self):
+        return list(self.label_names), torch.zeros(len(self.label_names), self.text_dim or 0)
+
+    def zero_shot_scores(self, outputs_or_batch, candidates):
+        return F.normalize(outputs_or_batch["label_embedding_pred"], dim=-1) @ F.normalize(torch.as_tensor(candidates), dim=-1).T
+
+    def action_sentences(self, action_idx):
+        return [[f"tiny code {i}" for i in row] for row in action_idx.tolist()]
+
+    def action_source_labels(self, action_idx):
+        return [["" for _ in row] for row in action_idx.tolist()]
+
+    # ---- text set-up (what the pipeline hands an MMVQShape task) ------------------------
+    uses_text = False  # no action codebook to choose: the tiny task's own embedding table serves
+
+    def set_label_candidates(self, names, vectors):
+        self.label_names = list(names)
 
     @classmethod
     def build(cls, cfg, *, n_channels, length, n_classes, text_dim=None):

@@ -1,13 +1,18 @@
-"""Models: the VQShape branch, MMVQShape, and the task registry the trainer builds from.
+"""Models: the VQShape branch, MMVQShape, the MiniRocket baseline, and the task registry.
 
-Every trainable model is a *task*: ``task(batch) -> outputs`` with ``outputs["loss"]``
-(see each model file for the keys). :func:`build_task` is the one place that maps a model
-name to its class, so the trainer knows no model by name.
+Every trainable model is a *task* (the protocol in ``task.py``): ``task(batch) -> outputs``
+with ``outputs["loss"]``, ``num_codes()``, ``resolved_config()`` and the explanation hooks.
+:func:`build_task` is the one place that maps a model name to its class, so the trainer
+knows no model by name. Models do no I/O and raise ``ValueError`` for what they cannot use.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .mmvqshape import MMVQShapeTask
+from .task import Task
+from .vqshape_task import VQShapeTask
 
 TASKS = ("vqshape", "mmvqshape")
 
@@ -20,15 +25,11 @@ def build_task(
     length: int,
     n_classes: int,
     text_dim: int | None = None,
-):
+) -> Task:
     """Build the task module named ``name`` from a plain config dict."""
     if name == "vqshape":
-        from .vqshape import VQShapeTask
-
         return VQShapeTask.build(cfg, n_channels=n_channels, length=length, n_classes=n_classes)
     if name == "mmvqshape":
-        from .mmvqshape import MMVQShapeTask
-
         if text_dim is None:
             raise ValueError("mmvqshape needs text_dim (the sub-action embedding size)")
         return MMVQShapeTask.build(cfg, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)

@@ -4,6 +4,7 @@ No deep learning: random convolution features (Dempster et al. 2021) fitted on t
 windows, then ``RidgeClassifierCV`` (its regularisation chosen by leave-one-out on the
 training windows only) or a logistic regression. Per-class probabilities for ridge are the
 softmax of its decision function (documented approximation; the argmax is the prediction).
+It implements the task protocol (``task.py``): no codebooks, no text side.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
+import torch
+
+from .task import SignalOnly
 
 
 @dataclass
@@ -38,7 +42,7 @@ class MiniRocketConfig:
         return out
 
 
-class MiniRocketClassifier:
+class MiniRocketClassifier(SignalOnly):
     """fit(X (N, C, T), y) / predict_proba(X) -> (N, L); sklearn-like, picklable with joblib."""
 
     def __init__(self, config: MiniRocketConfig, n_classes: int, seed: int = 0):
@@ -90,3 +94,15 @@ class MiniRocketClassifier:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.predict_proba(X).argmax(1)
+
+    # ---- the task protocol (task.py) -----------------------------------------------------
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """batch["signal"] (B, C, T) -> {"logits": log-probabilities (B, L)} (no losses: not trained by gradient)."""
+        signal = torch.as_tensor(batch["signal"]).detach().cpu().numpy()
+        return {"logits": torch.from_numpy(self.predict_proba(signal)).log()}
+
+    def num_codes(self) -> dict[str, int]:
+        return {}
+
+    def resolved_config(self) -> dict[str, Any]:
+        return self.config.to_dict()

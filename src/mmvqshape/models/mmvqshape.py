@@ -9,7 +9,7 @@ ordered sub-action embeddings ``sub_actions`` (B, K, D) flow through::
     fusion (fusion.py): per channel, cross-attention + residual both ways
            signal reads text -> fused_z_s (B, C, P, d); text reads signal -> fused_z_t (B, C, K, d)
 
-    signal side (§5.3) = VQShapeTask with channels joint (vqshape.py), from fused_z_s:
+    signal side (§5.3) = VQShapeTask with channels joint (vqshape_task.py), from fused_z_s:
            tokenizer, attribute decoder, shape codebook, shape decoder, sub-sequence loss,
            attribute encoder, series decoder; the channels' attribute-encoder tokens joined
            (channel embedding, Transformer, attention pool) -> classifier -> logits (B, L)
@@ -38,6 +38,9 @@ codebook term when it is trainable).
 ``w_action_vq`` and the signal side's (``weight_ts``, ``weight_vq``, ``weight_shape``,
 ``weight_dist``, ``weight_cls``, or a ``preset``). The codebook selection method is the
 trainer's ``--codebook`` / default, and the text view is the embedding's.
+
+**No I/O.** The pipeline chooses or reads the action codebook and hands it over as tensors
+and sentences (:meth:`MMVQShapeTask.set_action_codebook`, :meth:`set_label_candidates`).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from torch import nn
 
 from .action import ActionCodebook, ActionDecoder, TextAttributeDecoder, assign_slots
 from .fusion import FusionLayer, TextTokens
-from .vqshape import TASK_KEYS, VQShapeTask
+from .vqshape_task import TASK_KEYS, VQShapeTask
 
 
 @dataclass
@@ -110,7 +113,12 @@ def split_config(cfg: dict[str, Any]) -> tuple[MMVQShapeConfig, dict[str, Any]]:
 
 
 class MMVQShapeTask(nn.Module):
-    """The MMVQShape task (model task protocol): ``task(batch) -> outputs``; see the module docstring."""
+    """The MMVQShape task (the task protocol, ``task.py``): ``task(batch) -> outputs``; see the module docstring.
+
+    It composes :class:`VQShapeTask` through its public stages: ``encode`` (patch encoder per
+    channel), the fusion with the text tokens here, then ``decode`` (tokens, shapes, losses,
+    logits) on the fused encoder output.
+    """
 
     def __init__(self, config: MMVQShapeConfig, signal_task: VQShapeTask, *, text_dim: int):
         super().__init__()
@@ -143,14 +151,28 @@ class MMVQShapeTask(nn.Module):
         """The resolved flat config (what the trainer writes to config.yaml and rebuilds from)."""
         task_keys = {
             "channels": "joint", "objective": self.signal_task.objective, "weight_cls": self.signal_task.weight_cls,
-            **({"series_stats": self.signal_task.series_stats} if hasattr(self.signal_task, "series_stats") else {}),
-            **self._signal_keys,
+            "series_stats": self.signal_task.series_stats, **self._signal_keys,
         }
         return ResolvedConfig(self.mm_config, {**task_keys, **self.signal_task.cfg.to_dict()})
 
     @property
     def shape_codebook(self) -> nn.Module:
         return self.signal_task.shape_codebook
+
+    @property
+    def uses_text(self) -> bool:
+        """False for the ``use_text: false`` ablation (no action codebook to install)."""
+        return self.mm_config.use_text
+
+    # ---- the task protocol (task.py) -----------------------------------------------------
+    def num_codes(self) -> dict[str, int]:
+        sizes = self.signal_task.num_codes()
+        if self.mm_config.use_text:
+            sizes["action"] = self.action_codebook.size
+        return sizes
+
+    def resolved_config(self) -> dict[str, Any]:
+        return self.config.to_dict()
 
     # ---- text set-up (called by the trainer before training) ---------------------------
     def set_action_codebook(self, vectors: Any, sentences: Sequence[str] | None = None,
@@ -166,25 +188,6 @@ class MMVQShapeTask(nn.Module):
         if vectors.ndim != 2 or len(names) != len(vectors):
             raise ValueError("one label embedding per name is needed")
         self.label_names, self.label_vectors = list(names), vectors.clone()
-
-    def init_text(self, embeddings, codebook=None, *, method: str | None = None, size: int | None = None, seed: int = 0) -> None:
-        """Set the action codebook and label candidates from an :class:`EmbeddingSet` (training corpus).
-
-        ``codebook``: an :class:`mmvqshape.analysis.codebook.ActionCodebook`, a codebook folder
-        (read by the analysis layer's ``load_codebook``), or None to select one from
-        ``embeddings`` with the analysis layer's default method.
-        """
-        from ..analysis import codebook as cb
-
-        self.set_label_candidates(embeddings.labels, embeddings.label_vectors)
-        if not self.mm_config.use_text:
-            return
-        if codebook is None:
-            codebook = cb.select_codebook(embeddings, method or cb.DEFAULT_METHOD, size, seed=seed)
-        elif not hasattr(codebook, "vectors"):
-            codebook = cb.load_codebook(codebook)
-        cb.check_codebook_dim(codebook, self.text_dim)
-        self.set_action_codebook(codebook.vectors, codebook.sentences, codebook.source_labels)
 
     def label_candidates(self) -> tuple[list[str], torch.Tensor]:
         """The saved zero-shot candidates: (names, (L, D))."""
@@ -211,56 +214,29 @@ class MMVQShapeTask(nn.Module):
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
         cfg, signal_task = self.mm_config, self.signal_task
-        vq = signal_task.vqshape
-        x = batch["signal"].float()  # (B, C, T)
-        B, C, T = x.shape
-        series = signal_task._series(batch)  # (B*C, T)
-        x_norm, mean, std = vq.normalize(series)
-        mask_ratio = vq.cfg.mask_ratio if (self.training and signal_task.objective == "pretrain") else 0.0
-        h_patch = vq.encode(x_norm, mask_ratio)  # (B*C, P', d)
-
-        out: dict[str, Any] = {}
-        losses: dict[str, torch.Tensor] = {}
+        encoded = signal_task.encode(batch)  # h_patch (B*C, P', d)
+        B, C = encoded.n_windows, encoded.n_channels
+        text_out: dict[str, Any] = {}
+        text_losses: dict[str, torch.Tensor] = {}
         if cfg.use_text:
-            present = self._text_presence(batch, B, x.device)
+            present = self._text_presence(batch, B, encoded.series.device)
             if present is None:  # signal only: sub_actions is not touched
                 text = self.text_tokens(B)
             else:
                 sub, sub_mask = assign_slots(batch["sub_actions"].float(), batch.get("sub_action_mask"), cfg.num_slots, cfg.slot_assignment)
                 text = self.text_tokens(B, sub, sub_mask, present)
-            fused_z_s, fused_z_t = self.fusion(rearrange(h_patch, "(b c) p d -> b c p d", c=C), text)
-            h_patch = rearrange(fused_z_s, "b c p d -> (b c) p d")
-            stats = rearrange(torch.cat([mean, std.log()], dim=-1), "(b c) s -> b c s", c=C)  # (B, C, 2)
-            out.update(self._text_side(fused_z_t, stats, batch, losses))
+            fused_z_s, fused_z_t = self.fusion(rearrange(encoded.h_patch, "(b c) p d -> b c p d", c=C), text)
+            encoded = encoded.with_patches(rearrange(fused_z_s, "b c p d -> (b c) p d"))
+            stats = rearrange(torch.cat([encoded.mean, encoded.std.log()], dim=-1), "(b c) s -> b c s", c=C)  # (B, C, 2)
+            text_out = self._text_side(fused_z_t, stats, batch, text_losses)
 
-        signal = vq.forward_encoded(series, mean, std, h_patch)
-        losses.update(signal["losses"])
+        signal = signal_task.decode(encoded, batch.get("label"))  # VQShape's outputs, losses and logits
+        losses = {**text_losses, **signal["losses"]}
         loss = signal["loss"]
-        if signal_task.objective == "classify":
-            stats = torch.cat([signal["mean"], signal["std"].log()], dim=-1)  # (B*C, 2): what normalising removed
-            logits, cls_loss = signal_task.classify(signal["h_attr"], stats, B, C, batch.get("label"))
-            out["logits"] = logits
-            if cls_loss is not None:
-                losses["cls"] = cls_loss
-                loss = loss + signal_task.weight_cls * cls_loss
-        if cfg.use_text:
-            for name, weight in (("label", cfg.w_label), ("align", cfg.w_align), ("action_vq", cfg.w_action_vq)):
-                if name in losses:
-                    loss = loss + weight * losses[name]
-
-        def per_channel(value: torch.Tensor) -> torch.Tensor:
-            return rearrange(value, "(b c) ... -> b c ...", c=C)
-
-        out.update({
-            "code_idx": per_channel(signal["code_idx"]),  # (B, C, N)
-            **{k: per_channel(signal[k].squeeze(-1)) for k in ("t", "l", "mu", "sigma")},  # (B, C, N)
-            "s_pred": per_channel(signal["s_pred"]),  # (B, C, N, len_s)
-            "s_true": per_channel(signal["s_true"]),  # (B, C, N, len_s)
-            "x_pred": per_channel(signal["x_pred"]),  # (B, C, T)
-            "loss": loss,
-            "losses": losses,
-        })
-        return out
+        for name, weight in (("label", cfg.w_label), ("align", cfg.w_align), ("action_vq", cfg.w_action_vq)):
+            if name in losses:
+                loss = loss + weight * losses[name]
+        return {**text_out, **signal, "loss": loss, "losses": losses}
 
     def _text_side(self, fused_z_t: torch.Tensor, stats: torch.Tensor, batch: dict[str, Any],
                    losses: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -323,11 +299,15 @@ class MMVQShapeTask(nn.Module):
 
     def action_sentences(self, action_idx: torch.Tensor) -> list[list[str]]:
         """The stored sentences of action codes (B, K) -> B lists of K sentences."""
+        if not self.mm_config.use_text:
+            raise ValueError("this task has no text side (use_text: false): no action codebook")
         sentences = self.action_codebook.sentences
         return [[sentences[i] if i < len(sentences) else f"code {i}" for i in row] for row in action_idx.tolist()]
 
     def action_source_labels(self, action_idx: torch.Tensor) -> list[list[str]]:
         """The label each chosen code's sentence came from, (B, K) -> B lists of K labels."""
+        if not self.mm_config.use_text:
+            raise ValueError("this task has no text side (use_text: false): no action codebook")
         labels = self.action_codebook.source_labels
         return [[labels[i] if i < len(labels) else "" for i in row] for row in action_idx.tolist()]
 

@@ -33,17 +33,13 @@ Speed (``shape_decode``): the reference decodes one shape per token although eac
 input is one of ``num_code`` codebook vectors. ``"per_code"`` (default) decodes each *used*
 code once and gathers; the straight-through gradient into z (which in the reference flows
 through the decoder, evaluated at the token's code) is kept exact by adding the zero-valued
-term ``J(code) @ (z_q - sg(z_q))`` with the decoder's Jacobian at each used code computed
-by forward-mode differentiation (``ShapeDecoder.jacobian``: ``dim_code`` tangents propagated
-by hand beside one primal pass, detached). Values and gradients equal
-the per-token computation (``"per_token"``, the reference algorithm) up to float rounding.
+term ``J(code) @ (z_q - sg(z_q))`` with the decoder's Jacobian at each used code
+(``shape_jacobian.py``, forward mode by hand). Values and gradients equal the per-token
+computation (``"per_token"``, the reference algorithm) up to float rounding.
 
-:class:`VQShapeTask` wraps the model for the shared trainer (the model task protocol):
-channels ``independent`` (each channel its own series, VQShape's way) or ``joint`` (per-channel
-tokens joined for one classifier), objective ``pretrain`` or ``classify``, loss-weight
-``preset`` ``reference`` or ``flat``; ``task.features(batch, kind)`` gives frozen token or
-histogram features for a linear probe and ``task.shape_codebook`` the codebook.
-
+The file holds the model only, in the manner of nanoGPT's ``model.py``: the config
+dataclass, the modules in the order data meets them, then :class:`VQShape`. The trainer's
+adapter (multichannel windows, classifier, probe features) is ``vqshape_task.py``.
 Reference checkpoints: ``mmvqshape.models.reference.load_reference(config, state_dict)``;
 files: ``mmvq convert-vqshape`` (``mmvqshape.pipelines.vqshape_convert``).
 """
@@ -60,7 +56,7 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import nn
 
-from ..errors import UserError
+from .shape_jacobian import shape_decoder_jacobian
 
 # --------------------------------------------------------------------------------------
 # Configuration
@@ -163,7 +159,7 @@ class VQShapeConfig:
 # --------------------------------------------------------------------------------------
 
 
-def _encoder_layer(d: int, heads: int, dropout: float) -> nn.TransformerEncoderLayer:
+def encoder_layer(d: int, heads: int, dropout: float) -> nn.TransformerEncoderLayer:
     return nn.TransformerEncoderLayer(
         d_model=d, nhead=heads, dim_feedforward=4 * d, dropout=dropout, activation="gelu", batch_first=True
     )
@@ -182,7 +178,7 @@ class PatchEncoder(nn.Module):
         self.input_project = nn.Linear(cfg.patch_size, cfg.dim_embedding)
         self.position_embedding = nn.Embedding(cfg.num_patch, cfg.dim_embedding)
         self.transformer = nn.TransformerEncoder(
-            _encoder_layer(cfg.dim_embedding, cfg.num_enc_head, cfg.dropout),
+            encoder_layer(cfg.dim_embedding, cfg.num_enc_head, cfg.dropout),
             num_layers=cfg.num_enc_layer,
             enable_nested_tensor=False,
         )
@@ -329,75 +325,6 @@ class ShapeDecoder(nn.Module):
         h = self.upsample2(F.gelu(self.block2(h)))  # (M, 64, len_s)
         shape = self.to_shape(F.gelu(h)).squeeze(1)  # (M, len_s)
         return (shape - shape.mean(dim=-1, keepdim=True)) / (shape.std(dim=-1, keepdim=True) + 1e-8)
-
-
-    def jacobian(self, code: torch.Tensor) -> torch.Tensor:
-        """d forward(c) / d c at each row of code (U, dim_code) -> (U, len_s, dim_code).
-
-        Forward mode by hand: the primal runs once and the dim_code tangent directions run
-        batched beside it (tangents (E, U, ...)); convs take tangents without their bias,
-        norms and GELUs their derivatives at the primal. Not differentiable itself.
-        """
-        h = rearrange(self.project(code), "u (c t) -> u c t", c=self.width)  # (U, 128, len_s/16)
-        # the tangent of the first (linear) layer along code axis e is its weight column e
-        dh = repeat(rearrange(self.project.weight, "(c t) e -> e c t", c=self.width), "e c t -> e u c t", u=len(code))
-        h, dh = _block_tangent(self.block1, h, dh)
-        h, dh = _gelu_tangent(h, dh)
-        h, dh = _upsample_tangent(self.upsample1, h, dh)
-        h, dh = _block_tangent(self.block2, h, dh)
-        h, dh = _gelu_tangent(h, dh)
-        h, dh = _upsample_tangent(self.upsample2, h, dh)
-        h, dh = _gelu_tangent(h, dh)
-        shape, d_shape = self.to_shape(h).squeeze(1), _conv_tangent(self.to_shape, dh).squeeze(2)  # (U, L), (E, U, L)
-        # standardisation y = c / (std + 1e-8), c = shape - mean, std unbiased
-        centred = shape - shape.mean(dim=-1, keepdim=True)
-        d_centred = d_shape - d_shape.mean(dim=-1, keepdim=True)
-        std = shape.std(dim=-1, keepdim=True)
-        d_std = (centred * d_centred).sum(dim=-1, keepdim=True) / ((shape.shape[-1] - 1) * std)
-        d_out = d_centred / (std + 1e-8) - centred * d_std / (std + 1e-8) ** 2  # (E, U, L)
-        return rearrange(d_out, "e u l -> u l e")
-
-
-def _conv_tangent(conv: nn.Conv1d, dx: torch.Tensor) -> torch.Tensor:
-    """A conv's tangent (linear part only): dx (E, U, C, T) -> (E, U, C', T)."""
-    out = F.conv1d(dx.flatten(0, 1), conv.weight, None, conv.stride, conv.padding, conv.dilation, conv.groups)
-    return out.view(*dx.shape[:2], *out.shape[1:])
-
-
-def _gelu_tangent(x: torch.Tensor, dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(gelu(x), gelu'(x) dx) for the exact (erf) GELU."""
-    slope = 0.5 * (1 + torch.erf(x / math.sqrt(2))) + x * torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-    return F.gelu(x), slope * dx
-
-
-def _group_norm_tangent(norm: nn.GroupNorm, x: torch.Tensor, dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(norm(x), its tangent): x (U, C, T), dx (E, U, C, T)."""
-    groups = x.reshape(x.shape[0], norm.num_groups, -1)  # (U, G, C/G*T)
-    inv_std = (groups.var(dim=-1, unbiased=False, keepdim=True) + norm.eps).rsqrt()
-    x_hat = (groups - groups.mean(dim=-1, keepdim=True)) * inv_std
-    d_groups = dx.reshape(dx.shape[0], *groups.shape)
-    d_hat = (d_groups - d_groups.mean(dim=-1, keepdim=True) - x_hat * (x_hat * d_groups).mean(dim=-1, keepdim=True))
-    d_hat = (d_hat * inv_std).view_as(dx)
-    return norm(x), d_hat * norm.weight[:, None]
-
-
-def _block_tangent(block: ResidualConvBlock, x: torch.Tensor, dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    h, dh = _group_norm_tangent(block.norm1, x, dx)
-    h, dh = _gelu_tangent(h, dh)
-    h, dh = block.conv1(h), _conv_tangent(block.conv1, dh)
-    h, dh = _group_norm_tangent(block.norm2, h, dh)
-    h, dh = _gelu_tangent(h, dh)
-    h, dh = block.conv2(h), _conv_tangent(block.conv2, dh)
-    if isinstance(block.skip, nn.Identity):
-        return x + h, dx + dh
-    return block.skip(x) + h, _conv_tangent(block.skip, dx) + dh
-
-
-def _upsample_tangent(up: UpsampleConv, x: torch.Tensor, dx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    dx_up = F.interpolate(dx.flatten(0, 1), scale_factor=float(up.factor))
-    return up(x), _conv_tangent(up.conv, dx_up.view(*dx.shape[:2], *dx_up.shape[1:]))
-
-
 class AttributeEncoder(nn.Module):
     """[z_q, mu, sigma, t, l] -> token embedding (one linear layer)."""
 
@@ -417,7 +344,7 @@ class SeriesDecoder(nn.Module):
         d = cfg.dim_embedding
         self.cls_token = nn.Parameter(torch.randn(1, 1, d) / d)
         self.transformer = nn.TransformerEncoder(
-            _encoder_layer(d, cfg.num_dec_head, cfg.dropout), num_layers=cfg.num_dec_layer, enable_nested_tensor=False
+            encoder_layer(d, cfg.num_dec_head, cfg.dropout), num_layers=cfg.num_dec_layer, enable_nested_tensor=False
         )
         self.to_patch = nn.Linear(d, cfg.samples_per_token)
 
@@ -527,7 +454,7 @@ class VQShape(nn.Module):
     @torch.no_grad()
     def decoder_jacobian(self, codes: torch.Tensor) -> torch.Tensor:
         """d shape_decoder(c) / d c at each row of codes (U, dim_code) -> (U, len_s, dim_code), detached."""
-        return self.shape_decoder.jacobian(codes)
+        return shape_decoder_jacobian(self.shape_decoder, codes)
 
     def decode_shapes(self, tokens: dict[str, torch.Tensor], mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
         """Tokens -> shapes placed in the series' units: (B, N, len_s)."""
@@ -613,211 +540,3 @@ class VQShape(nn.Module):
             "ts_loss": out["losses"]["ts"].unsqueeze(0), "vq_loss": out["losses"]["vq"].unsqueeze(0),
             "shape_loss": out["losses"]["shape"].unsqueeze(0), "dist_loss": out["losses"]["dist"].unsqueeze(0),
         }
-
-
-# --------------------------------------------------------------------------------------
-# The task the trainer runs (model task protocol)
-# --------------------------------------------------------------------------------------
-
-TASK_KEYS = {
-    "channels": "independent | joint: how accelerometer channels are treated (see VQShapeTask)",
-    "objective": "pretrain (the four VQShape losses) | classify (plus cross-entropy on the label)",
-    "preset": "reference (x 1, vq 1, shape 1, dist 0.8) | flat (x 1, vq 0.1, shape 0.001, dist 0.01); "
-    "default reference; explicit weight_* keys override it",
-    "weight_cls": "weight of the cross-entropy loss (classify)",
-    "classifier_hidden": "hidden width of the classifier MLP (0: one linear layer)",
-    "joint_layers": "Transformer layers over the joined channel tokens before pooling (joint)",
-    "series_stats": "also give the classifier each channel's mean and log std, which VQShape's "
-    "per-series normalisation removes from the tokens (true/false)",
-}
-
-
-def _default_patches(length: int) -> tuple[int, int]:
-    """(patch_size, num_patch) for a window length: 8 x 64 for 512, 10 x 50 for 500."""
-    for num_patch in (64, 50, 32, 25, 20, 16, 10):
-        if length % num_patch == 0 and length // num_patch >= 2:
-            return length // num_patch, num_patch
-    raise UserError("config", f"no default patching for length {length}; set patch_size and num_patch")
-
-
-def _default_num_token(length: int, at_most: int = 32) -> int:
-    """The largest divisor of ``length`` not above ``at_most`` (32 for 512, 25 for 500)."""
-    return max(n for n in range(1, at_most + 1) if length % n == 0)
-
-
-class AttentionPool(nn.Module):
-    """One learned query attends over tokens (B, M, d) -> (B, d), then LayerNorm."""
-
-    def __init__(self, d: int, heads: int):
-        super().__init__()
-        self.query = nn.Parameter(torch.randn(1, 1, d) / d)
-        self.attention = nn.MultiheadAttention(d, heads, batch_first=True)
-        self.norm = nn.LayerNorm(d)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        pooled, _ = self.attention(self.query.expand(h.shape[0], -1, -1), h, h, need_weights=False)
-        return self.norm(pooled[:, 0])
-
-
-class VQShapeTask(nn.Module):
-    """VQShape on (B, C, T) windows for the shared trainer.
-
-    Config keys (``build``): every :class:`VQShapeConfig` field plus :data:`TASK_KEYS`.
-
-    - ``channels="independent"`` (VQShape's way): each channel is its own univariate series
-      through VQShape; the classifier (MLP on the mean of a channel's attribute-encoder
-      tokens) gives per-channel logits trained with the window's label copied to each
-      channel; the window's logits are the mean of its channels' logits.
-    - ``channels="joint"`` (the plan's): tokens and shape losses per channel as above; the
-      channels' attribute-encoder tokens, each plus a learned channel embedding, are
-      concatenated along the token axis (B, C*N, d), pass ``joint_layers`` Transformer
-      layers and an attention pool (one learned query) and one MLP gives (B, L) logits.
-      With ``objective="pretrain"`` there is no classifier, so both modes pre-train alike.
-    - ``series_stats`` (default true): the classifier also gets each channel's mean and log
-      std. VQShape normalises every series, so its tokens carry no amplitude; on BasicMotions
-      a classifier on the tokens of a briefly trained VQShape alone stays at chance (the
-      untrained tokens barely depend on the input), while intensity separates the classes.
-
-    Pre-training in train mode drops ``mask_ratio`` of the patches, as the reference does.
-    """
-
-    def __init__(self, model_cfg: VQShapeConfig, *, n_channels: int, n_classes: int, channels: str = "independent",
-                 objective: str = "pretrain", weight_cls: float = 1.0, classifier_hidden: int = 64,
-                 joint_layers: int = 1, series_stats: bool = True):
-        super().__init__()
-        if channels not in ("independent", "joint"):
-            raise UserError("config", f"channels must be 'independent' or 'joint', not {channels!r}")
-        if objective not in ("pretrain", "classify"):
-            raise UserError("config", f"objective must be 'pretrain' or 'classify', not {objective!r}")
-        self.channels, self.objective, self.weight_cls = channels, objective, weight_cls
-        self.series_stats = bool(series_stats)
-        self.n_channels, self.n_classes = n_channels, n_classes
-        self.vqshape = VQShape(model_cfg)
-        d = model_cfg.dim_embedding
-        if objective == "classify":
-            if channels == "joint":
-                self.channel_embedding = nn.Parameter(torch.randn(n_channels, d) / d)
-                self.joint_transformer = (
-                    nn.TransformerEncoder(_encoder_layer(d, model_cfg.num_dec_head, model_cfg.dropout),
-                                          num_layers=joint_layers, enable_nested_tensor=False)
-                    if joint_layers > 0 else nn.Identity()
-                )
-                self.pool = AttentionPool(d, model_cfg.num_dec_head)
-            # stats: (mean, log std) of each channel (independent) or of all channels (joint)
-            d_in = d + (2 * (1 if channels == "independent" else n_channels) if self.series_stats else 0)
-            self.classifier = (
-                nn.Sequential(nn.Linear(d_in, classifier_hidden), nn.GELU(), nn.Linear(classifier_hidden, n_classes))
-                if classifier_hidden > 0 else nn.Linear(d_in, n_classes)
-            )
-
-    @classmethod
-    def build(cls, cfg: dict[str, Any], *, n_channels: int, length: int, n_classes: int) -> "VQShapeTask":
-        """Build from a plain config dict (see the class docstring for the keys)."""
-        cfg = dict(cfg or {})
-        model_fields = {f.name for f in dataclasses.fields(VQShapeConfig)}
-        unknown = sorted(k for k in cfg if k not in model_fields and k not in TASK_KEYS)
-        if unknown:
-            raise UserError("config", f"unknown vqshape keys: {', '.join(unknown)}")
-        model = {k: v for k, v in cfg.items() if k in model_fields}
-        if model.setdefault("len_input", length) != length:
-            raise UserError("config", f"len_input {model['len_input']} != the data's window length {length}")
-        if "patch_size" not in model and "num_patch" not in model:
-            model["patch_size"], model["num_patch"] = _default_patches(length)
-        elif "num_patch" not in model:
-            model["num_patch"] = length // model["patch_size"]
-        elif "patch_size" not in model:
-            model["patch_size"] = length // model["num_patch"]
-        model.setdefault("num_token", _default_num_token(length))
-        # Default weights: the reference's. `mmvq bench accuracy` on BasicMotions (2 seeds, 40
-        # epochs) measured them better than the plan author's "flat" ones for classification
-        # too: VQShape joint 0.975 +- 0.000 vs 0.912 +- 0.088, MMVQShape 0.988 +- 0.013 vs 0.837 +- 0.112.
-        preset = cfg.get("preset", "reference")
-        if preset not in LOSS_PRESETS:
-            raise UserError("config", f"preset must be one of {', '.join(LOSS_PRESETS)}, not {preset!r}")
-        for key, value in LOSS_PRESETS[preset].items():
-            model.setdefault(key, value)
-        try:
-            model_cfg = VQShapeConfig(**model)
-        except (TypeError, ValueError) as err:
-            raise UserError("config", str(err)) from None
-        task = {k: cfg[k] for k in TASK_KEYS if k in cfg and k != "preset"}
-        return cls(model_cfg, n_channels=n_channels, n_classes=n_classes, **task)
-
-    @property
-    def shape_codebook(self) -> ShapeCodebook:
-        """The shape codebook (codes: ``.weight`` (K, dim_code))."""
-        return self.vqshape.shape_codebook
-
-    @property
-    def cfg(self) -> VQShapeConfig:
-        return self.vqshape.cfg
-
-    def _series(self, batch: dict[str, Any]) -> torch.Tensor:
-        x = batch["signal"]
-        if x.ndim != 3 or x.shape[-1] != self.cfg.len_input:
-            raise ValueError(f"signal must be (B, C, {self.cfg.len_input}), got {tuple(x.shape)}")
-        return rearrange(x, "b c t -> (b c) t")
-
-    def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """batch["signal"] (B, C, T) [, batch["label"] (B,)] -> the protocol's output dict."""
-        x = batch["signal"]
-        B, C = x.shape[:2]
-        mask_ratio = self.cfg.mask_ratio if (self.training and self.objective == "pretrain") else 0.0
-        out = self.vqshape(self._series(batch), mask_ratio=mask_ratio)
-        losses = dict(out["losses"])
-        loss = self.vqshape.total_loss(losses)
-        per_channel = lambda v: rearrange(v, "(b c) ... -> b c ...", b=B)  # noqa: E731
-        result: dict[str, Any] = {
-            "code_idx": per_channel(out["code_idx"]),
-            **{k: per_channel(out[k].squeeze(-1)) for k in ("t", "l", "mu", "sigma")},
-            "s_pred": per_channel(out["s_pred"]),
-            "s_true": per_channel(out["s_true"]),
-            "x_pred": per_channel(out["x_pred"]),
-        }
-        if self.objective == "classify":
-            stats = torch.cat([out["mean"], out["std"].log()], dim=-1)  # (B*C, 2)
-            logits, cls_loss = self.classify(out["h_attr"], stats, B, C, batch.get("label"))
-            result["logits"] = logits
-            if cls_loss is not None:
-                losses["cls"] = cls_loss
-                loss = loss + self.weight_cls * cls_loss
-        result["losses"] = losses
-        result["loss"] = loss
-        return result
-
-    def classify(self, h_attr: torch.Tensor, stats: torch.Tensor, B: int, C: int, label: torch.Tensor | None):
-        """Logits (B, L) and cross-entropy (None without ``label``) from the attribute-encoded
-        tokens ``h_attr`` (B*C, N, d) and per-series stats (B*C, 2); MMVQShape reuses it."""
-        if self.channels == "independent":
-            pooled = h_attr.mean(dim=1)  # (B*C, d)
-            if self.series_stats:
-                pooled = torch.cat([pooled, stats], dim=-1)
-            channel_logits = self.classifier(pooled)  # (B*C, L)
-            logits = rearrange(channel_logits, "(b c) l -> b c l", b=B).mean(dim=1)  # (B, L)
-            cls = None if label is None else F.cross_entropy(channel_logits, label.repeat_interleave(C))
-            return logits, cls
-        h = rearrange(h_attr, "(b c) n d -> b c n d", b=B) + self.channel_embedding[:C, None, :]
-        h = self.joint_transformer(rearrange(h, "b c n d -> b (c n) d"))  # (B, C*N, d)
-        pooled = self.pool(h)  # (B, d)
-        if self.series_stats:
-            pooled = torch.cat([pooled, rearrange(stats, "(b c) s -> b (c s)", b=B)], dim=-1)
-        logits = self.classifier(pooled)  # (B, L)
-        return logits, None if label is None else F.cross_entropy(logits, label)
-
-    @torch.no_grad()
-    def features(self, batch: dict[str, Any], kind: str = "token") -> torch.Tensor:
-        """Frozen features for a linear probe (VQShape's evaluation), no patch masking.
-
-        ``token``: every channel's tokens [z_q, t, l, mu, sigma] flattened, (B, C*N*(dim_code+4));
-        ``histogram``: every channel's code counts, (B, C*num_code) float.
-        """
-        x = batch["signal"]
-        B = x.shape[0]
-        out = self.vqshape(self._series(batch))
-        if kind == "token":
-            feats = self.vqshape.token_features(out)  # (B*C, N, F)
-        elif kind == "histogram":
-            feats = self.vqshape.histogram(out["code_idx"]).float()  # (B*C, K)
-        else:
-            raise ValueError(f"kind must be 'token' or 'histogram', not {kind!r}")
-        return rearrange(feats, "(b c) ... -> b (c ...)", b=B)

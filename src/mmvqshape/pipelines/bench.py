@@ -93,8 +93,7 @@ def _tasks(n_channels: int, length: int, n_classes: int, text_dim: int, seed: in
     torch.manual_seed(seed)
     mm = build_task("mmvqshape", {}, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
     codebook = torch.nn.functional.normalize(torch.randn(24, text_dim), dim=-1)
-    if hasattr(mm, "set_action_codebook"):
-        mm.set_action_codebook(codebook, [f"code {i}" for i in range(24)])
+    mm.set_action_codebook(codebook, [f"code {i}" for i in range(24)])
     return vq, mm
 
 

@@ -81,7 +81,7 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
     """
     from ..training.checkpoint import load_task
     from ..training.data import SignalDataset, TextTable, split_positions
-    from ..training.evaluation import collect_outputs, figure_items, num_codes
+    from ..training.evaluation import collect_outputs, figure_items
     from ..training.metrics import softmax, zero_shot_metrics
 
     task, info = load_task(checkpoint)
@@ -133,10 +133,10 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
         proba = softmax(outputs["logits"].astype(np.float64))
 
     code_usage: dict[str, tuple[np.ndarray, int]] = {}
+    sizes = task.num_codes()
     for kind, key in (("shape", "code_idx"), ("action", "action_idx")):
         if key in outputs:
-            n = num_codes(task, kind) or int(outputs[key].max()) + 1
-            code_usage[kind] = (outputs[key], n)
+            code_usage[kind] = (outputs[key], sizes[kind])
     if "label_embedding_pred" in outputs and text is not None:
         extra["zero_shot"] = zero_shot_metrics(outputs["label_embedding_pred"], text.label_embedding.numpy(), outputs["label"],
                                                list(windows.labels), cfg.holdout_labels)

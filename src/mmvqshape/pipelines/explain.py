@@ -87,19 +87,19 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
                 })
             channels.append({"channel": c, "shapes": shapes})
         result["channels"] = channels
-    if out.get("action_idx") is not None and hasattr(task, "action_sentences"):
+    if out.get("action_idx") is not None:
         idx = out["action_idx"][0].reshape(-1).tolist()
         words = task.action_sentences(out["action_idx"][:1].reshape(1, -1))[0]
-        sources = task.action_source_labels(out["action_idx"][:1].reshape(1, -1))[0] if hasattr(task, "action_source_labels") else [""] * len(idx)
+        sources = task.action_source_labels(out["action_idx"][:1].reshape(1, -1))[0]
         cosine = out.get("action_similarity")
         result["sub_actions"] = [
             {"slot": k, "code": int(code), "sentence": sentence, "source_label": source,
              **({"cosine": round(float(cosine[0, k]), 6)} if cosine is not None else {})}
             for k, (code, sentence, source) in enumerate(zip(idx, words, sources))
         ]
-    if out.get("label_embedding_pred") is not None and hasattr(task, "zero_shot_scores"):
-        names, candidates = task.label_candidates() if hasattr(task, "label_candidates") else (None, None)
-        if candidates is not None and len(names):
+    if out.get("label_embedding_pred") is not None:
+        names, candidates = task.label_candidates()
+        if len(names):
             scores = task.zero_shot_scores(out, candidates)[0].numpy()
             order = np.argsort(-scores)[:top]
             result["zero_shot"] = [{"label": names[i], "cosine": round(float(scores[i]), 6)} for i in order]

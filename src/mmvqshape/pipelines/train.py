@@ -12,7 +12,6 @@ Run folder (design.md): ``config.yaml`` (resolved), ``checkpoints/`` (``last.ckp
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -119,13 +118,32 @@ def build_run_task(cfg: TrainConfig, windows, text_dim: int | None):
                           n_classes=len(windows.labels), text_dim=text_dim)
     except (ValueError, TypeError) as err:
         raise UserError("model config", str(err)) from None
-    config = getattr(task, "config", None)
-    if not dataclasses.is_dataclass(config):
-        config = getattr(task, "cfg", None)
-    if dataclasses.is_dataclass(config):
-        resolved = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
-        cfg.model = {**resolved, **{k: v for k, v in cfg.model.items() if k not in resolved}}
+    resolved = task.resolved_config()
+    cfg.model = {**resolved, **{k: v for k, v in cfg.model.items() if k not in resolved}}
     return task
+
+
+def install_text(task, embeddings, codebook=None, *, seed: int = 0) -> None:
+    """Give an MMVQShape task its label candidates and action codebook from the training corpus.
+
+    ``codebook``: an :class:`mmvqshape.analysis.codebook.ActionCodebook`, a codebook folder
+    (``mmvq analyze codebook``'s output), or None to select one from ``embeddings`` with the
+    default method. The model only receives tensors and sentences.
+    """
+    from ..analysis import codebook as cb
+
+    task.set_label_candidates(embeddings.labels, embeddings.label_vectors)
+    if not task.uses_text:
+        return
+    if codebook is None:
+        codebook = cb.select_codebook(embeddings, cb.DEFAULT_METHOD, None, seed=seed)
+    elif not isinstance(codebook, cb.ActionCodebook):
+        codebook = cb.load_codebook(codebook)
+    cb.check_codebook_dim(codebook, task.text_dim)
+    try:
+        task.set_action_codebook(codebook.vectors, codebook.sentences, codebook.source_labels)
+    except ValueError as err:
+        raise UserError("codebook", str(err)) from None
 
 
 def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[str, Any]:
@@ -160,8 +178,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     task = build_run_task(cfg, windows, eval_text.dim if eval_text is not None else None)
-    if train_embeddings is not None and hasattr(task, "init_text"):
-        task.init_text(train_embeddings, codebook=cfg.codebook, seed=cfg.seed)  # action codebook from the training corpus only
+    if train_embeddings is not None:
+        install_text(task, train_embeddings, cfg.codebook, seed=cfg.seed)  # action codebook from the training corpus only
     if _launching_rank():
         resume_from = prepare_run_folder(out, cfg, resume)
     else:  # a DDP worker started by the launcher: the folder is rank 0's to check and clear

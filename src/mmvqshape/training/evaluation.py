@@ -60,21 +60,3 @@ def collect_outputs(task, dataset, batch_size: int = 64, device: str | torch.dev
     result["losses"] = {k: v / max(n, 1) for k, v in loss_sums.items()}
     result["figure"] = {k: np.concatenate(v) for k, v in figure.items()}
     return result
-
-
-def num_codes(task, kind: str) -> int | None:
-    """Codebook size of ``kind`` ("shape" | "action") if the task exposes one."""
-    for name in (f"num_{kind}_codes", f"{kind}_codebook_size"):
-        value = getattr(task, name, None)
-        if value is not None:
-            return int(value() if callable(value) else value)
-    codebook = getattr(task, f"{kind}_codebook", None)
-    if codebook is not None:
-        for name in ("num_codes", "size", "num_code"):
-            value = getattr(codebook, name, None)
-            if value is not None:
-                return int(value() if callable(value) else value)
-        weight = getattr(codebook, "weight", None)
-        if isinstance(weight, torch.Tensor):
-            return int(weight.shape[0])
-    return None

@@ -1,0 +1,106 @@
+"""The house rules that keep the code easy to change (issue 12), checked on the source itself."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mmvqshape.models import build_task
+from mmvqshape.models.minirocket import MiniRocketClassifier, MiniRocketConfig
+from mmvqshape.models.task import Task
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mmvqshape"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every ``mmvqshape`` module ``path`` imports, at its top or inside a function."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module
+            found.add(target)
+            found |= {f"{target}.{alias.name}" for alias in node.names}  # `from . import x` names a module
+    return {m for m in found if m.startswith("mmvqshape")}
+
+
+def test_models_import_no_upper_layer_and_open_no_file():
+    forbidden_layers = ("mmvqshape.analysis", "mmvqshape.pipelines", "mmvqshape.text", "mmvqshape.cli", "mmvqshape.errors")
+    file_calls = {"open", "load", "save", "read_text", "write_text", "read_bytes", "write_bytes", "dump", "loadtxt",
+                  "savez", "safe_open", "load_file", "save_file", "mkdir", "unlink"}
+    problems = []
+    for path in sorted((PACKAGE / "models").glob("*.py")):
+        for target in imported_modules(path):
+            if target.startswith(forbidden_layers):
+                problems.append(f"{path.name} imports {target}")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name in file_calls:
+                    problems.append(f"{path.name}:{node.lineno} calls {name}()")
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                problems += [f"{path.name} imports {m}" for m in modules if m.split(".")[0] in ("pathlib", "json", "yaml", "joblib", "pickle", "os")]
+    assert not problems, "\n".join(problems)
+
+
+def test_models_module_scan_sees_models():
+    """The scan above reads the real files (a wrong root would pass vacuously)."""
+    names = {p.stem for p in (PACKAGE / "models").glob("*.py")}
+    assert {"vqshape", "vqshape_task", "shape_jacobian", "mmvqshape", "task", "minirocket"} <= names
+    assert "mmvqshape.models.vqshape" in imported_modules(PACKAGE / "models" / "vqshape_task.py")
+
+
+def _tiny(name: str):
+    cfg = {"dim_embedding": 16, "num_token": 8, "len_s": 16, "num_code": 8, "channels": "joint", "objective": "classify"}
+    if name == "mmvqshape":
+        cfg = {k: v for k, v in cfg.items() if k != "channels"}
+        return build_task(name, {**cfg, "num_slots": 2}, n_channels=3, length=64, n_classes=4, text_dim=6)
+    return build_task(name, cfg, n_channels=3, length=64, n_classes=4)
+
+
+def test_every_model_implements_the_task_protocol():
+    vq, mm = _tiny("vqshape"), _tiny("mmvqshape")
+    mm.set_action_codebook(F.normalize(torch.randn(5, 6), dim=-1), [f"s{i}" for i in range(5)])
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 3, 64)).astype(np.float32), np.arange(12) % 4
+    mr = MiniRocketClassifier(MiniRocketConfig(n_kernels=84), n_classes=4).fit(X, y)
+    for task in (vq, mm, mr):
+        assert isinstance(task, Task), type(task).__name__
+    assert vq.num_codes() == {"shape": 8}
+    assert mm.num_codes() == {"shape": 8, "action": 5}
+    assert mr.num_codes() == {}
+    assert vq.resolved_config()["num_code"] == 8 and vq.resolved_config()["len_input"] == 64
+    assert mm.resolved_config()["num_slots"] == 2 and mm.resolved_config()["channels"] == "joint"
+    assert mr.resolved_config()["n_kernels"] == 84
+    logits = mr({"signal": torch.from_numpy(X)})["logits"]
+    assert torch.equal(logits.argmax(-1), torch.from_numpy(mr.predict(X)))
+    assert vq.label_candidates()[0] == [] and mr.label_candidates()[0] == []
+
+
+def test_resolved_config_rebuilds_the_same_model():
+    for name in ("vqshape", "mmvqshape"):
+        torch.manual_seed(0)
+        task = _tiny(name)
+        kwargs = {"text_dim": 6} if name == "mmvqshape" else {}
+        torch.manual_seed(0)
+        again = build_task(name, task.resolved_config(), n_channels=3, length=64, n_classes=4, **kwargs)
+        assert again.resolved_config() == task.resolved_config()
+        a, b = task.state_dict(), again.state_dict()
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a if isinstance(a[k], torch.Tensor))
