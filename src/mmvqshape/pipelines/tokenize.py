@@ -95,7 +95,7 @@ def tokenize(source: str | Path, *, data: str | None = None, out: str | Path, sp
     if len(positions) == 0:
         raise UserError(data or cfg.data, f"has no {split} windows")
     dataset = SignalDataset(windows, positions, cfg.length, cfg.normalize, scale=info.get("scale"))  # as trained
-    num_codes = int(task.num_codes()["shape"]) if callable(getattr(task, "num_codes", None)) else int(task.shape_codebook.weight.shape[0])
+    num_codes = task.num_codes()["shape"]
 
     kept: dict[str, list[np.ndarray]] = {k: [] for k in TOKEN_KEYS}
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
