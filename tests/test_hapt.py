@@ -219,3 +219,47 @@ def test_summary_shows_subjects_per_split(hapt_slice, capsys):
     assert "test    2 subjects: 2, 4" in out
     assert "no subject is in two splits" in out
     assert "classes   6: walking, walking upstairs, walking downstairs, sitting, standing, lying" in out
+
+
+# ----------------------------------------------------------------------------- corpus
+@pytest.mark.parametrize("name", ["hapt", "hapt_unsplit"])
+def test_shipped_hapt_corpus_matches_the_labels_and_says_waist(name):
+    from mmvqshape.text.corpus import load_corpus
+    from mmvqshape.text.style import style_flags
+
+    corpus = load_corpus(name)
+    assert corpus.labels == HAPT_LABELS + HAPT_TRANSITIONS
+    assert all(n == 10 for n in corpus.counts().values())
+    assert "waist" in corpus.meta["description"]
+    assert style_flags(corpus) == []
+    sentences, _ = corpus.flat()
+    assert len(set(sentences)) == len(sentences) == 120
+
+
+def test_corpus_check_passes_on_hapt(capsys):
+    assert main(["corpus", "check", "hapt"]) == 0
+    out = capsys.readouterr().out
+    assert "12 labels, 120 sub-actions" in out and "style flags: 0" in out and "exact duplicates: 0" in out
+
+
+def test_generate_takes_hapt_labels_and_the_waist_description(hapt_slice):
+    from mmvqshape.pipelines.generate import DEVICE_DESCRIPTIONS, labels_of_data
+
+    assert labels_of_data("hapt") == HAPT_LABELS
+    assert labels_of_data("hapt-transitions") == HAPT_LABELS + HAPT_TRANSITIONS
+    assert "waist" in DEVICE_DESCRIPTIONS["hapt"] and DEVICE_DESCRIPTIONS["hapt-transitions"] == DEVICE_DESCRIPTIONS["hapt"]
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_minirocket_on_hapt(hapt_slice, tmp_path, capsys, one_thread):
+    import json
+
+    run = tmp_path / "run"
+    assert main(["train", "--model", "minirocket", "--data", "hapt", "--data-channels", "all", "--out", str(run),
+                 "--no-progress"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    windows = load_windows("hapt", channels="all")
+    assert metrics["n_test"] == len(windows.indices("test"))
+    assert "data_channels: all" in (run / "config.yaml").read_text()
+    assert main(["evaluate", str(run)]) == 0
+    assert json.loads((run / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]

@@ -9,6 +9,7 @@ import pytest
 
 from mmvqshape.cli import main
 from mmvqshape.errors import UserError
+from mmvqshape.signals import HAPT_LABELS, HAPT_TRANSITIONS
 from mmvqshape.text.corpus import SHIPPED, armleg_text, load_corpus, shipped_corpus_path
 
 # The plan's five merged sentences for "Treadmill 1mph (0% grade)" (seed-english.md).
@@ -111,7 +112,11 @@ def test_generator_unsplit_shape_with_shared_flags(tmp_path):
 def test_shipped_corpora(name):
     corpus = load_corpus(name)
     assert corpus.path == shipped_corpus_path(name)
-    expected = ["standing", "walking", "running", "badminton"] if name.startswith("basicmotions") else GENEACTIV14
+    expected = {
+        "basicmotions": ["standing", "walking", "running", "badminton"],
+        "geneactiv14": GENEACTIV14,
+        "hapt": HAPT_LABELS + HAPT_TRANSITIONS,
+    }[name.removesuffix("_unsplit")]
     assert corpus.labels == expected
     assert all(n == 10 for n in corpus.counts().values())
     if name.endswith("_unsplit"):

@@ -26,7 +26,7 @@ def speed(
 
 @bench_app.command("accuracy")
 def accuracy(
-    data: str = typer.Option("basicmotions", help="DATA argument."),
+    data: str = typer.Option("basicmotions", help="DATA argument (basicmotions, hapt, hapt-transitions, PATH.npz, ...)."),
     corpus: str = typer.Option("basicmotions", help="Sub-action corpus for MMVQShape."),
     seeds: int = typer.Option(5, help="Number of seeds (0..seeds-1)."),
     shots: str = typer.Option("all", help="Training windows per class, comma separated, e.g. 1,2,4,all."),

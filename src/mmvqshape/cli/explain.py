@@ -10,7 +10,7 @@ import typer
 
 def explain_command(
     run: Path = typer.Argument(..., help="Run folder written by mmvq train (vqshape or mmvqshape)."),
-    data: Optional[str] = typer.Option(None, "--data", help="basicmotions | path.npz | geneactiv-mat:DIR (default: the run's data)."),
+    data: Optional[str] = typer.Option(None, "--data", help="basicmotions | hapt | hapt-transitions | path.npz | geneactiv-mat:DIR (default: the run's data)."),
     index: int = typer.Option(0, "--index", help="Position of the window in the test split (0-based)."),
     out: Path = typer.Option(Path("explain"), "--out", help="Folder for explain_<I>.png and explain_<I>.json."),
     top: int = typer.Option(5, "--top", help="How many zero-shot label candidates to list."),

@@ -12,7 +12,7 @@ import typer
 def corpus_generate(
     out: Path = typer.Option(..., "--out", help="Corpus JSON to write (continued when it exists)."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Label file: one label per line, or a JSON list."),
-    data: Optional[str] = typer.Option(None, "--data", help="Take the labels of a DATA argument (basicmotions, .npz, geneactiv-mat:DIR)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Take the labels of a DATA argument (basicmotions, hapt, hapt-transitions, .npz, geneactiv-mat:DIR)."),
     n: int = typer.Option(10, "--n", help="Sub-actions per label (5 or 10 in the plan)."),
     style: str = typer.Option("split", "--style", help="split: Arm and Leg fields; unsplit: one sentence."),
     shared: int = typer.Option(0, "--shared", help="How many of the n sub-actions are shared with other labels (the rest unique)."),

@@ -8,7 +8,7 @@ import typer
 
 
 def embed(
-    corpus: str = typer.Argument(..., help="Corpus .json, or a shipped name: basicmotions, geneactiv14, basicmotions_unsplit, geneactiv14_unsplit."),
+    corpus: str = typer.Argument(..., help="Corpus .json, or a shipped name: basicmotions, geneactiv14, hapt, and each with _unsplit."),
     encoder: str = typer.Option("minilm", "--encoder", "-e", help="minilm, bert, a Hugging Face id in the local cache, or a model folder."),
     view: str = typer.Option("auto", "--view", help="armleg, arm, leg, text, or auto (armleg when every sub-action has Arm and Leg)."),
     pooling: str = typer.Option(None, "--pooling", help="cls or mean (default: the model's own; mean for plain transformers)."),

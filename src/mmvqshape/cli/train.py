@@ -12,7 +12,8 @@ import typer
 def train_command(
     out: Path = typer.Option(..., "--out", help="Run folder to write (config.yaml, checkpoints/, logs/, metrics.json, predictions.csv)."),
     model: Optional[str] = typer.Option(None, "--model", help="vqshape | mmvqshape | minirocket (default vqshape)."),
-    data: Optional[str] = typer.Option(None, "--data", help="basicmotions | path.npz | geneactiv-mat:DIR (default basicmotions)."),
+    data: Optional[str] = typer.Option(None, "--data", help="basicmotions | hapt[:window=W,step=S] | hapt-transitions | path.npz | geneactiv-mat:DIR (default basicmotions)."),
+    data_channels: Optional[str] = typer.Option(None, "--data-channels", help="acc | gyro | all: sensor channels of basicmotions / hapt (default acc)."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Sub-action corpus or embedding folder (mmvqshape)."),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="Text encoder when --corpus is a corpus (default minilm)."),
     view: Optional[str] = typer.Option(None, "--view", help="Corpus view: armleg | arm | leg | text."),
@@ -42,7 +43,7 @@ def train_command(
     from ..training.config import load_config
 
     cfg = load_config(config, {
-        "model_name": model, "data": data, "corpus": corpus, "encoder": encoder, "view": view, "codebook": codebook,
+        "model_name": model, "data": data, "data_channels": data_channels, "corpus": corpus, "encoder": encoder, "view": view, "codebook": codebook,
         "objective": objective, "channels": channels, "preset": preset, "max_epochs": max_epochs, "batch_size": batch_size,
         "lr": lr, "length": length, "seed": seed, "holdout_labels": holdout_labels, "probe": probe,
         "accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy,

@@ -21,6 +21,13 @@ BASICMOTIONS_LABELS = ["standing", "walking", "running", "badminton"]
 BASICMOTIONS_DESCRIPTION = (
     "BasicMotions: a smartwatch worn on the wrist; 3-axis accelerometer sampled at 10 Hz; 10-second windows."
 )
+HAPT_DESCRIPTION = (
+    "UCI HAPT: a smartphone worn at the waist (on a belt); 3-axis accelerometer and gyroscope at 50 Hz. "
+    "The sensor feels the pelvis and trunk, not the wrist: the bounce of the hips with each step, the tilt "
+    "of the trunk, and which way gravity points through the waist."
+)
+#: The device description put into the prompt when ``--data`` names a source with a known device.
+DEVICE_DESCRIPTIONS = {"basicmotions": BASICMOTIONS_DESCRIPTION, "hapt": HAPT_DESCRIPTION, "hapt-transitions": HAPT_DESCRIPTION}
 
 
 def read_label_file(path: str | Path) -> list[str]:
@@ -51,7 +58,7 @@ def read_label_file(path: str | Path) -> list[str]:
 
 
 def labels_of_data(data: str) -> list[str]:
-    """Label names of a DATA argument (``basicmotions``, a ``.npz``, ``geneactiv-mat:DIR``), in class order."""
+    """Label names of a DATA argument (``basicmotions``, ``hapt``, a ``.npz``, ``geneactiv-mat:DIR``), in class order."""
     if data.strip().lower() == "basicmotions":
         return list(BASICMOTIONS_LABELS)  # no need to import torch/aeon and load windows for 4 names
     from ..signals import load_windows
@@ -86,8 +93,9 @@ def generate(
 ) -> GenerationResult:
     """Generate (or continue) the sub-action corpus ``out`` for the labels of exactly one source.
 
-    The labels come from ``labels_file``, ``data`` or ``labels``. With ``data="basicmotions"``
-    and no ``description``, the BasicMotions device description is put into the prompt.
+    The labels come from ``labels_file``, ``data`` or ``labels``. With ``data`` naming a source
+    in :data:`DEVICE_DESCRIPTIONS` (basicmotions, hapt) and no ``description``, that device's
+    description is put into the prompt.
     See :func:`mmvqshape.text.generate.generate_corpus` for what is written and how failures
     are reported.
     """
@@ -98,8 +106,8 @@ def generate(
         names = read_label_file(labels_file)
     elif data is not None:
         names = labels_of_data(data)
-        if description is None and data.strip().lower() == "basicmotions":
-            description = BASICMOTIONS_DESCRIPTION
+        if description is None:
+            description = DEVICE_DESCRIPTIONS.get(data.strip().partition(":")[0].lower())
     else:
         names = list(labels or [])
     settings = GenerationSettings(

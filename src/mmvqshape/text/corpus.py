@@ -41,7 +41,7 @@ from typing import Any
 from ..errors import UserError
 
 VIEWS = ("armleg", "arm", "leg", "text")
-SHIPPED = ("basicmotions", "geneactiv14", "basicmotions_unsplit", "geneactiv14_unsplit")
+SHIPPED = ("basicmotions", "geneactiv14", "hapt", "basicmotions_unsplit", "geneactiv14_unsplit", "hapt_unsplit")
 _RESERVED_TOP = ("label_text", "meta")
 _PART_KEYS = ("arm", "leg", "text")
 
