@@ -40,6 +40,54 @@ def imported_modules(path: Path) -> set[str]:
     return {m for m in found if m.startswith("mmvqshape")}
 
 
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (a name that is not a module is left out)."""
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: imported_modules(path) & set(paths) - {name} for name, path in paths.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as [a, b, ..., a], or None (depth-first search)."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_import_cycle_counting_imports_inside_functions():
+    graph = import_graph()
+    assert len(graph) > 50 and "mmvqshape.pipelines.run" in graph["mmvqshape.pipelines.train"]
+    cycle = find_cycle(graph)
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_commands_import_the_run_and_scoring_modules_not_each_other():
+    graph = import_graph()
+    commands = [f"mmvqshape.pipelines.{n}" for n in ("train", "evaluate", "explain", "bench", "tokenize")]
+    for command in commands:
+        assert not graph[command] & (set(commands) - {command}), command
+
+
 def test_models_import_no_upper_layer_and_open_no_file():
     forbidden_layers = ("mmvqshape.analysis", "mmvqshape.pipelines", "mmvqshape.text", "mmvqshape.cli", "mmvqshape.errors")
     file_calls = {"open", "load", "save", "read_text", "write_text", "read_bytes", "write_bytes", "dump", "loadtxt",

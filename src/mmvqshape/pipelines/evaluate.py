@@ -1,12 +1,8 @@
 """``mmvq evaluate RUN``: score a run's best checkpoint on the test split, once.
 
-Writes ``metrics.json`` (design.md: accuracy, macro_f1, per_class, confusion, n_test,
-split, model, seed, perplexity and dead_codes of the shape and action codebooks, and for
-``mmvqshape`` the label-text retrieval / zero-shot accuracy), ``predictions.csv`` and PNGs
-(``figures/confusion.png``, ``figures/code_usage.png``, ``figures/reconstruction.png``).
-
-Honesty: test items never carry sub-action text (zeroed, ``text_present=False``), so the
-numbers do not depend on the corpus sentences passed. Notebook use::
+Writes ``metrics.json``, ``predictions.csv`` and figures (``scoring.py`` says what each
+holds). Honesty: test items never carry sub-action text, so the numbers do not depend on
+the corpus sentences passed. Notebook use::
 
     from mmvqshape.pipelines.evaluate import evaluate
     metrics = evaluate("runs/vq")
@@ -14,179 +10,29 @@ numbers do not depend on the corpus sentences passed. Notebook use::
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..atomic import atomic_file, write_json
-from ..errors import UserError
-from ..training.config import TrainConfig, read_run_config
-
-
-def _same_labels(windows, labels: list[str], where: str) -> None:
-    norm = [" ".join(n.split()).casefold() for n in windows.labels]
-    if norm != [" ".join(n.split()).casefold() for n in labels]:
-        raise UserError(where, f"labels {list(windows.labels)} differ from the run's {labels}")
-
-
-def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_true: np.ndarray, proba: np.ndarray | None,
-                 extra: dict[str, Any] | None = None, code_usage: dict[str, tuple[np.ndarray, int]] | None = None,
-                 figure: dict[str, np.ndarray] | None = None, figures: bool = True) -> dict[str, Any]:
-    """Assemble and write ``metrics.json`` + ``predictions.csv`` (+ PNGs when ``figures``)."""
-    from ..training.metrics import classification_metrics, code_counts, codebook_health, predictions_table
-
-    labels = list(windows.labels)
-    metrics: dict[str, Any] = {}
-    if proba is not None:
-        metrics.update(classification_metrics(y_true, proba.argmax(-1), labels))
-    else:  # pre-training without a probe predicts no class
-        metrics.update({"accuracy": None, "macro_f1": None, "per_class": None, "confusion": None, "n_test": int(len(y_true))})
-    metrics["split"] = windows.split_summary()
-    metrics["model"] = cfg.model_name
-    metrics["objective"] = cfg.objective if cfg.model_name != "minirocket" else "classify"
-    metrics["channels"] = cfg.model.get("channels") if cfg.model_name != "minirocket" else None
-    metrics["seed"] = cfg.seed
-    health = {name: codebook_health(idx, n) for name, (idx, n) in (code_usage or {}).items()}
-    metrics["perplexity"] = {name: h["perplexity"] for name, h in health.items()}
-    metrics["dead_codes"] = {name: h["dead_codes"] for name, h in health.items()}
-    metrics["codebooks"] = health
-    metrics.update(extra or {})
-    write_json(out / "metrics.json", metrics)
-    if proba is not None:
-        with atomic_file(out / "predictions.csv") as handle:
-            predictions_table(index, y_true, proba, labels).to_csv(handle, index=False)
-    if figures:
-        from ..training.figures import code_usage_figure, confusion_figure, reconstruction_figure
-
-        fig_dir = out / "figures"
-        fig_dir.mkdir(exist_ok=True)
-        if metrics["confusion"] is not None:
-            confusion_figure(metrics["confusion"], labels, fig_dir / "confusion.png",
-                             title=f"{cfg.model_name}: test accuracy {metrics['accuracy']:.3f}")
-        if code_usage:
-            code_usage_figure({name: code_counts(idx, n) for name, (idx, n) in code_usage.items()}, fig_dir / "code_usage.png")
-        if figure:
-            window_labels = [labels[int(windows.y[i])] for i in figure.get("index", [])]
-            reconstruction_figure(figure, window_labels, list(windows.channel_names), fig_dir / "reconstruction.png")
-    return metrics
-
-
-def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddings=None, fit_probe: bool = False,
-              figures: bool = True) -> dict[str, Any]:
-    """Score ``checkpoint`` on ``windows``' test split and write the scores into ``out``.
-
-    With ``cfg.probe`` the class comes from a linear probe on frozen features: fitted here
-    (on train, C chosen on val) when ``fit_probe``, else read from ``out/probe.joblib``.
-    """
-    from ..training.checkpoint import load_task
-    from ..training.data import SignalDataset, TextTable, split_positions
-    from ..training.evaluation import collect_outputs, figure_items
-    from ..training.metrics import softmax, zero_shot_metrics
-
-    task, info = load_task(checkpoint)
-    _same_labels(windows, list(info["labels"]), windows.name)
-    text = None
-    if info["model_name"] == "mmvqshape":
-        if embeddings is None:
-            raise UserError("--corpus", "scoring an mmvqshape run needs its corpus or embedding folder")
-        text = TextTable.build(embeddings, windows.labels, where=str(cfg.corpus))
-        if text.dim != info.get("text_dim"):
-            raise UserError(str(cfg.corpus), f"embedding dimension {text.dim} differs from the run's {info.get('text_dim')}")
-
-    def dataset(split: str) -> SignalDataset:
-        return SignalDataset(windows, split_positions(windows, split), cfg.length, cfg.normalize, text=text, text_present=False,
-                             scale=info.get("scale"))  # the training split's statistics, whatever data is scored
-
-    test = dataset("test")
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() and cfg.accelerator not in ("cpu",) else "cpu"
-    outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64), device=device, figure_at=figure_items(test.labels()))
-    task.cpu()
-    extra: dict[str, Any] = {
-        "checkpoint": checkpoint.name,
-        "checkpoint_epoch": info.get("epoch"),
-        "test_losses": {k: round(float(v), 6) for k, v in outputs["losses"].items()},
-    }
-    proba = None
-    if cfg.probe:
-        import joblib
-
-        from ..training.probe import fit_probe as fit, probe_features, probe_proba
-
-        probe_path = out / "probe.joblib"
-        if fit_probe:
-            tr, va = dataset("train"), dataset("val")
-            probe, probe_info = fit(probe_features(task, tr, cfg.probe), tr.labels(), probe_features(task, va, cfg.probe), va.labels(), cfg.seed)
-            with atomic_file(probe_path, "wb") as handle:
-                joblib.dump({"probe": probe, "info": probe_info}, handle)
-        else:
-            try:
-                saved = joblib.load(probe_path)
-                probe, probe_info = saved["probe"], saved["info"]
-            except Exception:  # noqa: BLE001
-                raise UserError(probe_path, "missing or unreadable probe (train again with --probe)") from None
-        proba = probe_proba(probe, probe_features(task, test, cfg.probe), len(windows.labels))
-        extra["probe"] = {"features": cfg.probe, **probe_info}
-    elif "logits" in outputs:
-        proba = softmax(outputs["logits"].astype(np.float64))
-
-    code_usage: dict[str, tuple[np.ndarray, int]] = {}
-    sizes = task.num_codes()
-    for kind, key in (("shape", "code_idx"), ("action", "action_idx")):
-        if key in outputs:
-            code_usage[kind] = (outputs[key], sizes[kind])
-    if "label_embedding_pred" in outputs and text is not None:
-        extra["zero_shot"] = zero_shot_metrics(outputs["label_embedding_pred"], text.label_embedding.numpy(), outputs["label"],
-                                               list(windows.labels), cfg.holdout_labels)
-    return write_scores(out, cfg=cfg, windows=windows, index=outputs["index"], y_true=outputs["label"], proba=proba,
-                        extra=extra, code_usage=code_usage, figure=outputs["figure"], figures=figures)
+from .run import find_checkpoint, load_data, load_text, read_run
+from .scoring import read_minirocket, score_minirocket, score_run
 
 
 def evaluate(run: str | Path, *, data: str | None = None, corpus: str | None = None, encoder: str | None = None,
              out: str | Path | None = None) -> dict[str, Any]:
     """Recompute a run's test metrics (optionally on other ``data`` / with another ``corpus``)
     and write ``metrics.json``, ``predictions.csv`` and figures into ``out`` (default: the run)."""
-    from .train import load_data, load_text
-
     run = Path(run)
-    if not (run / "config.yaml").is_file():
-        raise UserError(run, "is not a run folder (no config.yaml)")
-    cfg = read_run_config(run / "config.yaml")
+    cfg = read_run(run)
     out = Path(out) if out is not None else run
     out.mkdir(parents=True, exist_ok=True)
     windows = load_data(cfg, data)
     if cfg.model_name == "minirocket":
-        return _evaluate_minirocket(run, out, cfg, windows)
-    checkpoint = run / "checkpoints" / "best.ckpt"
-    if not checkpoint.is_file():
-        checkpoint = run / "checkpoints" / "last.ckpt"
-    if not checkpoint.is_file():
-        raise UserError(run / "checkpoints", "holds no checkpoint (best.ckpt or last.ckpt)")
+        return score_minirocket(out, cfg=cfg, windows=windows, model=read_minirocket(run / "model.joblib"))
+    checkpoint = find_checkpoint(run)
     embeddings = None
     if cfg.model_name == "mmvqshape":
         embeddings = load_text(corpus or cfg.corpus, encoder or cfg.encoder, cfg.view)
     if out != run and cfg.probe and (run / "probe.joblib").is_file():
-        import shutil
-
         shutil.copy2(run / "probe.joblib", out / "probe.joblib")
     return score_run(out, cfg=cfg, windows=windows, checkpoint=checkpoint, embeddings=embeddings, fit_probe=False, figures=True)
-
-
-def _evaluate_minirocket(run: Path, out: Path, cfg: TrainConfig, windows) -> dict[str, Any]:
-    import joblib
-
-    from ..signals import WindowDataset
-
-    try:
-        model = joblib.load(run / "model.joblib")
-        model.predict_proba  # noqa: B018 - a foreign object fails here
-    except Exception:  # noqa: BLE001
-        raise UserError(run / "model.joblib", "missing or not a MiniRocket model written by mmvq train") from None
-    test = WindowDataset(windows, "test", cfg.length, cfg.normalize == "window")
-    X, y = test.arrays()
-    val_X, val_y = WindowDataset(windows, "val", cfg.length, cfg.normalize == "window").arrays()
-    val_acc = float((model.predict(val_X) == val_y).mean()) if len(val_y) else None
-    return write_scores(out, cfg=cfg, windows=windows, index=test.rows, y_true=y, proba=model.predict_proba(X),
-                        extra={"val_accuracy": val_acc, "checkpoint": "model.joblib"}, figures=True)

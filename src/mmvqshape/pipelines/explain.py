@@ -27,18 +27,11 @@ import torch
 
 from ..atomic import atomic_file, write_json
 from ..errors import UserError
+from ..training.checkpoint import load_task
+from ..training.data import SignalDataset
+from .run import check_same_labels, find_checkpoint, load_data, read_run
 
 PER_CHANNEL_KEYS = ("code_idx", "t", "l", "mu", "sigma", "s_pred", "x_pred")
-
-
-def find_checkpoint(run: Path) -> Path:
-    """``RUN/checkpoints/best.ckpt``, else ``last.ckpt`` (a clear error when neither exists)."""
-    if not (run / "config.yaml").is_file():
-        raise UserError(run, "is not a run folder (no config.yaml)")
-    for name in ("best.ckpt", "last.ckpt"):
-        if (run / "checkpoints" / name).is_file():
-            return run / "checkpoints" / name
-    raise UserError(run / "checkpoints", "holds no checkpoint (best.ckpt or last.ckpt)")
 
 
 def _per_channel(value: torch.Tensor, n_channels: int) -> np.ndarray:
@@ -166,21 +159,15 @@ def run_explain(run: str | Path, data: str | None = None, index: int = 0, out: s
     Writes ``explain_<index>.png`` and ``explain_<index>.json`` into ``out`` and returns
     ``{"png", "json", "explanation"}``. A bad run folder or index is a :class:`UserError`.
     """
-    from ..training.checkpoint import load_task
-    from ..training.data import SignalDataset
-    from ..training.config import read_run_config
-    from .train import load_data
-
     run = Path(run)
     checkpoint = find_checkpoint(run)
-    cfg = read_run_config(run / "config.yaml")
+    cfg = read_run(run)
     if cfg.model_name not in ("vqshape", "mmvqshape"):
         raise UserError(run, f"explain needs a vqshape or mmvqshape run, this one is {cfg.model_name}")
     task, info = load_task(checkpoint)
     windows = load_data(cfg, data)
-    labels = list(info.get("labels", windows.labels))
-    if list(windows.labels) != labels:
-        raise UserError(data or cfg.data, f"labels {windows.labels} differ from the run's {labels}")
+    labels = list(info["labels"])
+    check_same_labels(windows, labels, data or cfg.data)
     rows = windows.indices("test")
     if not 0 <= int(index) < len(rows):
         raise UserError("--index", f"must be between 0 and {len(rows) - 1} (the test split has {len(rows)} windows), got {index}")

@@ -31,9 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
 
 from ..atomic import atomic_file
 from ..errors import UserError
+from ..training.checkpoint import load_task
+from ..training.config import read_run_config
+from ..training.data import SignalDataset, collate
+from .run import check_same_labels, find_checkpoint, load_data
 
 SPLITS = ("all", "train", "val", "test")
 TOKEN_KEYS = ("code_idx", "t", "l", "mu", "sigma", "s_pred")
@@ -47,8 +54,6 @@ def histogram_path(out: Path) -> Path:
 
 def _source(source: Path) -> tuple[Path, Path]:
     """(checkpoint, run folder) of a run folder or of a checkpoint inside ``RUN/checkpoints/``."""
-    from .explain import find_checkpoint
-
     if source.is_dir():
         return find_checkpoint(source), source
     if source.is_file():
@@ -66,15 +71,6 @@ def tokenize(source: str | Path, *, data: str | None = None, out: str | Path, sp
     ``source`` is a run folder (its best checkpoint) or a checkpoint file in a run folder.
     Returns ``{"tokens": path, "histograms": path, "n_windows", "n_tokens"}``.
     """
-    import pandas as pd
-    import torch
-    from torch.utils.data import DataLoader
-
-    from ..training.checkpoint import load_task
-    from ..training.config import read_run_config
-    from ..training.data import SignalDataset, collate
-    from .train import load_data
-
     out = Path(out)
     if not (out.name.endswith(".csv") or out.name.endswith(".csv.gz")):
         raise UserError(out, "the output must end in .csv or .csv.gz")
@@ -86,9 +82,8 @@ def tokenize(source: str | Path, *, data: str | None = None, out: str | Path, sp
         raise UserError(run, f"tokenize needs a vqshape or mmvqshape run, this one is {cfg.model_name}")
     task, info = load_task(checkpoint)
     windows = load_data(cfg, data)
-    labels = list(info.get("labels", windows.labels))
-    if [n.casefold() for n in windows.labels] != [n.casefold() for n in labels]:
-        raise UserError(data or cfg.data, f"labels {list(windows.labels)} differ from the run's {labels}")
+    labels = list(info["labels"])
+    check_same_labels(windows, labels, data or cfg.data)
     if windows.n_channels != info.get("n_channels", windows.n_channels):
         raise UserError(data or cfg.data, f"has {windows.n_channels} channels, the run's model {info['n_channels']}")
     positions = np.arange(len(windows.y)) if split == "all" else windows.indices(split)

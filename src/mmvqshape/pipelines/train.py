@@ -12,109 +12,37 @@ Run folder (design.md): ``config.yaml`` (resolved), ``checkpoints/`` (``last.ckp
 
 from __future__ import annotations
 
-import shutil
+import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import joblib
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_only
 
-from ..atomic import ensure_folder, write_json
+from .. import models
+from ..analysis import codebook as cb
+from ..atomic import atomic_file, ensure_folder, write_json
 from ..errors import UserError
-from ..training.config import TrainConfig, read_run_config, save_config
-
-# Keys that may change between a run and its resumption without changing its numbers.
-_RUNTIME_KEYS = {"progress", "num_workers", "devices", "accelerator", "strategy", "num_nodes", "probe"}
-RUN_FILES = ("config.yaml", "metrics.json", "predictions.csv", "timing.json", "model.joblib", "probe.joblib")
-
-
-# ---------------------------------------------------------------------------------- inputs
-def load_data(cfg: TrainConfig, data: str | None = None):
-    """The windows a run trains and is scored on (split fixed by the run's seed)."""
-    from ..signals import load_windows
-
-    return load_windows(data or cfg.data, channels=cfg.data_channels, seed=cfg.seed, val_fraction=cfg.val_fraction)
-
-
-def load_text(corpus: str, encoder: str = "minilm", view: str | None = None):
-    """An :class:`EmbeddingSet` from an embedding folder (has ``index.json``) or a corpus."""
-    from ..text.embeddings import load_embeddings
-
-    path = Path(corpus)
-    if path.is_dir() and (path / "index.json").is_file():
-        return load_embeddings(path)
-    if path.is_dir():
-        return load_embeddings(path)  # names the missing file
-    try:
-        from ..text.encoders import embed_corpus
-    except ImportError:  # pragma: no cover - the text layer ships it
-        raise UserError(corpus, "embedding a corpus needs mmvqshape.text.encoders; pass an embedding folder") from None
-    kwargs: dict[str, Any] = {"encoder": encoder}
-    if view is not None:
-        kwargs["view"] = view
-    return embed_corpus(corpus, **kwargs)
-
-
-def drop_label_sentences(embeddings, labels):
-    """The same EmbeddingSet without the sub-action rows of ``labels`` (labels stay candidates)."""
-    from ..text.embeddings import EmbeddingSet
-
-    dropped = {" ".join(str(n).split()).casefold() for n in labels}
-    drop_index = [i for i, name in enumerate(embeddings.labels) if " ".join(name.split()).casefold() in dropped]
-    keep = ~np.isin(embeddings.owner, drop_index)
-    return EmbeddingSet(
-        embeddings.subactions[keep], embeddings.label_vectors, list(embeddings.labels), embeddings.owner[keep],
-        [s for s, k in zip(embeddings.sentences, keep) if k], dict(embeddings.meta),
-    )
-
-
-# ------------------------------------------------------------------------------ run folder
-def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in cfg_dict.items() if k not in _RUNTIME_KEYS}
-
-
-def prepare_run_folder(out: Path, cfg: TrainConfig, resume: bool) -> Path | None:
-    """Check ``out`` and return the checkpoint to resume from (or None).
-
-    A folder holding another run, or anything that is not a run, is a :class:`UserError`.
-    The same run without ``--resume`` starts again from scratch.
-    """
-    if out.exists() and not out.is_dir():
-        raise UserError(out, "exists and is not a folder")
-    if not out.exists() or not any(out.iterdir()):
-        return None
-    existing = out / "config.yaml"
-    if not existing.is_file():
-        raise UserError(out, "is not empty and holds no run (no config.yaml); choose another --out")
-    try:
-        old = read_run_config(existing)
-    except UserError:
-        raise UserError(existing, "is not a readable run config; choose another --out") from None
-    old_d, new_d = _comparable(old.to_dict()), _comparable(cfg.to_dict())
-    if old_d != new_d:
-        differs = sorted(k for k in set(old_d) | set(new_d) if old_d.get(k) != new_d.get(k))
-        raise UserError(out, f"already holds a different run ({', '.join(differs)} differ); choose another --out")
-    last = out / "checkpoints" / "last.ckpt"
-    if resume and last.is_file():
-        from ..training.checkpoint import read_checkpoint
-
-        read_checkpoint(last)  # corrupt or foreign: a clear error before Lightning sees it
-        return last
-    if not resume:  # the same run again from scratch: clear what the previous attempt left
-        for name in ("checkpoints", "logs"):
-            shutil.rmtree(out / name, ignore_errors=True)
-        for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-    return None
+from ..models.minirocket import MiniRocketClassifier, MiniRocketConfig
+from ..signals import WindowDataset
+from ..training.callbacks import build_callbacks, build_loggers
+from ..training.checkpoint import AtomicCheckpointIO
+from ..training.config import TrainConfig, resolve_precision, save_config
+from ..training.data import TextTable, WindowDataModule
+from ..training.module import TaskModule
+from .run import CONFIG, drop_label_sentences, load_data, load_text, prepare_run_folder, resume_checkpoint
+from .scoring import score_minirocket, score_run
 
 
 # ------------------------------------------------------------------------------- training
 def build_run_task(cfg: TrainConfig, windows, text_dim: int | None):
     """Build the task and fold its resolved model config back into ``cfg.model``."""
-    from ..models import build_task
-
     try:
-        task = build_task(cfg.model_name, dict(cfg.model), n_channels=windows.n_channels, length=cfg.length,
+        task = models.build_task(cfg.model_name, dict(cfg.model), n_channels=windows.n_channels, length=cfg.length,
                           n_classes=len(windows.labels), text_dim=text_dim)
     except (ValueError, TypeError) as err:
         raise UserError("model config", str(err)) from None
@@ -130,8 +58,6 @@ def install_text(task, embeddings, codebook=None, *, seed: int = 0) -> None:
     (``mmvq analyze codebook``'s output), or None to select one from ``embeddings`` with the
     default method. The model only receives tensors and sentences.
     """
-    from ..analysis import codebook as cb
-
     task.set_label_candidates(embeddings.labels, embeddings.label_vectors)
     if not task.uses_text:
         return
@@ -157,15 +83,6 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     if cfg.model_name == "minirocket":
         return train_minirocket(cfg, out, resume=resume)
 
-    import lightning.pytorch as pl
-    import torch
-
-    from ..training.callbacks import build_callbacks, build_loggers
-    from ..training.checkpoint import AtomicCheckpointIO
-    from ..training.config import resolve_precision
-    from ..training.data import TextTable, WindowDataModule
-    from ..training.module import TaskModule
-
     _quiet_lightning(cfg.progress)
     started = time.time()
     windows = load_data(cfg)
@@ -183,8 +100,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     if _launching_rank():
         resume_from = prepare_run_folder(out, cfg, resume)
     else:  # a DDP worker started by the launcher: the folder is rank 0's to check and clear
-        last = out / "checkpoints" / "last.ckpt"
-        resume_from = last if resume and last.is_file() else None
+        resume_from = resume_checkpoint(out, resume)
     ensure_folder(out, what="run folder")
 
     datamodule = WindowDataModule(
@@ -218,35 +134,41 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
         default_root_dir=str(out),
     )
     if _launching_rank():
-        save_config(cfg, out / "config.yaml")
+        save_config(cfg, out / CONFIG)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None, weights_only=False)
     if not trainer.is_global_zero:
         return {"out": out, "metrics": None, "best_checkpoint": None}
     train_seconds = time.time() - started
 
     best = Path(checkpoint_cb.best_model_path) if checkpoint_cb.best_model_path else out / "checkpoints" / "last.ckpt"
-    from .evaluate import score_run
-
     metrics = score_run(out, cfg=cfg, windows=windows, checkpoint=best, embeddings=embeddings,
                         fit_probe=cfg.probe is not None, figures=False)
     write_json(out / "timing.json", {"train_seconds": round(train_seconds, 2), "epochs": cfg.max_epochs})
     return {"out": out, "metrics": metrics, "best_checkpoint": best}
 
 
-def _quiet_lightning(progress: bool) -> None:
-    """Hide Lightning's start-up chatter (hardware lines, tips, a deprecation in its own code);
-    without a progress bar only warnings remain."""
-    import logging
-    import warnings
+#: Lightning's start-up lines (hardware, a logging-service tip, a step estimate): never shown.
+STARTUP_CHATTER = ("GPU available", "TPU available", "HPU available", "💡 Tip", "Loading `train_dataloader` to estimate")
 
+
+class _DropStartupChatter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith(STARTUP_CHATTER)
+
+
+def _quiet_lightning(progress: bool) -> None:
+    """Hide Lightning's start-up chatter (hardware lines, tips, a deprecation in its own code)
+    whatever the progress setting; without a progress bar only warnings remain."""
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     logging.getLogger("lightning.pytorch").setLevel(logging.NOTSET if progress else logging.WARNING)
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        source = logging.getLogger(name)  # where rank_zero_info records start
+        if not any(isinstance(f, _DropStartupChatter) for f in source.filters):
+            source.addFilter(_DropStartupChatter())
 
 
 def _launching_rank() -> bool:
     """True in the process the user started (global rank 0), false in DDP workers."""
-    from lightning.pytorch.utilities import rank_zero_only
-
     return getattr(rank_zero_only, "rank", 0) == 0
 
 
@@ -259,13 +181,6 @@ def _strategy(name: str) -> str:
 # ----------------------------------------------------------------------------- minirocket
 def train_minirocket(cfg: TrainConfig, out: Path, *, resume: bool = False) -> dict[str, Any]:
     """The MiniRocket baseline on the same windows and split; writes the same files."""
-    import joblib
-
-    from ..atomic import atomic_file
-    from ..models.minirocket import MiniRocketClassifier, MiniRocketConfig
-    from ..signals import WindowDataset
-    from .evaluate import write_scores
-
     started = time.time()
     try:
         mr_cfg = MiniRocketConfig.from_dict(cfg.model)
@@ -275,17 +190,11 @@ def train_minirocket(cfg: TrainConfig, out: Path, *, resume: bool = False) -> di
     windows = load_data(cfg)
     prepare_run_folder(out, cfg, resume)
     ensure_folder(out, what="run folder")
-    save_config(cfg, out / "config.yaml")
+    save_config(cfg, out / CONFIG)
     X_train, y_train = WindowDataset(windows, "train", cfg.length, cfg.normalize == "window").arrays()
-    X_val, y_val = WindowDataset(windows, "val", cfg.length, cfg.normalize == "window").arrays()
-    test = WindowDataset(windows, "test", cfg.length, cfg.normalize == "window")
-    X_test, y_test = test.arrays()
     model = MiniRocketClassifier(mr_cfg, n_classes=len(windows.labels), seed=cfg.seed).fit(X_train, y_train)
     with atomic_file(out / "model.joblib", "wb") as handle:
         joblib.dump(model, handle)
-    val_acc = float((model.predict(X_val) == y_val).mean()) if len(y_val) else None
-    proba = model.predict_proba(X_test)
-    metrics = write_scores(out, cfg=cfg, windows=windows, index=test.rows, y_true=y_test, proba=proba,
-                           extra={"val_accuracy": val_acc, "checkpoint": "model.joblib"})
+    metrics = score_minirocket(out, cfg=cfg, windows=windows, model=model)
     write_json(out / "timing.json", {"train_seconds": round(time.time() - started, 2)})
     return {"out": out, "metrics": metrics, "best_checkpoint": out / "model.joblib"}

@@ -20,11 +20,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data._utils.collate import default_collate
 
 from ..errors import UserError
-
-
-def _norm(name: str) -> str:
-    return " ".join(str(name).split()).casefold()
-
+from ..labels import normalize_label
 
 def match_labels(window_labels: Sequence[str], corpus_labels: Sequence[str], where: str) -> list[int]:
     """For each window label, the index of the same label (by name) in the corpus.
@@ -32,14 +28,14 @@ def match_labels(window_labels: Sequence[str], corpus_labels: Sequence[str], whe
     Names match ignoring case and repeated whitespace; labels missing from the corpus are a
     :class:`UserError` that lists them all.
     """
-    lookup = {_norm(name): i for i, name in enumerate(corpus_labels)}
-    missing = [name for name in window_labels if _norm(name) not in lookup]
+    lookup = {normalize_label(name): i for i, name in enumerate(corpus_labels)}
+    missing = [name for name in window_labels if normalize_label(name) not in lookup]
     if missing:
         raise UserError(
             where,
             f"labels missing from the corpus: {', '.join(missing)} (corpus has: {', '.join(corpus_labels)})",
         )
-    return [lookup[_norm(name)] for name in window_labels]
+    return [lookup[normalize_label(name)] for name in window_labels]
 
 
 @dataclass
@@ -58,9 +54,9 @@ class TextTable:
     def build(cls, embeddings, window_labels: Sequence[str], where: str, drop: Sequence[str] = ()) -> "TextTable":
         """Table for ``window_labels`` from ``embeddings``; labels in ``drop`` get no sentences."""
         order = match_labels(window_labels, embeddings.labels, where)
-        dropped = {_norm(name) for name in drop}
+        dropped = {normalize_label(name) for name in drop}
         rows = [
-            embeddings.rows_of(ci) if _norm(name) not in dropped else np.zeros(0, dtype=np.int64)
+            embeddings.rows_of(ci) if normalize_label(name) not in dropped else np.zeros(0, dtype=np.int64)
             for name, ci in zip(window_labels, order)
         ]
         k_max = max(1, max(len(r) for r in rows))
@@ -181,18 +177,18 @@ def split_positions(windows, split: str, holdout: Sequence[str] = ()) -> np.ndar
     """Indices of ``split``'s windows, without those whose label is held out."""
     positions = np.asarray(windows.indices(split), dtype=np.int64)
     if holdout:
-        dropped = {_norm(name) for name in holdout}
-        keep_classes = np.array([_norm(name) not in dropped for name in windows.labels])
+        dropped = {normalize_label(name) for name in holdout}
+        keep_classes = np.array([normalize_label(name) not in dropped for name in windows.labels])
         positions = positions[keep_classes[np.asarray(windows.y)[positions]]]
     return positions
 
 
 def check_holdout(labels: Sequence[str], holdout: Sequence[str]) -> None:
-    known = {_norm(name) for name in labels}
-    unknown = [name for name in holdout if _norm(name) not in known]
+    known = {normalize_label(name) for name in labels}
+    unknown = [name for name in holdout if normalize_label(name) not in known]
     if unknown:
         raise UserError("--holdout-labels", f"unknown labels {', '.join(unknown)} (data has: {', '.join(labels)})")
-    if len({_norm(n) for n in holdout}) >= len(labels):
+    if len({normalize_label(n) for n in holdout}) >= len(labels):
         raise UserError("--holdout-labels", "would hold out every label")
 
 

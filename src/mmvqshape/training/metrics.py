@@ -9,6 +9,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..labels import normalize_label
+
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
     """accuracy, macro_f1, per_class {label: precision/recall/f1/support}, confusion (rows = true)."""
@@ -77,14 +79,14 @@ def zero_shot_metrics(
         "accuracy": float((nearest == y_true).mean()),
     }
     if holdout:
-        held = {h.casefold() for h in holdout}
-        rows = np.isin(y_true, [i for i, name in enumerate(labels) if name.casefold() in held])
+        held = {normalize_label(h) for h in holdout}
+        rows = np.isin(y_true, [i for i, name in enumerate(labels) if normalize_label(name) in held])
         out["holdout_labels"] = list(holdout)
         out["holdout_accuracy"] = float((nearest[rows] == y_true[rows]).mean()) if rows.any() else float("nan")
         out["per_label"] = {
             name: float((nearest[y_true == i] == i).mean())
             for i, name in enumerate(labels)
-            if name.casefold() in held and (y_true == i).any()
+            if normalize_label(name) in held and (y_true == i).any()
         }
     return out
 
