@@ -65,3 +65,35 @@ def test_speed_markdown_names_the_machine_and_the_ratios():
     }
     text = speed_markdown(result)
     assert "2 cores" in text and "**3.50×**" in text and "**1.10×**" in text and "| 1,000 |" in text
+
+
+def test_bench_accuracy_on_hapt_writes_per_class_f1_and_confusion(hapt_slice, tmp_path):
+    result = run_bench_accuracy(data="hapt", seeds=1, models="minirocket", zero_shot=False, out=tmp_path / "b")
+    labels = load_windows("hapt").labels
+    row = result["rows"][0]
+    assert set(row["per_class_f1"]) == set(labels)
+    assert np.asarray(row["confusion"]).shape == (6, 6) and np.sum(row["confusion"]) == row["n_test"]
+    assert "Per-class F1" in result["markdown"] and "| walking upstairs |" in result["markdown"]
+    assert result["setup"]["corpus"] == "hapt" and result["setup"]["budget"] == {"max_epochs": 10, "batch_size": 32}
+    assert (tmp_path / "b" / "per_class.csv").read_text().count("\n") == 1 + len(labels)
+
+
+def test_bench_accuracy_trains_every_model_on_the_same_split_with_the_data_budget(hapt_slice, tmp_path, monkeypatch):
+    import mmvqshape.pipelines.bench_accuracy as bench
+
+    seen = []
+
+    def fake_train(cfg, run):
+        windows = load_windows(cfg.data, seed=cfg.seed)
+        seen.append((cfg.model_name, cfg.max_epochs, cfg.batch_size, cfg.corpus, windows.split.tolist(), windows.y.tolist()))
+        n = len(windows.labels)
+        return {"metrics": {"accuracy": 0.5, "macro_f1": 0.4, "n_test": 1, "confusion": np.eye(n, dtype=int).tolist(),
+                            "per_class": {label: {"f1": 0.4} for label in windows.labels}}}
+
+    monkeypatch.setattr(bench, "train", fake_train)
+    bench.run_bench_accuracy(data="hapt", seeds=1, models="mmvqshape,vqshape,minirocket", zero_shot=False,
+                             max_epochs=3, out=tmp_path / "b")
+    assert [s[0] for s in seen] == ["mmvqshape", "vqshape", "minirocket"]
+    assert seen[0][1:3] == (3, 32) and seen[1][1:3] == (3, 32)  # the flag wins over the source's default epochs
+    assert seen[0][3] == "hapt"
+    assert seen[0][4] == seen[1][4] == seen[2][4] and seen[0][5] == seen[2][5]

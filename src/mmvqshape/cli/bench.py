@@ -27,14 +27,16 @@ def speed(
 @bench_app.command("accuracy")
 def accuracy(
     data: str = typer.Option("basicmotions", help="DATA argument (basicmotions, hapt, hapt-transitions, PATH.npz, ...)."),
-    corpus: str = typer.Option("basicmotions", help="Sub-action corpus for MMVQShape."),
+    corpus: str = typer.Option(None, help="Sub-action corpus for MMVQShape (default: the data's shipped corpus, e.g. hapt)."),
+    channels: str = typer.Option("acc", help="Sensor channels of basicmotions / hapt: acc | gyro | all."),
     seeds: int = typer.Option(5, help="Number of seeds (0..seeds-1)."),
     shots: str = typer.Option("all", help="Training windows per class, comma separated, e.g. 1,2,4,all."),
     models: str = typer.Option("mmvqshape,vqshape,vqshape-probe,minirocket",
                                help="Models to compare (also: vqshape-flat-weights, mmvqshape-flat-weights)."),
     zero_shot: bool = typer.Option(True, help="Also the leave-one-label-out zero-shot figure for MMVQShape."),
     zero_shot_seeds: int = typer.Option(None, help="Seeds for the zero-shot runs (default: all --seeds)."),
-    max_epochs: int = typer.Option(None, help="Override the training epochs of every neural model."),
+    max_epochs: int = typer.Option(None, help="Training epochs of every neural model (default: per data source, e.g. 10 for hapt)."),
+    batch_size: int = typer.Option(None, help="Batch size of every neural model (default: per data source, e.g. 32 for hapt)."),
     out: Path = typer.Option(Path("runs/bench-accuracy"), help="Output folder (accuracy.md, accuracy.csv)."),
 ) -> None:
     """Accuracy and macro-F1, mean ± std over seeds, on identical splits (few-shot included)."""
@@ -42,7 +44,7 @@ def accuracy(
 
     result = run_bench_accuracy(
         data=data, corpus=corpus, seeds=seeds, shots=shots, models=models, zero_shot=zero_shot, zero_shot_seeds=zero_shot_seeds,
-        max_epochs=max_epochs, out=out,
+        max_epochs=max_epochs, batch_size=batch_size, channels=channels, out=out,
     )
     typer.echo(result["markdown"])
     typer.echo(f"written: {out}")
