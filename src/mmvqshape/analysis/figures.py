@@ -6,24 +6,11 @@ Every function draws already-computed numbers into one file; none computes resul
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-
-def label_colors(n: int) -> list[tuple[float, float, float, float]]:
-    """n distinct colours: tab10 / tab20 when they suffice, else evenly spaced hues."""
-    from matplotlib import colormaps
-
-    if n <= 10:
-        return [colormaps["tab10"](i) for i in range(n)]
-    if n <= 20:
-        return [colormaps["tab20"](i) for i in range(n)]
-    return [colormaps["hsv"](i / n) for i in range(n)]
-
-
-def _hex(color: Sequence[float]) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*(int(round(255 * c)) for c in color[:3]))
+from ..palette import HEATMAP, REFERENCE_COLOR, label_colors, series_colors
 
 
 def _figure(width: float, height: float):
@@ -33,9 +20,10 @@ def _figure(width: float, height: float):
 
 
 def plot_projection(panels: list[dict[str, Any]], labels: list[str], path: Path, dims: int) -> None:
-    """Scatter plots side by side, one per panel ({"title", "coords" (N, dims), "owner" (N,)})."""
-    colors = label_colors(len(labels))
-    fig = _figure(5.2 * len(panels) + 3.0, 5.0)
+    """Scatter plots side by side, one per panel ({"title", "coords" (N, dims), "owner" (N,)}),
+    one legend below them in a size that stays readable when the picture is shrunk to a page."""
+    colors = label_colors(labels)
+    fig = _figure(4.2 * len(panels), 4.9)
     for index, panel in enumerate(panels):
         kwargs = {"projection": "3d"} if dims == 3 else {}
         ax = fig.add_subplot(1, len(panels), index + 1, **kwargs)
@@ -43,14 +31,14 @@ def plot_projection(panels: list[dict[str, Any]], labels: list[str], path: Path,
         for label_index, label in enumerate(labels):
             mask = owner == label_index
             points = [coords[mask, d] for d in range(dims)]
-            ax.scatter(*points, s=18, color=colors[label_index], label=label, alpha=0.85, edgecolors="none")
-        ax.set_title(panel["title"], fontsize=10)
+            ax.scatter(*points, s=26, color=colors[label_index], label=label, alpha=0.9, edgecolors="none")
+        ax.set_title(panel["title"], fontsize=12)
         ax.set_xticks([])
         ax.set_yticks([])
         if dims == 3:
             ax.set_zticks([])
     handles, names = fig.axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside right center", fontsize=7, markerscale=1.3, frameon=False)
+    fig.legend(handles, names, loc="outside lower center", ncol=min(len(names), 7), fontsize=12, markerscale=1.8, frameon=False)
     fig.savefig(path, dpi=130)
 
 
@@ -63,7 +51,7 @@ def projection_html(
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    colors = [_hex(c) for c in label_colors(len(labels))]
+    colors = label_colors(labels)
     fig = make_subplots(rows=1, cols=len(panels), specs=[[{"type": "scene"}] * len(panels)], subplot_titles=[p["title"] for p in panels])
     for index, panel in enumerate(panels):
         coords, owner = panel["coords"], panel["owner"]
@@ -87,7 +75,7 @@ def plot_gram(gram: np.ndarray, owner: np.ndarray, labels: list[str], path: Path
     """Heatmap of a label-ordered Gram matrix with label boundaries and names at block centres."""
     fig = _figure(9.5, 8.0)
     ax = fig.add_subplot(1, 1, 1)
-    image = ax.imshow(gram, cmap="viridis", vmin=min(0.0, float(gram.min())), vmax=1.0, interpolation="nearest")
+    image = ax.imshow(gram, cmap=HEATMAP, vmin=min(0.0, float(gram.min())), vmax=1.0, interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8, label="cosine similarity")
     counts = np.bincount(owner, minlength=len(labels))
     edges = np.concatenate([[0], np.cumsum(counts)])
@@ -96,8 +84,12 @@ def plot_gram(gram: np.ndarray, owner: np.ndarray, labels: list[str], path: Path
         ax.axvline(edge - 0.5, color="white", linewidth=0.8)
     centres = (edges[:-1] + edges[1:]) / 2 - 0.5
     present = counts > 0
-    ax.set_xticks(centres[present], [l for l, p in zip(labels, present) if p], rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(centres[present], [l for l, p in zip(labels, present) if p], fontsize=7)
+    ax.set_xticks(centres[present], [l for l, p in zip(labels, present) if p], rotation=60, ha="right", fontsize=10)
+    ax.set_yticks(centres[present], [l for l, p in zip(labels, present) if p], fontsize=10)
+    colors = label_colors(labels)
+    for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
+        for tick, index in zip(ticks, np.flatnonzero(present)):
+            tick.set_color(colors[index])
     ax.set_title("Cosine Gram matrix of sub-actions (grouped by label)")
     fig.savefig(path, dpi=130)
 
@@ -108,7 +100,7 @@ def plot_recon(summary: list[dict[str, Any]], path: Path) -> None:
     fig = _figure(11.0, 5.2)
     metrics = [("cosine", "test cosine to the label embedding"), ("top1", "top-1 retrieval accuracy")]
     series = sorted({(row["protocol"], row["input"]) for row in summary})
-    colors = label_colors(max(1, len(series)))
+    colors = series_colors(max(1, len(series)))
     for m_index, (metric, ylabel) in enumerate(metrics):
         ax = fig.add_subplot(1, 2, m_index + 1)
         for s_index, (protocol, input_) in enumerate(series):
@@ -123,7 +115,7 @@ def plot_recon(summary: list[dict[str, Any]], path: Path) -> None:
                 if r["model"] == "baseline":
                     ax.axhline(r[f"{metric}_mean"], linestyle="--", color=colors[s_index], linewidth=1, label=f"mean baseline: {name}")
         if metric == "top1" and summary:
-            ax.axhline(summary[0]["chance_top1"], linestyle=":", color="grey", linewidth=1, label="chance")
+            ax.axhline(summary[0]["chance_top1"], linestyle=":", color=REFERENCE_COLOR, linewidth=1, label="chance")
         ax.set_xscale("log", base=2)
         sizes = sorted({r["hidden"] for r in summary if r["model"] == "probe"})
         if sizes:
@@ -133,7 +125,7 @@ def plot_recon(summary: list[dict[str, Any]], path: Path) -> None:
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     handles, names = fig.axes[-1].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside lower center", ncol=3, fontsize=7, frameon=False)
+    fig.legend(handles, names, loc="outside lower center", ncol=2, fontsize=10, frameon=False)
     fig.suptitle("Label embedding from its sub-actions (test samples, mean ± std over seeds)")
     fig.savefig(path, dpi=130)
 
@@ -144,19 +136,22 @@ def plot_coverage(coverage: dict[str, Any], labels: list[str], path: Path) -> No
     positions = np.arange(len(labels))
     without = set(coverage["labels_without_own_code"])
     ax = fig.add_subplot(1, 3, 1)
-    ax.bar(positions, [coverage["codes_per_label"][l] for l in labels], color="tab:blue")
-    ax.set_title("codes serving each label\n(nearest code of one of its sentences)", fontsize=9)
-    ax.set_xticks(positions, labels, rotation=70, ha="right", fontsize=6)
+    colors = label_colors(labels)
+    tick_size = 10 if len(labels) <= 8 else 8
+    ax.bar(positions, [coverage["codes_per_label"][l] for l in labels], color=colors)
+    ax.set_title("codes serving each label\n(nearest code of one of its sentences)", fontsize=10)
+    ax.set_xticks(positions, labels, rotation=60, ha="right", fontsize=tick_size)
     ax = fig.add_subplot(1, 3, 2)
-    ax.bar(positions, [coverage["own_codes_per_label"][l] for l in labels],
-           color=["tab:red" if l in without else "tab:green" for l in labels])
-    ax.set_title(f"codes drawn from each label's sentences\n(red: no code of its own, {len(without)} labels)", fontsize=9)
-    ax.set_xticks(positions, labels, rotation=70, ha="right", fontsize=6)
+    ax.bar(positions, [coverage["own_codes_per_label"][l] for l in labels], color=colors,
+           hatch=["//" if l in without else "" for l in labels], edgecolor=REFERENCE_COLOR)
+    ax.set_title(f"codes drawn from each label's sentences\n({len(without)} labels without a code of their own)", fontsize=10)
+    ax.set_xticks(positions, labels, rotation=60, ha="right", fontsize=tick_size)
     ax = fig.add_subplot(1, 3, 3)
     per_code = np.asarray(coverage["labels_per_code"], dtype=int)
     top = int(per_code.max()) if per_code.size else 1
-    ax.bar(np.arange(top + 1), np.bincount(per_code, minlength=top + 1), color="tab:purple")
-    ax.set_title(f"labels served per code\n({len(coverage['shared_codes'])} of {coverage['size']} codes shared)", fontsize=9)
+    ax.bar(np.arange(top + 1), np.bincount(per_code, minlength=top + 1), color=REFERENCE_COLOR)
+    ax.set_title(f"labels served per code\n({len(coverage['shared_codes'])} of {coverage['size']} codes shared)", fontsize=10)
+    ax.set_xticks(np.arange(top + 1))
     ax.set_xlabel("labels served")
     ax.set_ylabel("codes")
     fig.suptitle(f"Action codebook coverage ({coverage['size']} codes, mean cosine to nearest code {coverage['mean_cosine_to_code']:.3f})")

@@ -8,8 +8,9 @@ Steps, each the same public function its own command calls:
    side, Gram matrix, action-codebook selection, reconstruction probe with and without the
    action codebook                                    → ``analysis/``
 4. train + evaluate MiniRocket, VQShape (joint) and MMVQShape on the official split → ``runs/``
-5. explain a few test windows with MMVQShape          → ``explain/``
-6. ``report.html``
+5. explain the first test window of each class with MMVQShape → ``explain/``
+6. ``report.html`` (:func:`~mmvqshape.pipelines.report.build_report`): the headline first,
+   then the explanations, the shapes, the text analyses, data and method, provenance.
 
 Every step writes its own output atomically (a temporary name renamed into place), so an
 interrupted demo leaves only complete steps; paths recorded inside the outputs (a run's
@@ -24,8 +25,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from ..atomic import atomic_file, write_json
 from ..errors import UserError
+from ..signals import load_windows
 from .data import format_summary, summarize_data
 from .report import build_report
 
@@ -33,7 +37,16 @@ CORPUS = "basicmotions"
 VIEWS = ("armleg", "arm", "leg")
 #: Epochs of the demo's neural models (None = the trainer's default); quick is a smoke run.
 EPOCHS = {"full": {"vqshape": None, "mmvqshape": None}, "quick": {"vqshape": 2, "mmvqshape": 2}}
-EXPLAIN_WINDOWS = (0, 10, 20, 30)  # one test window of each BasicMotions class
+
+
+def one_window_per_class(windows) -> list[int]:
+    """Positions in the test split of the first test window of each class, in class order.
+
+    Which windows are shown is chosen by their true label only, never by how well the model
+    does on them.
+    """
+    test_labels = windows.y[windows.indices("test")]
+    return [int(np.flatnonzero(test_labels == k)[0]) for k in range(len(windows.labels)) if (test_labels == k).any()]
 
 
 def _step(log: dict, name: str, fn: Callable[[], Any]) -> Any:
@@ -113,7 +126,7 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, seed: int = 
     for name, spec in specs.items():
         _step(seconds, f"train {name}", lambda s=spec, n=name: train(merge_config(common, s), runs / n))
         metrics[name] = _step(seconds, f"evaluate {name}", lambda n=name: evaluate(runs / n))
-    for index in EXPLAIN_WINDOWS:
+    for index in one_window_per_class(load_windows("basicmotions", seed=seed)):
         _step(seconds, f"explain window {index}", lambda i=index: run_explain(runs / "mmvqshape", index=i, out=out / "explain"))
     write_json(out / "timing.json", seconds)
     report = _step(seconds, "report", lambda: build_report(out, title="MMVQShape demo: BasicMotions"))

@@ -7,6 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..palette import RECONSTRUCTION_COLOR, SIGNAL_COLOR, label_color_map
+
 
 def _plt():
     import matplotlib
@@ -35,6 +37,9 @@ def confusion_figure(confusion: Sequence[Sequence[int]], labels: Sequence[str], 
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
+    colors = label_color_map(labels)
+    for tick in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
+        tick.set_color(colors.get(tick.get_text(), SIGNAL_COLOR))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for i in range(matrix.shape[0]):
@@ -50,7 +55,7 @@ def code_usage_figure(counts: dict[str, np.ndarray], path: Path) -> Path:
     plt = _plt()
     fig, axes = plt.subplots(len(counts), 1, figsize=(9, 2.6 * len(counts)), squeeze=False)
     for ax, (name, c) in zip(axes[:, 0], counts.items()):
-        ax.bar(np.arange(len(c)), c, width=1.0, color="tab:blue")
+        ax.bar(np.arange(len(c)), c, width=1.0, color=RECONSTRUCTION_COLOR)
         ax.set_title(f"{name} codebook: {int((c > 0).sum())}/{len(c)} codes used")
         ax.set_xlabel("code")
         ax.set_ylabel("count")
@@ -72,10 +77,10 @@ def reconstruction_figure(figure: dict[str, np.ndarray], labels_of_windows: Sequ
     for w in range(n_win):
         for c in range(n_ch):
             ax = axes[w, c]
-            ax.plot(time_axis, signal[w, c], color="black", lw=0.9, label="x")
+            ax.plot(time_axis, signal[w, c], color=SIGNAL_COLOR, lw=0.9, label="x")
             if "x_pred" in figure:
                 x_pred = figure["x_pred"][w].reshape(n_ch, -1)[c]
-                ax.plot(np.linspace(0, T - 1, len(x_pred)), x_pred, color="tab:blue", lw=0.9, label="x̂")
+                ax.plot(np.linspace(0, T - 1, len(x_pred)), x_pred, color=RECONSTRUCTION_COLOR, lw=0.9, label="x̂")
             if "s_pred" in figure and "t" in figure and "l" in figure:
                 shapes = figure["s_pred"][w].reshape(n_ch, -1, figure["s_pred"].shape[-1])[c]  # (N, len_s)
                 t = figure["t"][w].reshape(n_ch, -1)[c]
@@ -88,7 +93,7 @@ def reconstruction_figure(figure: dict[str, np.ndarray], labels_of_windows: Sequ
             if w == 0:
                 ax.set_title(channel_names[c] if c < len(channel_names) else f"channel {c}")
             if c == 0:
-                ax.set_ylabel(labels_of_windows[w] if w < len(labels_of_windows) else "")
+                ax.set_ylabel(labels_of_windows[w] if w < len(labels_of_windows) else "", fontsize=11)
     axes[0, 0].legend(loc="upper right", fontsize=7)
     fig.suptitle("x (black), x̂ (blue), decoded shapes at (t, l) (colours)")
     fig.tight_layout()

@@ -1,0 +1,96 @@
+"""One self-contained HTML page from any run, demo or bench folder (``mmvq report``).
+
+The page argues in the order a colleague reads: the headline (which model won, what the
+model explains, whether unseen activities were recognised), explanations of test windows,
+the shapes, the sub-action text, data and method, and provenance last. Each section is
+drawn from what the folder holds and left out when it holds nothing for it, so a single
+run folder, a demo, a ``bench accuracy`` or a zero-shot bench folder each get the sections
+that apply. A sub-folder that is itself a demo (its own ``data/summary.json``, e.g. a second
+data set) becomes a part of its own after the first.
+
+Figures are embedded PNGs with captions; the 3-D projections are one interactive view
+(one inlined copy of plotly.js) with a method / view switch; raw files are linked, not
+copied in; long tables are folded. Nothing on the page is fetched from the network.
+Notebook use::
+
+    from mmvqshape.pipelines.report import build_report
+    build_report("runs/demo")          # → runs/demo/report.html
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ...atomic import atomic_file
+from ...errors import UserError
+from .folder import files_of, find_explanations, find_projections, find_runs, labels_of, nested_parts, read_json
+from .html import esc, label_html, page
+from .sections import Part, render_part
+
+__all__ = ["build_report", "read_part"]
+
+
+def read_part(root: Path, page_dir: Path, anchor: str = "") -> Part:
+    """Everything one data set's folder holds that the sections draw."""
+    files = files_of(root)
+    runs = find_runs(files)
+    return Part(root=root, page_dir=page_dir, files=files, runs=runs, explanations=find_explanations(files),
+                projections=find_projections(files), labels=labels_of(root, files, runs), anchor=anchor)
+
+
+def _data_name(root: Path) -> str:
+    summary = read_json(root / "data" / "summary.json")
+    if isinstance(summary, dict) and summary.get("data"):
+        return str(summary["data"])
+    return root.name
+
+
+def build_report(folder: str | Path, out: str | Path | None = None, title: str | None = None) -> Path:
+    """Write ``report.html`` for ``folder`` (a run, demo or bench folder); return its path."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(folder, "is not a folder (expected a run, demo or bench folder)")
+    out = Path(out) if out is not None else folder / "report.html"
+    page_dir = out.resolve().parent
+    main = read_part(folder.resolve(), page_dir, anchor="main")
+    toc, body = render_part(main)
+    for index, sub in enumerate(nested_parts(folder.resolve())):
+        name = _data_name(sub)
+        sub_toc, sub_body = render_part(read_part(sub, page_dir, anchor=f"part{index}"), prefix=f"part{index}-",
+                                        title_prefix=f"{name}: ", include_machine=False)
+        if sub_body:
+            toc.append((sub_toc[0][0], name))
+            body += sub_body
+    if all(anchor.endswith("provenance") for anchor, _ in toc):
+        raise UserError(folder, "holds nothing to report (no metrics.json, explanations, analyses or data summary)")
+    head_script = ""
+    if "class='plot3d'" in body:
+        head_script = f"<script>{_plotly_js()}</script>"
+    title = title or f"MMVQShape report: {_data_name(folder)}"
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    meta = " · ".join([*_facts(main), f"page built {stamp}"])
+    document = page(title, meta, toc, body, head_script=head_script)
+    with atomic_file(out) as handle:
+        handle.write(document)
+    return out
+
+
+def _facts(part: Part) -> list[str]:
+    """The line under the title: data, activities, test windows."""
+    facts = []
+    summary = read_json(part.root / "data" / "summary.json")
+    if isinstance(summary, dict):
+        facts.append(esc(summary.get("data")))
+        test = ((summary.get("splits") or {}).get("test") or {}).get("n")
+        if test:
+            facts.append(f"{test} test windows")
+    if part.labels:
+        facts.append(f"{len(part.labels)} activities: " + ", ".join(label_html(label, part.colors) for label in part.labels))
+    return facts
+
+
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs  # large: only when the page has an interactive view
+
+    return get_plotlyjs()

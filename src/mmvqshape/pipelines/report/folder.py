@@ -1,0 +1,256 @@
+"""Reading a run, demo or bench folder into what the report's sections draw.
+
+Nothing here writes HTML. Every reader tolerates what is absent (an older run without a
+key, a bench folder without explanations) by returning ``None`` or an empty list, so each
+section shows what is present and skips the rest.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Folders never read: weights, logs, temporary outputs.
+SKIPPED = {"checkpoints", "logs", "__pycache__"}
+
+#: Display name and one line of what each model is, by run key (folder name without seed / shots).
+MODEL_WORDS: dict[str, tuple[str, str]] = {
+    "minirocket": ("MiniRocket", "baseline: 10,000 random convolution kernels and a ridge classifier; explains nothing"),
+    "vqshape": ("VQShape", "shape tokens from a learned codebook, then a classifier"),
+    "vqshape-probe": ("VQShape, pre-trained + linear probe", "self-supervised shape tokens per channel, a linear classifier on top"),
+    "vqshape-flat-weights": ("VQShape, flat loss weights", "VQShape with the plan author's equal loss weights (ablation)"),
+    "mmvqshape": ("MMVQShape", "VQShape plus sub-action sentences the model chooses from the signal alone"),
+    "mmvqshape-flat-weights": ("MMVQShape, flat loss weights", "MMVQShape with equal loss weights (ablation)"),
+}
+
+
+def read_json(path: Path) -> Any:
+    """The file's JSON, or None when it is missing or not valid JSON (the report leaves it out)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def read_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    try:
+        with open(path, newline="") as handle:
+            return list(csv.DictReader(handle))
+    except (OSError, csv.Error):
+        return []
+
+
+def scalar(value: Any) -> float | None:
+    """A headline number from a metric that may be a number or a summary dict
+    (``overall`` / ``mean`` / ``median`` / ``value``); None when there is none."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return None if isinstance(value, float) and math.isnan(value) else float(value)
+    if isinstance(value, dict):
+        for key in ("overall", "mean", "median", "value", "all"):
+            if key in value:
+                return scalar(value[key])
+    return None
+
+
+def is_part(folder: Path) -> bool:
+    """A demo-like folder (its own data summary): rendered as a part of its own."""
+    return (folder / "data" / "summary.json").is_file()
+
+
+def files_of(root: Path) -> list[Path]:
+    """Every file of this part, in path order: hidden, weight and log folders skipped, and
+    nested parts (a second data set's demo inside a demo) left to their own part."""
+    found: list[Path] = []
+
+    def walk(folder: Path) -> None:
+        for entry in sorted(folder.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                if entry.name in SKIPPED or is_part(entry):
+                    continue
+                walk(entry)
+            elif entry.is_file():
+                found.append(entry)
+
+    walk(root)
+    return found
+
+
+def nested_parts(root: Path) -> list[Path]:
+    """Sub-folders (any depth, outside skipped folders) that are demo-like parts of their own."""
+    parts = []
+    for entry in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in SKIPPED):
+        if is_part(entry):
+            parts.append(entry)
+        else:
+            parts.extend(nested_parts(entry))
+    return parts
+
+
+def run_key(name: str) -> str:
+    """A run's group: its folder name without the seed and the 'all windows' tag
+    (``mmvqshape-seed1-all`` → ``mmvqshape``; ``vqshape-seed0-4-shot`` → ``vqshape-4-shot``)."""
+    key = re.sub(r"[-_]seed\d+", "", name)
+    key = re.sub(r"-all$", "", key)
+    return key
+
+
+@dataclass
+class Run:
+    """One trained model's folder: ``metrics.json`` and whatever sits beside it."""
+
+    path: Path
+    metrics: dict
+    config: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return run_key(self.path.name)
+
+    @property
+    def model(self) -> str:
+        return str(self.metrics.get("model") or self.config.get("model_name") or self.path.name)
+
+    @property
+    def holdout(self) -> list[str]:
+        zero_shot = self.metrics.get("zero_shot") or {}
+        return list(zero_shot.get("unseen_labels") or zero_shot.get("holdout_labels") or self.config.get("holdout_labels") or [])
+
+    @property
+    def data(self) -> str:
+        split = self.metrics.get("split")
+        if isinstance(split, dict) and split.get("data"):
+            return str(split["data"])
+        return str(self.config.get("data") or "")
+
+    @property
+    def name(self) -> str:
+        """The model in words (bench variants and shots included)."""
+        key = self.key
+        shots = re.search(r"-(\d+)-shot$", key)
+        base = key[: shots.start()] if shots else key
+        words = MODEL_WORDS.get(base, MODEL_WORDS.get(self.model, (base, "")))[0]
+        if base not in MODEL_WORDS and self.model in MODEL_WORDS and base != self.model:
+            words = f"{MODEL_WORDS[self.model][0]} ({base})"
+        if shots:
+            words += f", {shots.group(1)} training windows per class"
+        return words
+
+    @property
+    def description(self) -> str:
+        base = re.sub(r"-\d+-shot$", "", self.key)
+        return MODEL_WORDS.get(base, MODEL_WORDS.get(self.model, ("", "")))[1]
+
+    def figure(self, name: str) -> Path | None:
+        for path in (self.path / "figures" / name, self.path / name):
+            if path.is_file():
+                return path
+        return None
+
+
+def find_runs(files: list[Path]) -> list[Run]:
+    """Every folder with a readable ``metrics.json`` among ``files``."""
+    runs = []
+    for path in files:
+        if path.name != "metrics.json":
+            continue
+        metrics = read_json(path)
+        if isinstance(metrics, dict):
+            config = read_yaml(path.parent / "config.yaml") if (path.parent / "config.yaml").is_file() else {}
+            runs.append(Run(path.parent, metrics, config))
+    return runs
+
+
+@dataclass
+class Explanation:
+    """One explained window: ``explain_<I>.json`` and its figure."""
+
+    json_path: Path
+    data: dict
+    png: Path | None
+
+    @property
+    def index(self) -> int:
+        return int(self.data.get("index", -1))
+
+
+def find_explanations(files: list[Path]) -> list[Explanation]:
+    found = []
+    for path in files:
+        if re.fullmatch(r"explain_\d+\.json", path.name):
+            data = read_json(path)
+            if isinstance(data, dict):
+                png = path.with_suffix(".png")
+                found.append(Explanation(path, data, png if png.is_file() else None))
+    return sorted(found, key=lambda e: (str(e.json_path.parent), e.index))
+
+
+@dataclass
+class Projection:
+    """One projection folder: its parameters and its coordinates (``coordinates.csv``)."""
+
+    folder: Path
+    params: dict
+    rows: list[dict[str, str]]
+
+    @property
+    def method(self) -> str:
+        return str(self.params.get("method", self.folder.name))
+
+    @property
+    def dims(self) -> int:
+        return int(self.params.get("dims", 2))
+
+
+def find_projections(files: list[Path]) -> list[Projection]:
+    found = []
+    for path in files:
+        if path.name == "projection.json":
+            params = read_json(path)
+            rows = read_csv(path.parent / "coordinates.csv")
+            if isinstance(params, dict):
+                found.append(Projection(path.parent, params, rows))
+    return found
+
+
+def first(files: list[Path], name: str, *, under: str | None = None) -> Path | None:
+    """The first file called ``name`` (inside a folder called ``under`` when given)."""
+    for path in files:
+        if path.name == name and (under is None or under in path.parent.parts):
+            return path
+    return None
+
+
+def labels_of(root: Path, files: list[Path], runs: list[Run]) -> list[str]:
+    """The activity labels in class-index order: data summary, else a run's, else an embedding's."""
+    summary = read_json(root / "data" / "summary.json")
+    if isinstance(summary, dict) and summary.get("labels"):
+        return [str(label) for label in summary["labels"]]
+    for run in runs:
+        per_class = run.metrics.get("per_class")
+        if isinstance(per_class, dict) and per_class:
+            return list(per_class)
+    for path in files:
+        if path.name == "index.json":
+            index = read_json(path)
+            if isinstance(index, dict) and index.get("labels"):
+                return [str(label) for label in index["labels"]]
+    return []
