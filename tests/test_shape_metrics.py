@@ -179,3 +179,20 @@ def test_accumulator_over_batches_equals_the_whole_and_sits_beside_pca():
     empty = sm.ShapeMetricsAccumulator()
     empty.add(x, {"logits": np.zeros((10, 2))}, labels)
     assert not empty and empty.shapes() is None
+
+
+def test_accumulator_fits_the_pca_baseline_on_training_windows_with_one_component_per_token():
+    rng = np.random.default_rng(5)
+    time = np.linspace(0, 1, 16)
+    basis = np.stack([np.sin(2 * np.pi * time), np.cos(2 * np.pi * 2 * time), np.sin(2 * np.pi * 5 * time)])
+    train = rng.normal(size=(40, 2, 3)) @ basis
+    test = rng.normal(size=(6, 2, 3)) @ basis
+    outputs = {"x_pred": test, "code_idx": np.zeros((6, 2, 3), dtype=int)}  # 3 tokens per series
+    acc = sm.ShapeMetricsAccumulator(pca_train=train)
+    acc.add(test[:2], {k: v[:2] for k, v in outputs.items()}, [0, 1])
+    acc.add(test[2:], {k: v[2:] for k, v in outputs.items()}, [0, 1, 0, 1])
+    rec = acc.reconstruction()
+    assert rec["pca_components"] == 3 and rec["pca_r2"] == pytest.approx(1.0, abs=1e-9) and rec["r2"] == pytest.approx(1.0)
+    two = sm.ShapeMetricsAccumulator(pca_train=train)
+    two.add(test, {"x_pred": test, "code_idx": np.zeros((6, 2, 2), dtype=int)}, [0] * 6)
+    assert two.reconstruction()["pca_r2"] < 0.99

@@ -3,10 +3,13 @@
 Writes into ``out``:
 
 - ``explain_<I>.png``: one panel per channel (the window, the model's reconstruction, and each
-  decoded shape drawn where it sits: from t to t + l, in the series' units, coloured by code),
-  and a text panel with the K chosen sub-action sentences, the predicted and true label and
-  the top zero-shot candidates;
-- ``explain_<I>.json``: the same as numbers and words.
+  decoded shape drawn where it sits: from t to t + l, placed with its μ and σ, coloured by
+  code — all in the data's units, the dataset's normalisation undone), the window's
+  reconstruction R² in the title and each channel's beside its name, and a text panel with
+  the K chosen sub-action sentences, the predicted and true label and the top zero-shot
+  candidates;
+- ``explain_<I>.json``: the same as numbers and words (each shape with its ``fit_r2`` against
+  the signal it claims, and ``mu_signal`` / ``sigma_signal`` in the data's units).
 
 ``I`` is the position of the window in the run's **test** split (0-based); the JSON also
 records its row in the data. The window goes through the model exactly as in evaluation:
@@ -27,6 +30,7 @@ import torch
 
 from ..atomic import atomic_file, write_json
 from ..errors import UserError
+from ..training import shape_metrics
 from ..training.checkpoint import load_task
 from ..training.data import SignalDataset
 from .run import check_same_labels, find_checkpoint, load_data, read_run
@@ -46,11 +50,20 @@ def _per_channel(value: torch.Tensor, n_channels: int) -> np.ndarray:
     return array
 
 
-def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 5) -> dict[str, Any]:
+def _round(value: float) -> float | None:
+    """A JSON-ready number: 6 decimals, None for nan."""
+    return None if not np.isfinite(value) else round(float(value), 6)
+
+
+def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 5,
+                   affine: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """Run ``task`` on one pre-processed window ``signal`` (C, T), signal only, and describe it.
 
-    Returns a JSON-ready dict (shapes per channel, sub-actions, prediction, zero-shot
-    candidates) plus ``"arrays"`` (signal, x_pred, s_pred ... as numpy) for the figure.
+    Returns a JSON-ready dict (shapes per channel with each shape's fit R², the window's
+    reconstruction R², sub-actions, prediction, zero-shot candidates) plus ``"arrays"``
+    (signal, x_pred, s_pred ... as numpy) for the figure. ``affine`` = (offset (C,), scale (C,))
+    maps the model's units back to the data's (``SignalDataset.signal_affine``): the arrays
+    and each shape's ``mu_signal`` / ``sigma_signal`` are then in the data's units.
     """
     n_channels, length = signal.shape
     batch = {"signal": signal[None].float(), "label": torch.zeros(1, dtype=torch.long), "text_present": False}
@@ -67,19 +80,35 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
     for key in PER_CHANNEL_KEYS:
         if out.get(key) is not None:
             arrays[key] = _per_channel(out[key], n_channels)
+    offset, scale = affine if affine is not None else (np.zeros(n_channels), np.ones(n_channels))
+    channel_r2: list[float | None] = [None] * n_channels
+    if "x_pred" in arrays:  # R² of the reconstruction (the same definition as metrics.json)
+        sse, ss = shape_metrics.series_errors(arrays["signal"], arrays["x_pred"])  # (C,)
+        result["reconstruction_r2"] = _round(shape_metrics.window_r2(arrays["signal"][None], arrays["x_pred"][None])[0])
+        channel_r2 = [_round(1 - e / v) if v > 0 else None for e, v in zip(sse, ss)]
     if "code_idx" in arrays:
+        fit = (shape_metrics.shape_fit_r2(arrays["signal"][None], arrays["t"][None], arrays["l"][None], arrays["s_pred"][None])[0]
+               if "s_pred" in arrays else np.full(arrays["code_idx"].shape, np.nan))  # (C, N)
         channels = []
         for c in range(n_channels):
             shapes = []
             for n in np.argsort(arrays["t"][c]):  # shapes in time order
                 t, l = float(arrays["t"][c, n]), float(arrays["l"][c, n])
+                placed = arrays["s_pred"][c, n] * scale[c] + offset[c] if "s_pred" in arrays else None
                 shapes.append({
                     "token": int(n), "code": int(arrays["code_idx"][c, n]), "t": round(t, 6), "l": round(l, 6),
                     "mu": round(float(arrays["mu"][c, n]), 6), "sigma": round(float(arrays["sigma"][c, n]), 6),
                     "start_sample": round(t * (length - 1), 2), "end_sample": round(min(t + l, 1.0) * (length - 1), 2),
+                    **({"mu_signal": _round(placed.mean()), "sigma_signal": _round(placed.std(ddof=1)),
+                        "fit_r2": _round(fit[c, n])} if placed is not None else {}),
                 })
-            channels.append({"channel": c, "shapes": shapes})
+            channels.append({"channel": c, "reconstruction_r2": channel_r2[c], "shapes": shapes})
         result["channels"] = channels
+    for key in ("signal", "x_pred"):  # the figure draws the data's units
+        if key in arrays:
+            arrays[key] = arrays[key] * scale[:, None] + offset[:, None]
+    if "s_pred" in arrays:
+        arrays["s_pred"] = arrays["s_pred"] * scale[:, None, None] + offset[:, None, None]
     if out.get("action_idx") is not None:
         idx = out["action_idx"][0].reshape(-1).tolist()
         words = task.action_sentences(out["action_idx"][:1].reshape(1, -1))[0]
@@ -127,11 +156,12 @@ def explain_figure(result: dict[str, Any], path: Path, channel_names: list[str] 
                 xs = np.linspace(start, end, arrays["s_pred"].shape[-1])
                 ax.plot(xs, arrays["s_pred"][c, n], color=colors(int(arrays["code_idx"][c, n]) % 20), lw=1.2, alpha=0.75)
         name = channel_names[c] if channel_names and c < len(channel_names) else f"channel {c}"
-        ax.set_ylabel(name)
+        r2 = (result.get("channels") or [{}] * n_channels)[c].get("reconstruction_r2")
+        ax.set_ylabel(name + ("" if r2 is None else f"\nR² {r2:.2f}"))
         ax.set_xlim(0, length - 1)
         if c == 0:
             ax.legend(loc="upper right", fontsize=7)
-    axes[n_channels - 1, 0].set_xlabel("sample (shapes coloured by code)")
+    axes[n_channels - 1, 0].set_xlabel("sample (shapes coloured by code, each at its t, l, μ, σ in the data's units)")
     if has_text:
         ax = axes[-1, 0]
         ax.axis("off")
@@ -143,6 +173,8 @@ def explain_figure(result: dict[str, Any], path: Path, channel_names: list[str] 
             lines.append("nearest label texts: " + ", ".join(f"{z['label']} ({z['cosine']:.2f})" for z in result["zero_shot"]))
         ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=8, wrap=True,
                 transform=ax.transAxes)
+    if result.get("reconstruction_r2") is not None:
+        title = f"{title} · reconstruction R² {result['reconstruction_r2']:.2f}" if title else f"reconstruction R² {result['reconstruction_r2']:.2f}"
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -171,8 +203,9 @@ def run_explain(run: str | Path, data: str | None = None, index: int = 0, out: s
     rows = windows.indices("test")
     if not 0 <= int(index) < len(rows):
         raise UserError("--index", f"must be between 0 and {len(rows) - 1} (the test split has {len(rows)} windows), got {index}")
-    item = SignalDataset(windows, rows[[int(index)]], cfg.length, cfg.normalize, scale=info.get("scale"))[0]  # as trained
-    result = explain_window(task, item["signal"], labels, top=top)
+    dataset = SignalDataset(windows, rows[[int(index)]], cfg.length, cfg.normalize, scale=info.get("scale"))  # as trained
+    item = dataset[0]
+    result = explain_window(task, item["signal"], labels, top=top, affine=dataset.signal_affine(0))
     result = {
         "run": str(run), "checkpoint": checkpoint.name, "model": cfg.model_name, "data": windows.name,
         "index": int(index), "row": int(rows[int(index)]), "true_label": labels[int(item["label"])],

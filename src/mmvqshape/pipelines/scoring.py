@@ -4,8 +4,9 @@
 later), :func:`score_minirocket` the MiniRocket baseline, and :func:`write_scores` writes
 what both produce (design.md's run folder): ``metrics.json`` (accuracy, macro_f1,
 per_class, confusion, n_test, split, model, seed, perplexity and dead_codes of the shape
-and action codebooks, and for ``mmvqshape`` the label-text retrieval / zero-shot
-accuracy), ``predictions.csv`` and PNGs (``figures/confusion.png``,
+and action codebooks with each code's count, for models with shapes ``reconstruction``
+(R² and its PCA baseline) and ``shapes`` (fit and σ ratio; see ``training.shape_metrics``),
+and for ``mmvqshape`` the label-text retrieval / zero-shot accuracy), ``predictions.csv`` and PNGs (``figures/confusion.png``,
 ``figures/code_usage.png``, ``figures/reconstruction.png``).
 
 Honesty: test items never carry sub-action text (zeroed, ``text_present=False``), so the
@@ -28,12 +29,14 @@ from ..signals import WindowDataset
 from ..training.checkpoint import load_task
 from ..training.config import TrainConfig
 from ..training.data import SignalDataset, TextTable, split_positions
-from ..training.evaluation import collect_outputs, figure_items
+from ..training.evaluation import collect_outputs, figure_items, sample_signals
 from ..training.figures import code_usage_figure, confusion_figure, reconstruction_figure
-from ..training.metrics import (classification_metrics, code_counts, codebook_health, predictions_table, softmax,
-                                zero_shot_metrics)
+from ..training.metrics import classification_metrics, predictions_table, softmax, zero_shot_metrics
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
+from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of
 from .run import check_same_labels
+
+PCA_TRAIN_SERIES = 20_000  # training series (window x channel) the PCA baseline is fitted on, at most
 
 
 def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_true: np.ndarray, proba: np.ndarray | None,
@@ -51,7 +54,7 @@ def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_t
     metrics["objective"] = cfg.objective if cfg.model_name != "minirocket" else "classify"
     metrics["channels"] = cfg.model.get("channels") if cfg.model_name != "minirocket" else None
     metrics["seed"] = cfg.seed
-    health = {name: codebook_health(idx, n) for name, (idx, n) in (code_usage or {}).items()}
+    health = {name: usage_of(idx, n) for name, (idx, n) in (code_usage or {}).items()}  # with each code's count
     metrics["perplexity"] = {name: h["perplexity"] for name, h in health.items()}
     metrics["dead_codes"] = {name: h["dead_codes"] for name, h in health.items()}
     metrics["codebooks"] = health
@@ -67,7 +70,7 @@ def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_t
             confusion_figure(metrics["confusion"], labels, fig_dir / "confusion.png",
                              title=f"{cfg.model_name}: test accuracy {metrics['accuracy']:.3f}")
         if code_usage:
-            code_usage_figure({name: code_counts(idx, n) for name, (idx, n) in code_usage.items()}, fig_dir / "code_usage.png")
+            code_usage_figure({name: np.asarray(h["histogram"]) for name, h in health.items()}, fig_dir / "code_usage.png")
         if figure:
             window_labels = [labels[int(windows.y[i])] for i in figure.get("index", [])]
             reconstruction_figure(figure, window_labels, list(windows.channel_names), fig_dir / "reconstruction.png")
@@ -97,13 +100,22 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
 
     test = dataset("test")
     device = "cuda" if torch.cuda.is_available() and cfg.accelerator not in ("cpu",) else "cpu"
-    outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64), device=device, figure_at=figure_items(test.labels()))
+    # reconstruction R² with its PCA baseline (fitted on training windows as the model sees them)
+    train_set = dataset("train")
+    scores = ShapeMetricsAccumulator(
+        pca_train=lambda: sample_signals(train_set, max(1, PCA_TRAIN_SERIES // windows.n_channels), cfg.seed), seed=cfg.seed)
+    outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64), device=device, figure_at=figure_items(test.labels()),
+                              scores=scores)
     task.cpu()
     extra: dict[str, Any] = {
         "checkpoint": checkpoint.name,
         "checkpoint_epoch": info.get("epoch"),
         "test_losses": {k: round(float(v), 6) for k, v in outputs["losses"].items()},
     }
+    if scores:
+        extra["reconstruction"] = scores.reconstruction(list(windows.labels), list(windows.channel_names))
+        if scores.shapes() is not None:
+            extra["shapes"] = scores.shapes()
     proba = None
     if cfg.probe:
         probe_path = out / "probe.joblib"

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .data import collate
+from .shape_metrics import ShapeMetricsAccumulator
 
 # Outputs kept for every window (small), and for the first few windows only (figures).
 PER_WINDOW = ("logits", "code_idx", "action_idx", "label_embedding_pred")
@@ -23,12 +24,21 @@ def figure_items(labels: np.ndarray, n: int = N_FIGURE_WINDOWS) -> list[int]:
     return sorted(firsts[:n]) if len(firsts) >= n else sorted(set(firsts) | set(range(min(n, len(labels)))))[:n]
 
 
+def sample_signals(dataset, max_windows: int, seed: int = 0) -> np.ndarray:
+    """Up to ``max_windows`` of ``dataset``'s signals (drawn with ``seed``, kept in order) as (W, C, T)."""
+    positions = np.arange(len(dataset))
+    if len(positions) > max_windows:
+        positions = np.sort(np.random.default_rng(seed).choice(positions, max_windows, replace=False))
+    return np.stack([dataset[int(i)]["signal"].numpy() for i in positions])
+
+
 @torch.no_grad()
 def collect_outputs(task, dataset, batch_size: int = 64, device: str | torch.device = "cpu",
-                    figure_at: list[int] | None = None) -> dict[str, Any]:
+                    figure_at: list[int] | None = None, scores: ShapeMetricsAccumulator | None = None) -> dict[str, Any]:
     """Outputs of ``task`` over ``dataset`` in order: ``index``, ``label``, the per-window keys
     present, mean ``losses``, and ``figure`` (signal and explanation keys of the windows at
-    dataset positions ``figure_at``; default: the first few)."""
+    dataset positions ``figure_at``; default: the first few). ``scores`` (when given) is fed
+    every batch's signal and outputs (reconstruction and shape metrics)."""
     task = task.to(device).eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     kept: dict[str, list[np.ndarray]] = {"index": [], "label": []}
@@ -39,6 +49,8 @@ def collect_outputs(task, dataset, batch_size: int = 64, device: str | torch.dev
         batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
         out = task(batch)
         b = batch["label"].shape[0]
+        if scores is not None:
+            scores.add(batch["signal"], out, batch["label"])
         kept["index"].append(batch["index"].cpu().numpy())
         kept["label"].append(batch["label"].cpu().numpy())
         for key in PER_WINDOW:

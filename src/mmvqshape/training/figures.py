@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from ..palette import RECONSTRUCTION_COLOR, SIGNAL_COLOR, label_color_map
+from .shape_metrics import window_r2
 
 
 def _plt():
@@ -93,7 +94,9 @@ def reconstruction_figure(figure: dict[str, np.ndarray], labels_of_windows: Sequ
             if w == 0:
                 ax.set_title(channel_names[c] if c < len(channel_names) else f"channel {c}")
             if c == 0:
-                ax.set_ylabel(labels_of_windows[w] if w < len(labels_of_windows) else "", fontsize=11)
+                name = labels_of_windows[w] if w < len(labels_of_windows) else ""
+                r2 = window_r2(signal[w:w + 1], figure["x_pred"][w:w + 1].reshape(1, n_ch, -1))[0] if "x_pred" in figure else np.nan
+                ax.set_ylabel(name if np.isnan(r2) else f"{name}\nR² {r2:.2f}", fontsize=11)
     axes[0, 0].legend(loc="upper right", fontsize=7)
     fig.suptitle("x (black), x̂ (blue), decoded shapes at (t, l) (colours)")
     fig.tight_layout()

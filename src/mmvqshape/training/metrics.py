@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..labels import normalize_label
+from .shape_metrics import code_usage
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
@@ -35,25 +36,12 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Seque
     }
 
 
-def code_counts(code_idx: np.ndarray, num_codes: int) -> np.ndarray:
-    """How often each code is used (any shape of indices)."""
-    flat = np.asarray(code_idx, dtype=np.int64).ravel()
-    return np.bincount(flat, minlength=num_codes)[:num_codes] if num_codes else np.zeros(0, dtype=np.int64)
-
-
 def codebook_health(code_idx: np.ndarray, num_codes: int) -> dict[str, Any]:
-    """perplexity = exp(entropy of code usage); dead_codes = codes never used."""
-    counts = code_counts(code_idx, num_codes)
-    total = counts.sum()
-    if total == 0:
-        return {"num_codes": int(num_codes), "used_codes": 0, "dead_codes": int(num_codes), "perplexity": 0.0}
-    p = counts[counts > 0] / total
-    return {
-        "num_codes": int(num_codes),
-        "used_codes": int((counts > 0).sum()),
-        "dead_codes": int((counts == 0).sum()),
-        "perplexity": float(np.exp(-(p * np.log(p)).sum())),
-    }
+    """perplexity = exp(entropy of code usage); dead_codes = codes never used (``shape_metrics.code_usage``
+    without the histogram)."""
+    usage = code_usage(code_idx, num_codes)
+    usage.pop("histogram")
+    return usage
 
 
 def nearest_label(pred_embedding: np.ndarray, label_vectors: np.ndarray) -> np.ndarray:

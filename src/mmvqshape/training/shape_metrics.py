@@ -143,30 +143,38 @@ def standardize_series(series: np.ndarray, eps: float = SERIES_EPS) -> tuple[np.
     return (series - mean) / std, mean, std
 
 
-def pca_reconstruction(train_x: Any, test_x: Any, n_components: int, *, max_train_series: int = 20_000, seed: int = 0,
-                       eps: float = SERIES_EPS) -> np.ndarray:
-    """Test windows (W, C, T) reconstructed by a PCA of training windows (W', C, T) -> (W, C, T).
+class SeriesPCA:
+    """One PCA over univariate series, each standardised as VQShape standardises its input.
 
-    Every channel of every window is one univariate series, standardised as VQShape does
-    (``standardize_series``); one PCA with ``n_components`` components is fitted on (at most
-    ``max_train_series``, drawn with ``seed``) training series; each test series is
-    standardised, projected, reconstructed and mapped back with its own mean and std.
+    ``SeriesPCA(train_x, n_components)`` fits on every channel of every training window
+    (W', C, T) (at most ``max_train_series`` series, drawn with ``seed``);
+    :meth:`reconstruct` standardises each series of x (W, C, T), projects it, reconstructs it
+    and maps it back with its own mean and std.
     """
-    from sklearn.decomposition import PCA
 
-    train, test = as_array(train_x), as_array(test_x)
-    T = test.shape[-1]
-    if train.shape[-1] != T:
-        raise ValueError(f"train windows have {train.shape[-1]} samples, test windows {T}")
-    train_series = train.reshape(-1, T)
-    if len(train_series) > max_train_series:
-        keep = np.random.default_rng(seed).choice(len(train_series), max_train_series, replace=False)
-        train_series = train_series[np.sort(keep)]
-    n_components = int(min(n_components, len(train_series), T))
-    pca = PCA(n_components=n_components, svd_solver="full").fit(standardize_series(train_series, eps)[0])
-    test_norm, mean, std = standardize_series(test.reshape(-1, T), eps)
-    recon = pca.inverse_transform(pca.transform(test_norm)) * std + mean
-    return recon.reshape(test.shape)
+    def __init__(self, train_x: Any, n_components: int, *, max_train_series: int = 20_000, seed: int = 0,
+                 eps: float = SERIES_EPS):
+        from sklearn.decomposition import PCA
+
+        train = as_array(train_x)
+        self.length, self.eps = train.shape[-1], eps
+        series = train.reshape(-1, self.length)
+        if len(series) > max_train_series:
+            series = series[np.sort(np.random.default_rng(seed).choice(len(series), max_train_series, replace=False))]
+        self.n_components = int(min(n_components, len(series), self.length))
+        self.pca = PCA(n_components=self.n_components, svd_solver="full").fit(standardize_series(series, eps)[0])
+
+    def reconstruct(self, x: Any) -> np.ndarray:
+        x = as_array(x)
+        if x.shape[-1] != self.length:
+            raise ValueError(f"the PCA was fitted on {self.length} samples, these windows have {x.shape[-1]}")
+        norm, mean, std = standardize_series(x.reshape(-1, self.length), self.eps)
+        return (self.pca.inverse_transform(self.pca.transform(norm)) * std + mean).reshape(x.shape)
+
+
+def pca_reconstruction(train_x: Any, test_x: Any, n_components: int, **options: Any) -> np.ndarray:
+    """Test windows (W, C, T) reconstructed by a :class:`SeriesPCA` of training windows (W', C, T)."""
+    return SeriesPCA(train_x, n_components, **options).reconstruct(test_x)
 
 
 # --------------------------------------------------------------------------------------
@@ -270,14 +278,20 @@ class ShapeMetricsAccumulator:
     ``add(x, outputs, labels)`` with x (B, C, T) and a model's outputs holding ``x_pred``
     (B, C, T) and optionally ``t``, ``l`` (B, C, N), ``s_pred`` (B, C, N, S), ``code_idx``;
     keeps (SSE, SS) per series and fit / σ ratio per token, never the windows themselves.
+    ``pca_train``: training windows (W', C, T), or a function returning them (called once, at
+    the first batch with tokens), for the :class:`SeriesPCA` baseline with one component per
+    token of the model.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pca_train: Any = None, *, seed: int = 0) -> None:
         self.errors: list[tuple[np.ndarray, np.ndarray]] = []
+        self.pca_errors: list[tuple[np.ndarray, np.ndarray]] = []
         self.labels: list[np.ndarray] = []
         self.fit: list[np.ndarray] = []
         self.ratio: list[np.ndarray] = []
         self.tokens_per_series: int | None = None
+        self.pca_train, self.seed = pca_train, seed  # training windows (W', C, T) for the baseline, fitted lazily
+        self.pca: SeriesPCA | None = None
 
     def add(self, x: Any, outputs: dict[str, Any], labels: Any) -> None:
         if outputs.get("x_pred") is None:
@@ -285,18 +299,29 @@ class ShapeMetricsAccumulator:
         x = as_array(x)
         self.errors.append(series_errors(x, outputs["x_pred"]))
         self.labels.append(np.asarray(as_array(labels), dtype=np.int64))
+        if outputs.get("code_idx") is not None:
+            self.tokens_per_series = int(as_array(outputs["code_idx"]).shape[-1])
         if all(outputs.get(k) is not None for k in ("t", "l", "s_pred")):
             self.fit.append(shape_fit_r2(x, outputs["t"], outputs["l"], outputs["s_pred"]).reshape(-1))
             self.ratio.append(sigma_ratio(x, outputs["s_pred"]).reshape(-1))
             self.tokens_per_series = int(as_array(outputs["t"]).shape[-1])
+        if self.pca_train is not None and self.tokens_per_series:
+            if self.pca is None:  # as many components as the model has tokens per series
+                train = self.pca_train() if callable(self.pca_train) else self.pca_train
+                self.pca = SeriesPCA(train, self.tokens_per_series, seed=self.seed)
+            self.pca_errors.append(series_errors(x, self.pca.reconstruct(x)))
 
     def __bool__(self) -> bool:
         return bool(self.errors)
 
     def reconstruction(self, class_names: Sequence[str] | None = None, channel_names: Sequence[str] | None = None) -> dict[str, Any]:
-        sse = np.concatenate([e[0] for e in self.errors])
-        ss = np.concatenate([e[1] for e in self.errors])
-        return r2_from_errors(sse, ss, np.concatenate(self.labels), class_names, channel_names)
+        """The model's R² (:func:`r2_from_errors`), with the PCA baseline beside it when one was given."""
+        labels = np.concatenate(self.labels)
+        model = r2_from_errors(*(np.concatenate(parts) for parts in zip(*self.errors)), labels, class_names, channel_names)
+        if self.pca is None or len(self.pca_errors) != len(self.errors):
+            return model
+        pca = r2_from_errors(*(np.concatenate(parts) for parts in zip(*self.pca_errors)), labels, class_names, channel_names)
+        return with_pca_baseline(model, pca, self.pca.n_components)
 
     def shapes(self) -> dict[str, Any] | None:
         if not self.fit:

@@ -1,4 +1,5 @@
-"""``mmvq tokenize``: token and histogram tables from a tiny trained VQShape run; bad input exits 2."""
+"""A tiny trained VQShape run: its metrics.json reconstruction / shape entries, the explanation in
+the data's units, and ``mmvq tokenize`` (token and histogram tables; bad input exits 2)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,53 @@ def run(tmp_path_factory):
     assert main(["train", "--model", "vqshape", "--data", str(data), "--config", str(root / "vq.yaml"),
                  "--out", str(root / "vq"), "--max-epochs", "1", *ts.TINY_FLAGS]) == 0
     return root, data
+
+
+def test_metrics_json_has_reconstruction_with_pca_baseline_and_shapes(run):
+    import json
+
+    import torch
+
+    from mmvqshape.signals import load_windows
+    from mmvqshape.training.checkpoint import load_task
+    from mmvqshape.training.data import SignalDataset, split_positions
+    from mmvqshape.training import shape_metrics as sm
+
+    root, data = run
+    metrics = json.loads((root / "vq" / "metrics.json").read_text())
+    rec, shapes = metrics["reconstruction"], metrics["shapes"]
+    assert set(rec["per_class"]) == {"sit", "walk", "run"} and set(rec["per_channel"]) == {"ch0", "ch1", "ch2"}
+    assert rec["pca_components"] == 8 and -1 < rec["pca_r2"] <= 1 and rec["r2"] <= 1
+    assert set(rec["per_class"]["walk"]) == {"r2", "pca_r2"}
+    assert shapes["tokens_per_series"] == 8 and shapes["fit_r2"]["n_tokens"] == metrics["n_test"] * 3 * 8
+    assert shapes["fit_r2"]["q1"] <= shapes["fit_r2"]["median"] <= shapes["fit_r2"]["q3"]
+    assert shapes["sigma_ratio"]["median"] > 0
+    assert sum(metrics["codebooks"]["shape"]["histogram"]) == metrics["n_test"] * 3 * 8
+    # the same numbers straight from the model on the test windows
+    task, info = load_task(root / "vq" / "checkpoints" / "best.ckpt")
+    windows = load_windows(str(data))
+    test = SignalDataset(windows, split_positions(windows, "test"), 64, "train", scale=info["scale"])
+    x = torch.stack([test[i]["signal"] for i in range(len(test))])
+    with torch.no_grad():
+        out = task({"signal": x, "label": torch.zeros(len(x), dtype=torch.long), "text_present": False})
+    expected = sm.reconstruction_r2(x, out["x_pred"], test.labels(), ["sit", "walk", "run"], ["ch0", "ch1", "ch2"])
+    assert rec["r2"] == pytest.approx(expected["r2"], abs=1e-5)
+    assert rec["per_class"]["run"]["r2"] == pytest.approx(expected["per_class"]["run"], abs=1e-5)
+
+
+def test_explanation_is_in_the_data_units_with_its_r2(run):
+    import json
+
+    root, data = run
+    out = root / "explain"
+    assert main(["explain", str(root / "vq"), "--index", "1", "--out", str(out)]) == 0
+    e = json.loads((out / "explain_1.json").read_text())
+    assert e["reconstruction_r2"] <= 1 and all(ch["reconstruction_r2"] <= 1 for ch in e["channels"])
+    shapes = [s for ch in e["channels"] for s in ch["shapes"]]
+    assert all({"fit_r2", "mu_signal", "sigma_signal"} <= set(s) for s in shapes)
+    levels = np.array([s["mu_signal"] for s in shapes])
+    assert 5 < np.median(levels) < 15  # around the data's level of 10, not the model's standardised 0
+    assert (out / "explain_1.png").stat().st_size > 5000
 
 
 def test_tokenize_writes_one_row_per_token_and_histograms_that_count_them(run, capsys):
