@@ -33,9 +33,25 @@ def test_bench_accuracy_minirocket_rows_and_table(tmp_path):
     result = run_bench_accuracy(seeds=2, shots="2,all", models="minirocket", zero_shot=False, out=tmp_path / "b")
     assert len(result["rows"]) == 4
     assert {(r["shots"], r["seed"]) for r in result["rows"]} == {("2-shot", 0), ("2-shot", 1), ("all", 0), ("all", 1)}
-    assert "| minirocket | all |" in result["markdown"]
+    assert "| minirocket | — | all |" in result["markdown"]
     assert (tmp_path / "b" / "accuracy.csv").is_file() and (tmp_path / "b" / "accuracy.md").is_file()
     assert not list((tmp_path / "b").rglob("*.npz"))  # the temporary subsets are not left behind
+
+
+def test_bench_accuracy_rows_with_and_without_series_stats_side_by_side():
+    from mmvqshape.models import build_task
+    from mmvqshape.pipelines.bench_accuracy import MODELS, accuracy_markdown, summarize
+
+    tiny = {"dim_embedding": 16, "num_enc_head": 2, "num_tokenizer_head": 2, "num_dec_head": 2, "num_token": 8,
+            "patch_size": 8, "num_patch": 8, "len_s": 16, "num_code": 8}
+    for name, expected in (("vqshape", True), ("vqshape-no-stats", False)):
+        task = build_task("vqshape", {**MODELS[name]["model"], **tiny}, n_channels=3, length=64, n_classes=4, text_dim=None)
+        assert task.series_stats is expected
+    rows = [{"model": m, "shots": "all", "seed": 0, "accuracy": a, "macro_f1": a}
+            for m, a in (("vqshape", 0.9), ("vqshape-no-stats", 0.5), ("vqshape-probe", 0.7), ("minirocket", 1.0))]
+    lines = accuracy_markdown(summarize(rows), data="d", seeds=1).splitlines()
+    assert "| vqshape | yes | all | 0.900 ± 0.000 |" in lines[4] and "| vqshape-no-stats | no | all | 0.500" in lines[5]
+    assert "| vqshape-probe | — |" in lines[6] and "| minirocket | — |" in lines[7]
 
 
 def test_bench_accuracy_unknown_model_exits_2(tmp_path, capsys):

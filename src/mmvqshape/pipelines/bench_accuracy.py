@@ -38,8 +38,11 @@ from .train import train
 #: Table rows: name → the train-config layer that makes the run (data, seed, corpus added per run).
 MODELS = {
     "mmvqshape": {"model_name": "mmvqshape"},
+    # without each channel's mean and log std beside the tokens: the classifier reads the shapes only
+    "mmvqshape-no-stats": {"model_name": "mmvqshape", "model": {"series_stats": False}},
     "mmvqshape-flat-weights": {"model_name": "mmvqshape", "model": {"preset": "flat"}},
     "vqshape": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify"}},
+    "vqshape-no-stats": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify", "series_stats": False}},
     "vqshape-flat-weights": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify", "preset": "flat"}},
     "vqshape-probe": {"model_name": "vqshape", "model": {"channels": "independent", "objective": "pretrain"}, "probe": "token"},
     "minirocket": {"model_name": "minirocket"},
@@ -104,7 +107,7 @@ def run_bench_accuracy(
     corpus: str | None = None,
     seeds: int = 5,
     shots: str = "all",
-    models: str = "mmvqshape,vqshape,vqshape-probe,minirocket",
+    models: str = "mmvqshape,mmvqshape-no-stats,vqshape,vqshape-no-stats,vqshape-probe,minirocket",
     zero_shot: bool = True,
     zero_shot_seeds: int | None = None,
     max_epochs: int | None = None,
@@ -228,6 +231,15 @@ def summarize(rows: list[dict[str, Any]], labels: list[str] | None = None) -> li
     return summary
 
 
+def series_stats_shown(name: str) -> str:
+    """"yes" / "no": whether a bench model's classifier also reads each channel's mean and log std;
+    "—" for models without that option (MiniRocket, the token probe)."""
+    spec = MODELS.get(name.split(" ")[0], {})
+    if spec.get("probe") or spec.get("model_name") not in ("vqshape", "mmvqshape"):
+        return "—"
+    return "yes" if spec.get("model", {}).get("series_stats", True) else "no"
+
+
 def accuracy_markdown(summary: list[dict[str, Any]], *, data: str, seeds: int, labels: list[str] | None = None,
                       setup: dict[str, Any] | None = None) -> str:
     """The README-ready tables: accuracy, per-class F1, confusion matrices (summed over seeds)."""
@@ -242,13 +254,13 @@ def accuracy_markdown(summary: list[dict[str, Any]], *, data: str, seeds: int, l
     lines = [
         header,
         "",
-        "| model | training windows | accuracy | macro-F1 | train s / run |",
-        "|---|---|---|---|---|",
+        "| model | series_stats | training windows | accuracy | macro-F1 | train s / run |",
+        "|---|---|---|---|---|---|",
     ]
     for e in summary:
         extra = f" (chance {e['chance']:.2f})" if e.get("chance") else ""
         seconds = "—" if e.get("train_seconds_mean") is None else f"{e['train_seconds_mean']:.0f}"
-        lines.append(f"| {e['model']} | {e['shots']} | {fmt(e['accuracy_mean'], e['accuracy_std'])}{extra} | "
+        lines.append(f"| {e['model']} | {series_stats_shown(e['model'])} | {e['shots']} | {fmt(e['accuracy_mean'], e['accuracy_std'])}{extra} | "
                      f"{fmt(e['macro_f1_mean'], e['macro_f1_std'])} | {seconds} |")
     with_classes = [e for e in summary if e.get("per_class_f1_mean")]
     if labels and with_classes:
