@@ -263,3 +263,12 @@ def test_train_and_evaluate_minirocket_on_hapt(hapt_slice, tmp_path, capsys, one
     assert "data_channels: all" in (run / "config.yaml").read_text()
     assert main(["evaluate", str(run)]) == 0
     assert json.loads((run / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
+
+
+def test_admitted_names_in_an_unexpected_layout_are_a_user_error(tmp_path):
+    # a dict of subject -> [DataFrame stand-in] whose state is not a pandas 0.x BlockManager
+    payload = (b"\x80\x02}q\x00K\x01]q\x01ccopy_reg\n_reconstructor\nq\x02cpandas.core.frame\nDataFrame\nq\x03"
+               b"c__builtin__\nobject\nq\x04N\x87Rq\x05}q\x06X\x05\x00\x00\x00_dataq\x07K\x07sbas.")
+    path = _gzip_pickle(tmp_path / "HAPT.pkl.gz", payload)
+    with pytest.raises(UserError, match="unexpected DataFrame layout"):
+        read_hapt_pickle(path)

@@ -171,7 +171,10 @@ def read_hapt_pickle(path: str | Path) -> list[tuple[int, np.ndarray, np.ndarray
         for frame in content[subject]:
             if not isinstance(frame, _DataFrame):
                 raise UserError(path, f"subject {subject}: expected DataFrames, got {type(frame).__name__}")
-            columns = _frame_columns(frame, path)
+            try:
+                columns = _frame_columns(frame, path)
+            except (KeyError, TypeError, IndexError, AttributeError, ValueError) as err:
+                raise UserError(path, f"subject {subject}: unexpected DataFrame layout ({type(err).__name__}: {err})") from None
             missing = [c for c in SIGNAL_COLUMNS + ["label"] if c not in columns]
             if missing:
                 raise UserError(path, f"subject {subject}: missing columns {missing}")
