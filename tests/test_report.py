@@ -172,16 +172,21 @@ def test_bench_accuracy_folder(tmp_path):
     bench = tmp_path / "bench"
     bench.mkdir()
     (bench / "accuracy.csv").write_text("model,shots,seed,accuracy\n")
-    (bench / "summary.json").write_text(json.dumps([
+    summary = [
         {"model": "minirocket", "shots": "all", "seeds": 2, "accuracy_mean": 1.0, "accuracy_std": 0.0, "macro_f1_mean": 1.0, "macro_f1_std": 0.0},
         {"model": "vqshape-probe", "shots": "all", "seeds": 2, "accuracy_mean": 0.8, "accuracy_std": 0.1, "macro_f1_mean": 0.8, "macro_f1_std": 0.1},
-        {"model": "mmvqshape zero-shot", "shots": "held out: walking", "seeds": 2, "accuracy_mean": 0.0, "accuracy_std": 0.0}]))
+        {"model": "mmvqshape zero-shot", "shots": "held out: walking", "seeds": 2, "accuracy_mean": 0.0, "accuracy_std": 0.0}]
+    (bench / "summary.json").write_text(json.dumps({"setup": {"data": "basicmotions", "seeds": 2, "labels": LABELS,
+                                                              "wall_seconds": 600.0, "cpu_count": 2}, "summary": summary}))
     for seed, accuracy in ((0, 0.7), (1, 0.9)):
         _run(bench, f"vqshape-probe-seed{seed}-all", _metrics("vqshape", accuracy))
     page = build_report(bench).read_text()
-    assert "Benchmark table" in page and "VQShape, pre-trained + linear probe" in page
-    assert "0.800 ± 0.100" in page  # the bench's own mean ± std, and the runs grouped over seeds alike
+    headline = page.split("<h2>")[1]
+    assert "The benchmark's own tables" in headline and "VQShape, pre-trained + linear probe" in headline
+    assert "<b>MiniRocket</b> wins with test accuracy 1.000 ± 0.000 (mean ± std over 2 seeds)" in headline
+    assert headline.count("<td>VQShape, pre-trained + linear probe</td>") == 1  # the bench's own rows, not the runs again
     assert "zero-shot</td>" not in page
+    assert "10.0 minutes on 2 cores" in page
 
 
 def test_report_command_and_bad_folder(tmp_path, capsys):

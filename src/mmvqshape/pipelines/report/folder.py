@@ -26,6 +26,8 @@ MODEL_WORDS: dict[str, tuple[str, str]] = {
     "vqshape-flat-weights": ("VQShape, flat loss weights", "VQShape with the plan author's equal loss weights (ablation)"),
     "mmvqshape": ("MMVQShape", "VQShape plus sub-action sentences the model chooses from the signal alone"),
     "mmvqshape-flat-weights": ("MMVQShape, flat loss weights", "MMVQShape with equal loss weights (ablation)"),
+    "vqshape-no-stats": ("VQShape, shape tokens only", "VQShape whose classifier sees the shape tokens only, not each channel's mean and spread"),
+    "mmvqshape-no-stats": ("MMVQShape, shape tokens only", "MMVQShape whose classifier sees the shape tokens only, not each channel's mean and spread"),
 }
 
 
@@ -239,11 +241,29 @@ def first(files: list[Path], name: str, *, under: str | None = None) -> Path | N
     return None
 
 
+def bench_summary(root: Path) -> tuple[list[dict], dict] | None:
+    """A ``bench accuracy`` folder's ``summary.json``: (rows, setup); None elsewhere.
+    Reads both the list of rows and the ``{"setup", "summary"}`` form."""
+    if not (root / "accuracy.csv").is_file():
+        return None
+    data = read_json(root / "summary.json")
+    if isinstance(data, dict):
+        rows, setup = data.get("summary"), data.get("setup") or {}
+    else:
+        rows, setup = data, {}
+    if not isinstance(rows, list):
+        return None
+    return [r for r in rows if isinstance(r, dict)], setup if isinstance(setup, dict) else {}
+
+
 def labels_of(root: Path, files: list[Path], runs: list[Run]) -> list[str]:
     """The activity labels in class-index order: data summary, else a run's, else an embedding's."""
     summary = read_json(root / "data" / "summary.json")
     if isinstance(summary, dict) and summary.get("labels"):
         return [str(label) for label in summary["labels"]]
+    bench = bench_summary(root)
+    if bench and bench[1].get("labels"):
+        return [str(label) for label in bench[1]["labels"]]
     for run in runs:
         per_class = run.metrics.get("per_class")
         if isinstance(per_class, dict) and per_class:

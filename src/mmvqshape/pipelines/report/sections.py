@@ -25,9 +25,11 @@ import numpy as np
 
 from ...palette import label_color_map
 from .folder import (
+    MODEL_WORDS,
     Explanation,
     Projection,
     Run,
+    bench_summary,
     first,
     read_csv,
     read_json,
@@ -94,35 +96,47 @@ class Part:
 
 @dataclass
 class ModelRow:
+    """One model's line in the headline: accuracy mean ± std over its seeds."""
+
     name: str
     description: str
-    accuracy: list[float]
-    macro_f1: list[float]
+    mean: float
+    std: float
+    seeds: int
+    macro_f1: str
     n_test: int | None
-    runs: list[Run]
-
-    @property
-    def mean(self) -> float:
-        return float(np.mean(self.accuracy))
-
-    @property
-    def std(self) -> float:
-        return float(np.std(self.accuracy))
+    runs: list[Run] = field(default_factory=list)
 
 
 def model_rows(part: Part) -> list[ModelRow]:
-    """One row per model (runs that differ only by seed are one row, mean ± std), best first."""
+    """One row per model, best first: a bench's own summary when the folder is a bench,
+    else the runs grouped by model (runs that differ only by seed are one row, mean ± std)."""
+    bench = bench_summary(part.root)
+    if bench:
+        rows = []
+        for e in bench[0]:
+            if "zero-shot" in str(e.get("model")) or e.get("accuracy_mean") is None:
+                continue
+            key = str(e.get("model"))
+            if e.get("shots") not in (None, "all"):
+                key = f"{key}-{e['shots']}"
+            name, description = MODEL_WORDS.get(key, (key.replace("-", " "), ""))
+            n = int(e.get("seeds") or 1)
+            rows.append(ModelRow(name, description, float(e["accuracy_mean"]), float(e.get("accuracy_std") or 0.0), n,
+                                 mean_std(e.get("macro_f1_mean"), e.get("macro_f1_std"), n), None))
+        return sorted(rows, key=lambda r: (-r.mean, r.name))
     groups: dict[str, list[Run]] = {}
     for run in part.classifier_runs:
         key = run.key if len({r.data for r in part.classifier_runs}) <= 1 else f"{run.data}/{run.key}"
         groups.setdefault(key, []).append(run)
     rows = []
     for runs in groups.values():
-        accuracy = [scalar(r.metrics.get("accuracy")) for r in runs]
-        macro = [scalar(r.metrics.get("macro_f1")) for r in runs]
+        accuracy = [a for a in (scalar(r.metrics.get("accuracy")) for r in runs) if a is not None]
+        macro = [m for m in (scalar(r.metrics.get("macro_f1")) for r in runs) if m is not None]
         n_test = runs[0].metrics.get("n_test")
-        rows.append(ModelRow(runs[0].name, runs[0].description, [a for a in accuracy if a is not None],
-                             [m for m in macro if m is not None], n_test if isinstance(n_test, int) else None, runs))
+        rows.append(ModelRow(runs[0].name, runs[0].description, float(np.mean(accuracy)), float(np.std(accuracy)), len(accuracy),
+                             mean_std(float(np.mean(macro)), float(np.std(macro)), len(macro)) if macro else "—",
+                             n_test if isinstance(n_test, int) else None, runs))
     return sorted(rows, key=lambda r: (-r.mean, r.name))
 
 
@@ -133,10 +147,10 @@ def _count(accuracy: float, n_test: int | None) -> str:
 def _winner_sentence(rows: list[ModelRow]) -> str:
     if not rows:
         return "No model was scored in this folder."
-    seeds = max(len(r.accuracy) for r in rows)
+    seeds = max(r.seeds for r in rows)
     best = rows[0]
     if len(rows) == 1:
-        return f"Only one model here: <b>{esc(best.name)}</b>, test accuracy {mean_std(best.mean, best.std, len(best.accuracy))}{_count(best.mean, best.n_test) if seeds == 1 else ''}."
+        return f"Only one model here: <b>{esc(best.name)}</b>, test accuracy {mean_std(best.mean, best.std, best.seeds)}{_count(best.mean, best.n_test) if seeds == 1 else ''}."
     tied = [r for r in rows if abs(r.mean - best.mean) < 1e-9]
     rest = [r for r in rows if r not in tied]
     names = " and ".join(f"<b>{esc(r.name)}</b>" for r in tied)
@@ -144,7 +158,7 @@ def _winner_sentence(rows: list[ModelRow]) -> str:
     text = f"{names} {verb} test accuracy {mean_std(best.mean, best.std, seeds)}"
     text += _count(best.mean, best.n_test) if seeds == 1 else f" (mean ± std over {seeds} seeds)"
     if rest:
-        text += "; then " + ", ".join(f"{esc(r.name)} {mean_std(r.mean, r.std, len(r.accuracy))}" for r in rest[:3])
+        text += "; then " + ", ".join(f"{esc(r.name)} {mean_std(r.mean, r.std, r.seeds)}" for r in rest[:3])
     text += "."
     if seeds == 1 and best.n_test:
         text += f" One seed: one window is {1 / best.n_test:.3f} of accuracy, so small gaps are noise."
@@ -232,7 +246,7 @@ def _text_match_sentence(part: Part) -> str:
 
 def headline(part: Part) -> tuple[str, str] | None:
     rows = model_rows(part)
-    if not rows and not part.explanations and not part.zero_shot_runs:
+    if not rows and not part.explanations and not part.zero_shot_runs and not bench_summary(part.root):
         return None
     cards = (
         "<div class='cards'>"
@@ -243,18 +257,16 @@ def headline(part: Part) -> tuple[str, str] | None:
     )
     body = cards
     if rows:
-        seeds = max(len(r.accuracy) for r in rows)
-        table_rows = []
-        for r in rows:
-            table_rows.append([r.name, r.description, Raw(esc(mean_std(r.mean, r.std, len(r.accuracy)))),
-                               Raw(esc(mean_std(float(np.mean(r.macro_f1)), float(np.std(r.macro_f1)), len(r.macro_f1)) if r.macro_f1 else "—")),
-                               r.n_test, len(r.accuracy)])
+        seeds = max(r.seeds for r in rows)
+        table_rows = [[r.name, r.description, Raw(esc(mean_std(r.mean, r.std, r.seeds))), Raw(esc(r.macro_f1)), r.n_test, r.seeds]
+                      for r in rows]
         best = ["best" if abs(r.mean - rows[0].mean) < 1e-9 else "" for r in rows]
         body += table(["model", "what it is", "test accuracy", "macro-F1", "test windows", "seeds"], table_rows,
                       numeric=[False, False, True, True, True, True], row_classes=best, text_columns=[1], wide_only=[1, 4, 5])
         body += ("<p class='meta'>Every number is measured once on the test split, which chose nothing: checkpoints and "
                  "settings were chosen on a validation split carved from the training data."
                  + (" ± is the standard deviation over seeds." if seeds > 1 else "") + "</p>")
+        body += bench_raw(part)
         body += _text_match_sentence(part)
         body += _per_class(part, rows)
         confusions = [(r, r.figure("confusion.png")) for row in rows for r in row.runs[:1]]
@@ -271,6 +283,8 @@ def _per_class(part: Part, rows: list[ModelRow]) -> str:
     labels = part.labels
     columns = []
     for row in rows:
+        if not row.runs:
+            continue
         per_class = row.runs[0].metrics.get("per_class")
         if isinstance(per_class, dict):
             columns.append((row.name, per_class))
@@ -312,34 +326,13 @@ def _mean(values: list[Any]) -> float | None:
     return float(np.mean(numbers)) if numbers else None
 
 
-def bench_table(part: Part) -> tuple[str, str] | None:
-    """``bench accuracy`` folders: the bench's own summary (mean ± std per model and training size)."""
-    summary_path = part.root / "summary.json"
-    summary = read_json(summary_path) if (part.root / "accuracy.csv").is_file() else None
-    if not isinstance(summary, list) or not summary:
-        return None
-    rows = [e for e in summary if isinstance(e, dict) and "zero-shot" not in str(e.get("model"))]
-    if not rows:
-        return None
-    table_rows = []
-    for e in sorted(rows, key=lambda e: -(e.get("accuracy_mean") or 0)):
-        key = str(e.get("model"))
-        name = MODEL_NAME(key)
-        table_rows.append([name, "every training window" if e.get("shots") == "all" else e.get("shots"),
-                           Raw(esc(mean_std(e.get("accuracy_mean"), e.get("accuracy_std"), int(e.get("seeds") or 1)))),
-                           Raw(esc(mean_std(e.get("macro_f1_mean"), e.get("macro_f1_std"), int(e.get("seeds") or 1)))),
-                           e.get("seeds")])
-    body = table(["model", "training windows", "test accuracy", "macro-F1", "seeds"], table_rows,
-                 numeric=[False, False, True, True, True])
-    raw = [p for p in (part.root / "accuracy.csv", part.root / "accuracy.md", summary_path) if p.is_file()]
-    body += "<p class='meta'>Raw: " + " · ".join(part.link(p, p.name) for p in raw) + "</p>"
-    return "Benchmark table: mean ± std over seeds", body
-
-
-def MODEL_NAME(key: str) -> str:  # noqa: N802 - a lookup, named like the table it reads
-    from .folder import MODEL_WORDS
-
-    return MODEL_WORDS.get(key, (key.replace("-", " "), ""))[0]
+def bench_raw(part: Part) -> str:
+    """A bench folder's own tables, linked."""
+    raw = [p for p in (part.root / "accuracy.md", part.root / "accuracy.csv", part.root / "per_class.csv",
+                       part.root / "summary.json") if p.is_file()]
+    if not bench_summary(part.root) or not raw:
+        return ""
+    return "<p class='meta'>The benchmark's own tables: " + " · ".join(part.link(p, p.name) for p in raw) + "</p>"
 
 
 # ---------------------------------------------------------------- 2. explanations
@@ -424,7 +417,10 @@ def shapes(part: Part) -> tuple[str, str] | None:
         rows.append([run.name, scalar(rec.get("r2")), scalar(rec.get("pca_r2")), scalar(shp.get("fit_r2")),
                      scalar(shp.get("sigma_ratio")), used("shape"), None if perplexity is None else f"{perplexity:.1f}",
                      used("action")])
-    head = ["model", "reconstruction R²", "PCA R² (as many components)", "shape fit R²", "shape σ ÷ window std",
+    components = next((r.metrics["reconstruction"].get("pca_components") for r in runs
+                       if isinstance(r.metrics.get("reconstruction"), dict) and r.metrics["reconstruction"].get("pca_components")), None)
+    pca = f"PCA R² ({components} components)" if components else "PCA R² (as many components)"
+    head = ["model", "reconstruction R²", pca, "shape fit R² (median)", "shape σ ÷ window std (median)",
             "shape codes used", "shape-code perplexity", "sentence codes used"]
     keep = [0] + [i for i in range(1, len(head)) if any(row[i] not in (None, "—") for row in rows)]
     body = table([head[i] for i in keep], [[row[i] for i in keep] for row in rows], numeric=[i > 0 for i in keep])
@@ -468,7 +464,7 @@ def _reconstruction_details(runs: list[Run]) -> str:
                 for name, value in values.items():
                     if isinstance(value, dict):
                         rows.append([name, *[scalar(v) for v in value.values()]])
-                        head = [words, *value.keys()]
+                        head = [words, *[{"r2": "R²", "pca_r2": "PCA R²"}.get(k, k.replace("_", " ")) for k in value]]
                     else:
                         rows.append([name, scalar(value)])
                         head = [words, "R²"]
@@ -613,6 +609,13 @@ def data_and_method(part: Part) -> tuple[str, str] | None:
             rows = [[Raw(label_html(label, part.colors)), *[splits[s]["per_class"].get(label) for s in splits]] for label in labels]
             rows.append(["all", *[splits[s].get("n") for s in splits]])
             body.append(table(["activity", *[f"{s} windows" for s in splits]], rows, numeric=[False] + [True] * len(splits)))
+    bench = bench_summary(part.root)
+    if bench and bench[1]:
+        setup = bench[1]
+        budget = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in (setup.get("budget") or {}).items())
+        body.append(f"<p>Benchmark on <b>{esc(setup.get('data', '?'))}</b> ({esc(setup.get('channels', ''))} channels) with the "
+                    f"{esc(setup.get('corpus', '?'))} corpus: {esc(setup.get('seeds', '?'))} seeds, training windows "
+                    f"{esc(setup.get('shots', 'all'))}" + (f"; training budget {esc(budget)}" if budget else "") + ".</p>")
     configs = [r for r in part.classifier_runs if r.config]
     seen: set[str] = set()
     configs = [r for r in configs if not (r.key in seen or seen.add(r.key))]
@@ -667,6 +670,9 @@ def provenance(part: Part, *, include_machine: bool = True) -> tuple[str, str] |
         facts.append(["page built", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")])
         facts.append(["machine", f"{platform.machine()}, {platform.system()}, Python {platform.python_version()}"])
         facts.append(["packages (when the page was built)", _versions()])
+    bench = bench_summary(part.root)
+    if bench and isinstance(bench[1].get("wall_seconds"), (int, float)):
+        facts.append(["benchmark wall time", f"{bench[1]['wall_seconds'] / 60:.1f} minutes on {bench[1].get('cpu_count', '?')} cores"])
     facts.append(["folder", str(part.root)])
     body.append(table(["", ""], facts) if facts else "")
     timing = read_json(part.root / "timing.json")
@@ -711,7 +717,6 @@ def _file_list(part: Part) -> str:
 BUILDERS = [
     ("headline", headline, "Three questions a reader asks first, answered from this folder's numbers; the table below "
                            "them holds the numbers."),
-    ("bench", bench_table, "Every model trained on identical splits, several seeds each."),
     ("explanations", explanations, "For each window, check the chosen sentences against the signal: do the shapes sit on "
                                    "the motion, and do the sentences describe this activity rather than another?"),
     ("shapes", shapes, "An explanation is only as good as the shapes under it: look at whether the reconstruction follows "
