@@ -150,6 +150,25 @@ def test_tokenize_bad_input_exits_2_without_output(run, capsys, args, where):
     assert not (root / "t.csv").exists() and not (root / "t.parquet").exists()
 
 
+def test_tokenize_with_a_weights_file_gives_the_runs_tokens(run, capsys):
+    from mmvqshape.pipelines.vqshape_convert import save_vqshape
+    from mmvqshape.training.checkpoint import load_task
+
+    root, data = run
+    task, _ = load_task(root / "vq" / "checkpoints" / "best.ckpt")
+    weights = save_vqshape(task.vqshape, root / "vq.safetensors")
+    assert main(["tokenize", str(weights), "--data", str(data), "--split", "test", "--out", str(root / "w.csv")]) == 0
+    assert main(["tokenize", str(root / "vq"), "--data", str(data), "--split", "test", "--out", str(root / "r.csv")]) == 0
+    from_weights, from_run = pd.read_csv(root / "w.csv"), pd.read_csv(root / "r.csv")
+    # VQShape standardises each series itself: the data's own units give the run's tokens
+    assert (from_weights["code"] == from_run["code"]).mean() > 0.98
+    np.testing.assert_allclose(from_weights["t"], from_run["t"], atol=1e-3)
+    np.testing.assert_allclose(from_weights["mu_signal"], from_run["mu_signal"], rtol=1e-3, atol=1e-2)
+    capsys.readouterr()
+    assert main(["tokenize", str(weights), "--out", str(root / "n.csv")]) == 2
+    assert "--data" in capsys.readouterr().err and not (root / "n.csv").exists()
+
+
 def test_tokenize_not_a_run_exits_2(tmp_path, capsys):
     assert main(["tokenize", str(tmp_path / "nothing"), "--out", str(tmp_path / "t.csv")]) == 2
     assert "no such run folder" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""CLI command: ``mmvq tokenize RUN|CHECKPOINT --data D --out FILE`` (logic in mmvqshape.pipelines.tokenize)."""
+"""CLI command: ``mmvq tokenize RUN|CHECKPOINT|WEIGHTS --data D --out FILE`` (logic in mmvqshape.pipelines.tokenize)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import typer
 
 
 def tokenize_command(
-    source: Path = typer.Argument(..., help="Run folder written by mmvq train (vqshape or mmvqshape), or a checkpoint in one."),
+    source: Path = typer.Argument(..., help="Run folder written by mmvq train (vqshape or mmvqshape), a checkpoint in one, "
+                                  "or VQShape weights (.safetensors from mmvq pretrain or mmvq convert-vqshape; needs --data)."),
     data: Optional[str] = typer.Option(None, "--data", help="basicmotions | hapt | path.npz | ... (default: the run's data)."),
     out: Path = typer.Option(..., "--out", help="Token table, .csv or .csv.gz; code histograms go beside it (NAME.histograms.csv[.gz])."),
     split: str = typer.Option("all", "--split", help="all | train | val | test: which windows to tokenise."),
