@@ -272,3 +272,16 @@ def test_admitted_names_in_an_unexpected_layout_are_a_user_error(tmp_path):
     path = _gzip_pickle(tmp_path / "HAPT.pkl.gz", payload)
     with pytest.raises(UserError, match="unexpected DataFrame layout"):
         read_hapt_pickle(path)
+
+
+@pytest.mark.slow
+def test_mmvqshape_trains_and_explains_on_hapt(hapt_slice, tmp_path, one_thread):
+    import json
+
+    run = tmp_path / "run"
+    assert main(["train", "--model", "mmvqshape", "--data", "hapt", "--corpus", "hapt", "--max-epochs", "1",
+                 "--batch-size", "16", "--out", str(run), "--no-progress"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["n_test"] == len(load_windows("hapt").indices("test"))
+    assert main(["explain", str(run), "--data", "hapt", "--index", "0", "--out", str(tmp_path / "explain")]) == 0
+    explained = json.loads((tmp_path / "explain" / "explain_0.json").read_text())
+    assert explained["n_channels"] == 3
