@@ -285,3 +285,11 @@ def test_mmvqshape_trains_and_explains_on_hapt(hapt_slice, tmp_path, one_thread)
     assert main(["explain", str(run), "--data", "hapt", "--index", "0", "--out", str(tmp_path / "explain")]) == 0
     explained = json.loads((tmp_path / "explain" / "explain_0.json").read_text())
     assert explained["n_channels"] == 3
+
+
+def test_admitted_ndarray_cannot_be_called_for_a_huge_array(tmp_path):
+    # REDUCE numpy.ndarray((10**12,)): an admitted name used to allocate memory, refused
+    payload = b"\x80\x02cnumpy\nndarray\nq\x00\x8a\x06\x00\x10\xa5\xd4\xe8\x00\x85\x85R."
+    path = _gzip_pickle(tmp_path / "HAPT.pkl.gz", payload)
+    with pytest.raises(UserError, match="cannot read the HAPT pickle"):
+        read_hapt_pickle(path)

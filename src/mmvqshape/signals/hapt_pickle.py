@@ -75,11 +75,20 @@ def _new_index(cls, state):
     return index
 
 
+class _NdarrayName:
+    """Stands for ``numpy.ndarray`` where a pickle names it: only :func:`_reconstruct_array`
+    accepts it, and calling it (a pickle asking for an array of any size) is refused."""
+
+    def __new__(cls, *args, **kwargs):
+        raise pickle.UnpicklingError("numpy.ndarray may only be named as _reconstruct's argument")
+
+
 def _reconstruct_array(cls, shape, typecode):
-    """``numpy.core.multiarray._reconstruct``: an empty array whose ``__setstate__`` follows."""
-    if cls is not np.ndarray:
-        raise pickle.UnpicklingError("numpy _reconstruct of a class other than ndarray")
-    return np.ndarray.__new__(np.ndarray, shape, np.uint8)
+    """``numpy.core.multiarray._reconstruct``: an empty array whose ``__setstate__`` follows
+    (the data then comes from the file itself, so its size is bounded by the file's)."""
+    if cls is not _NdarrayName or tuple(shape) != (0,):
+        raise pickle.UnpicklingError("numpy _reconstruct outside the (ndarray, (0,)) form numpy writes")
+    return np.ndarray.__new__(np.ndarray, (0,), np.uint8)
 
 
 def _dtype(code, align=0, copy=1):
@@ -102,7 +111,7 @@ ADMITTED = {
     ("__builtin__", "object"): _Object,
     ("__builtin__", "slice"): slice,
     ("_codecs", "encode"): _encode,
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): _NdarrayName,
     ("numpy", "dtype"): _dtype,
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct_array,
     ("pandas.core.frame", "DataFrame"): _DataFrame,
