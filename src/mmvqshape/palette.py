@@ -13,6 +13,7 @@ Everything that draws labels imports from here: ``analysis/figures.py``,
 
 from __future__ import annotations
 
+import colorsys
 from typing import Sequence
 
 #: Okabe-Ito (blue, orange, bluish green, reddish purple, sky blue, vermillion, black, yellow),
@@ -34,8 +35,6 @@ def label_color(index: int, n_labels: int | None = None) -> str:
     n = n_labels if n_labels is not None else len(LABEL_COLORS)
     if n <= len(LABEL_COLORS):
         return LABEL_COLORS[index]
-    import colorsys
-
     # more labels than distinct safe colours: evenly spaced hues (no palette stays safe past ~14)
     red, green, blue = colorsys.hsv_to_rgb((index / n) % 1.0, 0.75, 0.8)
     return "#{:02x}{:02x}{:02x}".format(round(255 * red), round(255 * green), round(255 * blue))

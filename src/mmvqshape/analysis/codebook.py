@@ -32,7 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
 
 from ..atomic import atomic_dir
 from ..errors import UserError
@@ -175,9 +179,6 @@ def _search_prune_threshold(unit_vectors: np.ndarray, size: int) -> float:
 
 def kmeans_indices(unit_vectors: np.ndarray, size: int, seed: int) -> list[int]:
     """k-means centroids snapped one-to-one to their most similar rows (Hungarian assignment)."""
-    from scipy.optimize import linear_sum_assignment
-    from sklearn.cluster import KMeans
-
     kmeans = KMeans(n_clusters=size, n_init=10, random_state=seed).fit(unit_vectors)
     similarity = cosine_matrix(kmeans.cluster_centers_, unit_vectors)  # (size, N)
     _, chosen = linear_sum_assignment(-similarity)
@@ -200,8 +201,6 @@ def fps_indices(unit_vectors: np.ndarray, size: int) -> list[int]:
 
 def community_indices(unit_vectors: np.ndarray, threshold: float, seed: int) -> tuple[list[int], int]:
     """Louvain communities of the thresholded similarity graph; per community the member nearest its mean."""
-    import networkx as nx
-
     similarity = np.clip(unit_vectors @ unit_vectors.T, -1.0, 1.0)
     graph = nx.Graph()
     graph.add_nodes_from(range(len(unit_vectors)))
@@ -308,8 +307,6 @@ def save_codebook(codebook: ActionCodebook, out_dir: str | Path) -> Path:
 
 def write_codebook_files(codebook: ActionCodebook, folder: Path) -> None:
     """Write codebook.json and codebook.pt into an existing folder (used inside atomic_dir)."""
-    import torch
-
     index = {
         "format": FORMAT,
         "method": codebook.method,
@@ -332,8 +329,6 @@ def _plain(obj: Any) -> Any:
 
 def load_codebook(path: str | Path) -> ActionCodebook:
     """Read a codebook folder (or its ``codebook.json`` / ``codebook.pt``); bad files raise UserError."""
-    import torch
-
     path = Path(path)
     folder = path.parent if path.is_file() else path
     json_path, pt_path = folder / "codebook.json", folder / "codebook.pt"

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
+from matplotlib.figure import Figure
+from plotly.subplots import make_subplots
 
 from ..palette import HEATMAP, REFERENCE_COLOR, label_colors, series_colors
 
 
 def _figure(width: float, height: float):
-    from matplotlib.figure import Figure
-
     return Figure(figsize=(width, height), layout="constrained")
 
 
@@ -48,9 +49,6 @@ def projection_html(
     """Interactive 3-D scatter (plotly, self-contained: works offline), one scene per panel.
 
     ``json_path`` also gets the figure as plotly JSON (``mmvq report`` draws it inline)."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
     colors = label_colors(labels)
     fig = make_subplots(rows=1, cols=len(panels), specs=[[{"type": "scene"}] * len(panels)], subplot_titles=[p["title"] for p in panels])
     for index, panel in enumerate(panels):

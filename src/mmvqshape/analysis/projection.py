@@ -12,6 +12,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 
 from ..errors import UserError
 from .similarity import unit_rows
@@ -39,18 +41,14 @@ def project(
         raise UserError("embeddings", f"{n} points are too few for a {dims}-D {method} projection (need at least {dims + 2})")
     x = unit_rows(vectors)
     if method == "pca":
-        from sklearn.decomposition import PCA
-
         pca = PCA(n_components=dims, random_state=seed)
         coords = pca.fit_transform(x)
         return coords, {"method": "pca", "dims": dims, "explained_variance_ratio": [float(v) for v in pca.explained_variance_ratio_]}
     if method == "tsne":
-        from sklearn.manifold import TSNE
-
         used = float(min(perplexity, (n - 1) / 3))  # sklearn needs perplexity < n
         tsne = TSNE(n_components=dims, perplexity=used, init="pca", metric="cosine", random_state=seed)
         return tsne.fit_transform(x), {"method": "tsne", "dims": dims, "perplexity": used, "seed": seed}
-    import umap  # slow import (numba): only when asked
+    import umap  # lazy: umap-learn is a slow import (numba) and only this method needs it
 
     used_neighbors = int(max(2, min(n_neighbors, n - 1)))
     reducer = umap.UMAP(

@@ -46,6 +46,7 @@ from torch import nn
 from ..errors import UserError
 from ..text.embeddings import EmbeddingSet
 from .similarity import unit_rows
+from .threads import limited_threads
 
 PROTOCOLS = ("sentences", "labels")
 DEFAULT_HIDDEN = 256
@@ -265,8 +266,6 @@ def label_recoverability(embeddings: EmbeddingSet, seed: int = 0) -> float:
     One probe (hidden size :data:`DEFAULT_HIDDEN`) under the ``sentences`` protocol with the
     default :class:`ProbeConfig`; a corpus-quality score in [0, 1] (chance = 1 / #labels).
     """
-    from .threads import limited_threads
-
     config = ProbeConfig()
     split = make_split(embeddings, "sentences", seed, config)
     with limited_threads(1):

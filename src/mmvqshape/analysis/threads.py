@@ -9,15 +9,15 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+import torch
+from threadpoolctl import threadpool_limits
+
 from ..errors import UserError
 
 
 @contextlib.contextmanager
 def limited_threads(threads: int | None) -> Iterator[None]:
     """Run with at most ``threads`` torch / BLAS / OpenMP threads (None: leave as is), then restore."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
     if threads is None:
         yield
         return

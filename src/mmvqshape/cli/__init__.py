@@ -12,6 +12,7 @@ import typer
 
 from .. import __version__
 from ..errors import UserError
+from . import analyze, bench, corpus, data, explain, generate, models, report, text, tokenize, train
 
 app = typer.Typer(
     name="mmvq",
@@ -36,8 +37,6 @@ def _root(
 
 
 def _register_all() -> None:
-    from . import analyze, bench, corpus, data, explain, generate, models, report, text, tokenize, train
-
     for module in (data, corpus, generate, text, analyze, train, models, explain, tokenize, bench, report):
         module.register(app)
 

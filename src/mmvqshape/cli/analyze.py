@@ -37,6 +37,7 @@ def projection(
     seed: int = typer.Option(0, "--seed", help="Random seed (t-SNE / UMAP)."),
 ) -> None:
     """Project sub-actions to 2-D / 3-D with t-SNE, UMAP or PCA, coloured by label."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.analyze import run_projection
 
     result = run_projection(source, out, method=method, dims=dims, seed=seed, n_neighbors=n_neighbors,
@@ -51,6 +52,7 @@ def gram(
     top: int = typer.Option(20, "--top", help="How many most similar cross-label pairs to list."),
 ) -> None:
     """Cosine Gram matrix of all sub-actions, within/between-label statistics, closest cross-label pairs."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.analyze import run_gram
 
     result = run_gram(emb, out, top=top)
@@ -82,6 +84,7 @@ def recon(
     threads: int = typer.Option(1, "--threads", help="Torch threads."),
 ) -> None:
     """Can a label's embedding be reconstructed from its sub-actions? (the plan's ProjectionModel probe)"""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..analysis.recon import ProbeConfig
     from ..pipelines.analyze import run_recon
 
@@ -112,6 +115,7 @@ def codebook(
     seed: int = typer.Option(0, "--seed", help="Random seed (kmeans, community)."),
 ) -> None:
     """Select the action codebook (every code a real sub-action sentence) and report its coverage."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.analyze import run_codebook
 
     result = run_codebook(emb, out, method=method, size=size, threshold=threshold, seed=seed)

@@ -17,6 +17,7 @@ def speed(
 ) -> None:
     """Train windows/s and latency (VQShape per-token vs per-code, MMVQShape vs VQShape), text
     encoding with and without cache, and throughput / peak memory over memory-mapped files."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.bench import run_bench_speed, speed_markdown
 
     result = run_bench_speed(out, quick=quick, seed=seed)
@@ -41,6 +42,7 @@ def accuracy(
     out: Path = typer.Option(Path("runs/bench-accuracy"), help="Output folder (accuracy.md, accuracy.csv)."),
 ) -> None:
     """Accuracy and macro-F1, mean ± std over seeds, on identical splits (few-shot included)."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.bench_accuracy import run_bench_accuracy
 
     result = run_bench_accuracy(

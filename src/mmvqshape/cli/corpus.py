@@ -20,6 +20,7 @@ def check(
     out: Path = typer.Option(None, "--out", "-o", help="Folder for check.json and quality figures (with --encoder)."),
 ) -> None:
     """Validate CORPUS and print labels, counts, views, duplicates, style flags and (with --encoder) similarity."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.corpus_check import run_corpus_check
 
     run_corpus_check(corpus, encoder=encoder, out=out, view=view, pooling=pooling, device=device, near=near)

@@ -15,6 +15,7 @@ def summary(
     seed: int = typer.Option(0, help="Seed for splits that are drawn at random."),
 ) -> None:
     """Print classes, counts, shapes and the split of a dataset."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.data import format_summary, summarize_data
 
     typer.echo(format_summary(summarize_data(data, channels=channels, length=length or None, seed=seed)))

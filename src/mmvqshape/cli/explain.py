@@ -16,6 +16,7 @@ def explain_command(
     top: int = typer.Option(5, "--top", help="How many zero-shot label candidates to list."),
 ) -> None:
     """Explain one test window: its shapes per channel and, for mmvqshape, the sub-actions it chose (signal only)."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.explain import run_explain
 
     result = run_explain(run, data=data, index=index, out=out, top=top)

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from .corpus import corpus_app
+
 
 def corpus_generate(
     out: Path = typer.Option(..., "--out", help="Corpus JSON to write (continued when it exists)."),
@@ -30,6 +32,7 @@ def corpus_generate(
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse valid raw replies kept in OUT.raw/."),
 ) -> None:
     """Ask an OpenAI-compatible chat endpoint for the sub-actions of every label (key: $OPENAI_API_KEY)."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.generate import generate, summary
 
     result = generate(
@@ -49,6 +52,4 @@ def corpus_generate(
 
 def register(app: typer.Typer) -> None:
     """Add ``mmvq corpus generate`` to the ``corpus`` sub-app."""
-    from .corpus import corpus_app
-
     corpus_app.command("generate")(corpus_generate)

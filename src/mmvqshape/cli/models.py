@@ -16,6 +16,7 @@ def convert_vqshape_command(
                                       "needs it (runs code from the file: only for files you trust)."),
 ) -> None:
     """Convert a reference VQShape checkpoint (YunshiWen/VQShape) into ours."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.vqshape_convert import convert_vqshape
 
     result = convert_vqshape(ckpt, out, config=config, trust_pickle=trust_pickle)

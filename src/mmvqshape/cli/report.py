@@ -12,6 +12,7 @@ def report(
     out: Path = typer.Option(None, help="Where to write the page (default FOLDER/report.html)."),
 ) -> None:
     """Build one self-contained HTML page (figures embedded, interactive 3-D) from a folder."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.report import build_report
 
     typer.echo(f"report: {build_report(folder, out)}")
@@ -23,6 +24,7 @@ def demo(
     seed: int = typer.Option(0, help="Seed for every step."),
 ) -> None:
     """The main job: the whole plan on bundled BasicMotions data, ending in report.html."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.demo import run_demo
 
     result = run_demo(out, quick=quick, seed=seed)

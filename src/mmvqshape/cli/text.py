@@ -17,6 +17,7 @@ def embed(
     out: Path = typer.Option(..., "--out", "-o", help="Embedding folder to write (replaced atomically)."),
 ) -> None:
     """Embed every sub-action (and each label's text) of CORPUS into an embedding folder."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.embed import run_embed
 
     run_embed(corpus, encoder=encoder, view=view, pooling=pooling, out=out, device=device, cache=not no_cache)

@@ -17,6 +17,7 @@ def tokenize_command(
     batch_size: int = typer.Option(256, "--batch-size", help="Windows per forward pass."),
 ) -> None:
     """Every window's shape tokens per channel (code, t, l, mu, sigma) and code histograms, as CSV tables."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.tokenize import tokenize
 
     result = tokenize(source, data=data, out=out, split=split, batch_size=batch_size)

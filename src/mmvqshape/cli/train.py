@@ -39,6 +39,7 @@ def train_command(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
     """Train a model into a run folder; the test split is scored once with the best-on-validation checkpoint."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.train import train
     from ..training.config import load_config
 
@@ -62,6 +63,7 @@ def evaluate_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Write metrics and figures here instead of RUN."),
 ) -> None:
     """Recompute a run's test metrics; writes metrics.json, predictions.csv and figures/*.png."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.evaluate import evaluate
 
     metrics = evaluate(run, data=data, corpus=corpus, encoder=encoder, out=out)

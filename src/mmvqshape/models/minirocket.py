@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
+from sklearn.preprocessing import StandardScaler
 
 from .task import SignalOnly
 
@@ -54,9 +56,8 @@ class MiniRocketClassifier(SignalOnly):
         self.classifier = None
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "MiniRocketClassifier":
+        # lazy: aeon is a slow import (numba) and only fitting needs it
         from aeon.transformations.collection.convolution_based import MiniRocket
-        from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
-        from sklearn.preprocessing import StandardScaler
 
         self.transform = MiniRocket(
             n_kernels=self.config.n_kernels,

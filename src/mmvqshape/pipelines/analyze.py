@@ -19,11 +19,29 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from ..atomic import atomic_dir, write_json
+from ..analysis.codebook import (
+    DEFAULT_METHOD,
+    ActionCodebook,
+    check_codebook_dim,
+    codebook_coverage,
+    load_codebook,
+    quantize,
+    select_codebook,
+    write_codebook_files,
+)
+from ..analysis.figures import plot_coverage, plot_gram, plot_projection, plot_recon, projection_html
+from ..analysis.gram import gram_statistics, ordered_gram, top_cross_label_pairs
+from ..analysis.projection import project
+from ..analysis.recon import PROTOCOLS, ProbeConfig, baseline_scores, make_split, train_probe
+from ..analysis.similarity import cosine_matrix, nearest_rows
 from ..analysis.threads import limited_threads as _threads
+from ..atomic import atomic_dir, write_json
 from ..errors import UserError
+from ..text.corpus import load_corpus
 from ..text.embeddings import EmbeddingSet, load_embeddings
+from ..text.encoders import embed_corpus, load_encoder
 
 VIEW_NAMES = ("armleg", "arm", "leg", "text")
 
@@ -67,9 +85,6 @@ def run_projection(
     ``projection.json`` and, for 3-D, ``projection.html`` (self-contained, rotatable) and
     ``projection.plotly.json`` (for ``mmvq report``). Returns the parameters used and paths.
     """
-    from ..analysis.figures import plot_projection, projection_html
-    from ..analysis.projection import project
-
     panels_input = _projection_inputs(source, views, encoder, pooling)
     labels = panels_input[0][1].labels
     for title, embeddings in panels_input[1:]:
@@ -108,9 +123,6 @@ def _projection_inputs(source, views, encoder, pooling) -> list[tuple[str, Embed
         if isinstance(source, (list, tuple, EmbeddingSet)) or (Path(source) / "index.json").is_file():
             raise UserError(source if not isinstance(source, (list, tuple, EmbeddingSet)) else "--views",
                             "--views needs a corpus (path or shipped name), not an embedding folder")
-        from ..text.corpus import load_corpus
-        from ..text.encoders import embed_corpus, load_encoder
-
         corpus = load_corpus(source, view="auto")
         text_encoder = load_encoder(encoder, pooling=pooling)
         return [(view, embed_corpus(corpus, encoder=text_encoder, view=view)) for view in views]
@@ -137,10 +149,6 @@ def run_gram(source: str | Path | EmbeddingSet, out: str | Path, *, top: int = 2
     ``label_similarity.csv`` and ``top_pairs.csv`` / ``top_pairs.json`` (the ``top`` most similar
     cross-label pairs with their sentences). Returns the overall statistics.
     """
-    from ..analysis.figures import plot_gram
-    from ..analysis.gram import gram_statistics, ordered_gram, top_cross_label_pairs
-    from ..analysis.similarity import cosine_matrix
-
     if top < 0:
         raise UserError("--top", f"must be at least 0, got {top}")
     embeddings = _load(source)
@@ -205,12 +213,6 @@ def run_recon(
     (mean ± std over seeds), ``recon.json`` (config, K, chance, summary) and ``recon.png``.
     Returns ``{"summary": [...], "k": {...}, "chance_top1": ..., "out": ...}``.
     """
-    from tqdm.auto import tqdm
-
-    from ..analysis.codebook import ActionCodebook, check_codebook_dim, load_codebook, quantize
-    from ..analysis.figures import plot_recon
-    from ..analysis.recon import PROTOCOLS, ProbeConfig, baseline_scores, make_split, train_probe
-
     embeddings = _load(source)
     config = config or ProbeConfig()
     config.validate()
@@ -332,10 +334,6 @@ def run_codebook(
     ``coverage.json`` and ``coverage.png``. ``method`` None = :data:`DEFAULT_METHOD`.
     Returns size, method, threshold (prune / community) and the coverage gaps.
     """
-    from ..analysis.codebook import DEFAULT_METHOD, codebook_coverage, select_codebook, write_codebook_files
-    from ..analysis.figures import plot_coverage
-    from ..analysis.similarity import nearest_rows
-
     embeddings = _load(source)
     with _threads(threads):
         codebook = select_codebook(embeddings, method or DEFAULT_METHOD, size=size, threshold=threshold, seed=seed)

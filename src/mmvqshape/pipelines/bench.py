@@ -16,8 +16,13 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, RandomSampler
 
 from ..atomic import atomic_dir
+from ..models import build_task
+from ..models.vqshape import VQShape, VQShapeConfig
+from ..signals import WindowDataset, load_windows
+from ..text.encoders import embed_corpus
 
 #: The reference fixture's constructor arguments (shared/fixtures/vqshape-reference/config.json).
 FIXTURE_CONFIG = dict(
@@ -65,8 +70,6 @@ def _train_step(module: torch.nn.Module, forward: Callable[[], torch.Tensor]) ->
 
 def vqshape_decode_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict:
     """Train and tokenize windows/s at the fixture's config: per-token (the reference) vs per-code."""
-    from ..models.vqshape import VQShape, VQShapeConfig
-
     x = torch.randn(batch, 512, generator=torch.Generator().manual_seed(seed))
     result = {}
     for mode in ("per_token", "per_code"):
@@ -86,8 +89,6 @@ def vqshape_decode_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict
 
 
 def _tasks(n_channels: int, length: int, n_classes: int, text_dim: int, seed: int):
-    from ..models import build_task
-
     torch.manual_seed(seed)
     vq = build_task("vqshape", {"channels": "joint", "objective": "classify"}, n_channels=n_channels, length=length, n_classes=n_classes)
     torch.manual_seed(seed)
@@ -133,8 +134,6 @@ def task_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict:
 
 def text_speed(corpus: str = "geneactiv14", encoder: str = "minilm") -> dict:
     """Sentences/s embedding a shipped corpus without cache, then with a warm cache."""
-    from ..text.encoders import embed_corpus
-
     with tempfile.TemporaryDirectory() as cache:
         old = os.environ.get("MMVQ_CACHE_DIR")
         os.environ["MMVQ_CACHE_DIR"] = cache
@@ -181,11 +180,6 @@ def scaling_speed(sizes=(1_000, 10_000, 100_000), batch: int = 32, steps: int = 
     Each file holds ``n`` windows (500, 3) in a memory-mapped ``.npy``; training draws random
     batches through the real data path (loader → pre-processing → VQShape joint step).
     """
-    from torch.utils.data import DataLoader, RandomSampler
-
-    from ..models import build_task
-    from ..signals import WindowDataset, load_windows
-
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for n in sizes:

@@ -13,13 +13,19 @@ when its module is missing or fails.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from ..analysis.recon import label_recoverability
+from ..atomic import _json_default, atomic_dir
 from ..text.corpus import VIEWS, Corpus, load_corpus
+from ..text.encoders import embed_corpus
+from ..text.style import style_flags
 
 NEAR_DUPLICATE = 0.95  # cosine at or above which two different sentences count as near duplicates
 TOP_PAIRS = 10
@@ -64,8 +70,6 @@ def run_corpus_check(
     }
     embeddings = None
     if encoder is not None:
-        from ..text.encoders import embed_corpus
-
         embeddings = embed_corpus(corpus, encoder=encoder, pooling=pooling, device=device, cache=cache)
         report["encoder"] = embeddings.meta.get("encoder")
         report["pooling"] = embeddings.meta.get("pooling")
@@ -156,24 +160,16 @@ def _exact_duplicates(sentences: list[str], owner: list[int], labels: list[str])
 
 
 def _style_flags(corpus: Corpus) -> dict[str, Any]:
-    """Hook: :func:`mmvqshape.text.style.style_flags` when available."""
-    try:
-        from ..text.style import style_flags
-    except ImportError:
-        return {"skipped": "mmvqshape.text.style is not available"}
+    """:func:`mmvqshape.text.style.style_flags`, or why it was skipped."""
     try:
         flags = style_flags(corpus)
     except Exception as err:  # noqa: BLE001 - a failing optional check must not hide the rest
         return {"skipped": f"style check failed ({type(err).__name__}: {err})"}
-    return {"n": len(flags), "flags": [f.to_dict() if hasattr(f, "to_dict") else f for f in flags]}
+    return {"n": len(flags), "flags": [f.to_dict() for f in flags]}
 
 
 def _recoverability(embeddings: Any) -> dict[str, Any]:
-    """Hook: :func:`mmvqshape.analysis.recon.label_recoverability` when available."""
-    try:
-        from ..analysis.recon import label_recoverability
-    except ImportError:
-        return {"skipped": "mmvqshape.analysis.recon is not available"}
+    """:func:`mmvqshape.analysis.recon.label_recoverability`, or why it was skipped."""
     try:
         score = float(label_recoverability(embeddings, seed=0))
     except Exception as err:  # noqa: BLE001
@@ -246,10 +242,6 @@ def _public(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_outputs(report: dict[str, Any], embeddings: Any, out: Path) -> None:
-    import json
-
-    from ..atomic import _json_default, atomic_dir
-
     with atomic_dir(out) as tmp:
         (tmp / "check.json").write_text(json.dumps(_public(report), indent=2, default=_json_default) + "\n")
         if "similarity" in report:
@@ -257,13 +249,9 @@ def _write_outputs(report: dict[str, Any], embeddings: Any, out: Path) -> None:
 
 
 def _figures(report: dict[str, Any], embeddings: Any, folder: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     sim = report["similarity"]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     bins = np.linspace(-0.2, 1.0, 61)
     ax.hist(sim["_between"], bins=bins, alpha=0.6, density=True, label=f"between labels (mean {_fmt(sim['between_mean'])})")
     ax.hist(sim["_within"], bins=bins, alpha=0.6, density=True, label=f"within a label (mean {_fmt(sim['within_mean'])})")
@@ -273,12 +261,12 @@ def _figures(report: dict[str, Any], embeddings: Any, folder: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(folder / "similarity_hist.png", dpi=120)
-    plt.close(fig)
 
     gram = sim["_gram"]
     owner = embeddings.owner
     labels = report["labels"]
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig = Figure(figsize=(7, 6))
+    ax = fig.subplots()
     image = ax.imshow(gram, vmin=-0.2, vmax=1.0, cmap="viridis", interpolation="nearest")
     starts = [int(np.flatnonzero(owner == k)[0]) for k in range(len(labels))]
     for s in starts[1:]:
@@ -291,7 +279,6 @@ def _figures(report: dict[str, Any], embeddings: Any, folder: Path) -> None:
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(folder / "gram.png", dpi=120)
-    plt.close(fig)
 
     n = len(labels)
     means = np.zeros((n, n))
@@ -303,7 +290,8 @@ def _figures(report: dict[str, Any], embeddings: Any, folder: Path) -> None:
                 means[a, b] = (block.sum() - np.trace(block)) / (k * (k - 1)) if k > 1 else np.nan
             else:
                 means[a, b] = block.mean()
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig = Figure(figsize=(7, 6))
+    ax = fig.subplots()
     image = ax.imshow(means, vmin=0, vmax=1, cmap="magma")
     ax.set_xticks(range(n), labels, rotation=90, fontsize=6)
     ax.set_yticks(range(n), labels, fontsize=6)
@@ -315,4 +303,3 @@ def _figures(report: dict[str, Any], embeddings: Any, folder: Path) -> None:
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(folder / "label_similarity.png", dpi=120)
-    plt.close(fig)

@@ -21,17 +21,25 @@ is refused.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from rich.console import Console
 
 from ..atomic import atomic_file, write_json
 from ..errors import UserError
 from ..signals import load_windows
+from ..training.config import merge_config
+from .analyze import run_codebook, run_gram, run_projection, run_recon
 from .data import format_summary, summarize_data
+from .embed import run_embed
+from .evaluate import evaluate
+from .explain import run_explain
 from .report import build_report
+from .train import train
 
 CORPUS = "basicmotions"
 VIEWS = ("armleg", "arm", "leg")
@@ -50,8 +58,6 @@ def one_window_per_class(windows) -> list[int]:
 
 
 def _step(log: dict, name: str, fn: Callable[[], Any]) -> Any:
-    from rich.console import Console
-
     console = Console(stderr=True)
     console.rule(f"[bold]{name}")
     start = time.perf_counter()
@@ -63,8 +69,6 @@ def _step(log: dict, name: str, fn: Callable[[], Any]) -> Any:
 
 def _clear_previous_demo(out: Path) -> None:
     """Remove an earlier demo in ``out``; refuse to touch a folder that holds anything else."""
-    import shutil
-
     if not out.exists():
         return
     if not out.is_dir():
@@ -77,13 +81,6 @@ def _clear_previous_demo(out: Path) -> None:
 
 def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, seed: int = 0) -> dict:
     """Run every step of the plan on BasicMotions into ``out``; returns ``{"report", "metrics", "seconds"}``."""
-    from ..training.config import merge_config
-    from .analyze import run_codebook, run_gram, run_projection, run_recon
-    from .embed import run_embed
-    from .evaluate import evaluate
-    from .explain import run_explain
-    from .train import train
-
     out = Path(out)
     _clear_previous_demo(out)
     seconds: dict[str, float] = {}

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 from ..atomic import atomic_file, write_json
 from ..errors import UserError
@@ -130,19 +132,14 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
 
 
 def explain_figure(result: dict[str, Any], path: Path, channel_names: list[str] | None = None, title: str = "") -> Path:
-    """Draw :func:`explain_window`'s result: a panel per channel and a text panel."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Draw :func:`explain_window`'s result: a panel per channel and a text panel (no pyplot state)."""
     arrays = result["arrays"]
     n_channels, length = arrays["signal"].shape
     has_text = "sub_actions" in result or "zero_shot" in result or "predicted_label" in result
     heights = [2.0] * n_channels + ([0.22 * (len(result.get("sub_actions", [])) + 4)] if has_text else [])
-    fig, axes = plt.subplots(len(heights), 1, figsize=(11, sum(heights) + 0.6), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
-    colors = plt.get_cmap("tab20")
+    fig = Figure(figsize=(11, sum(heights) + 0.6))
+    axes = fig.subplots(len(heights), 1, squeeze=False, gridspec_kw={"height_ratios": heights})
+    colors = colormaps["tab20"]
     time = np.arange(length)
     for c in range(n_channels):
         ax = axes[c, 0]
@@ -180,7 +177,6 @@ def explain_figure(result: dict[str, Any], path: Path, channel_names: list[str] 
     fig.tight_layout()
     with atomic_file(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -10,10 +10,12 @@ Example (a notebook calls the same code the command does)::
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UserError
+from ..signals import load_windows
 from ..text.generate import GenerationResult, GenerationSettings, generate_corpus
 
 #: Same names and class order as ``mmvqshape.signals.BASICMOTIONS_LABELS``.
@@ -61,8 +63,6 @@ def labels_of_data(data: str) -> list[str]:
     """Label names of a DATA argument (``basicmotions``, ``hapt``, a ``.npz``, ``geneactiv-mat:DIR``), in class order."""
     if data.strip().lower() == "basicmotions":
         return list(BASICMOTIONS_LABELS)  # no need to import torch/aeon and load windows for 4 names
-    from ..signals import load_windows
-
     return list(load_windows(data).labels)
 
 
@@ -131,8 +131,6 @@ def generate(
 
 
 def _env(name: str) -> str | None:
-    import os
-
     value = os.environ.get(name, "").strip()
     return value or None
 

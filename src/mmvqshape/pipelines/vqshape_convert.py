@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save
 
 from ..atomic import atomic_file
 from ..errors import UserError
@@ -36,8 +38,6 @@ FORMAT = "mmvqshape.vqshape/1"
 
 def save_vqshape(model: VQShape, path: str | Path) -> Path:
     """Write ``model`` as our checkpoint (safetensors: weights + config in the metadata)."""
-    from safetensors.torch import save
-
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     data = save(tensors, metadata={"format": FORMAT, "config": json.dumps(model.cfg.to_dict())})
@@ -48,8 +48,6 @@ def save_vqshape(model: VQShape, path: str | Path) -> Path:
 
 def load_vqshape(path: str | Path, **overrides: Any) -> VQShape:
     """Read our checkpoint written by :func:`save_vqshape`; ``overrides`` set config fields."""
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.is_file():
         raise UserError(path, "no such file")
@@ -141,8 +139,6 @@ def read_reference_checkpoint(
     if cfg_path is not None and not cfg_path.is_file():
         raise UserError(cfg_path, "no such file")
     if ckpt.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
         try:
             state_dict = load_file(str(ckpt))
         except Exception as err:

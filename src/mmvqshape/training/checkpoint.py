@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from .. import models
 from ..errors import UserError
 from .module import CHECKPOINT_KEY
 
@@ -54,12 +55,10 @@ def task_state_dict(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 def load_task(path: str | Path):
     """Rebuild the task saved in a checkpoint: returns ``(task in eval mode, build_info)``."""
-    from ..models import build_task
-
     checkpoint = read_checkpoint(path)
     info = checkpoint[CHECKPOINT_KEY]
     try:
-        task = build_task(
+        task = models.build_task(
             info["model_name"], dict(info["model_cfg"]),
             n_channels=info["n_channels"], length=info["length"], n_classes=len(info["labels"]), text_dim=info.get("text_dim"),
         )

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
+from ..atomic import atomic_file
 from ..errors import UserError
 
 MODELS = ("vqshape", "mmvqshape", "minirocket")
@@ -154,8 +156,6 @@ def merge_config(*layers: dict[str, Any] | None, where: str | Path = "config") -
 
 def save_config(cfg: TrainConfig, path: str | Path) -> None:
     """Write the resolved config as YAML (atomically)."""
-    from ..atomic import atomic_file
-
     with atomic_file(path) as handle:
         yaml.safe_dump(cfg.to_dict(), handle, sort_keys=False)
 
@@ -169,8 +169,6 @@ def resolve_precision(precision: str, accelerator: str) -> str:
     """``auto`` becomes bf16-mixed (or 16-mixed) on a GPU and 32 on a CPU."""
     if precision != "auto":
         return precision
-    import torch
-
     on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
     if not on_gpu:
         return "32"

@@ -21,6 +21,9 @@ from torch.utils.data._utils.collate import default_collate
 
 from ..errors import UserError
 from ..labels import normalize_label
+from ..signals import WindowDataset
+from ..signals.preprocess import preprocess
+
 
 def match_labels(window_labels: Sequence[str], corpus_labels: Sequence[str], where: str) -> list[int]:
     """For each window label, the index of the same label (by name) in the corpus.
@@ -81,8 +84,6 @@ class SignalDataset(Dataset):
 
     def __init__(self, windows, positions: np.ndarray, length: int | None, normalize: str,
                  text: TextTable | None = None, text_present: bool = False, scale: dict | None = None):
-        from ..signals import WindowDataset
-
         self.windows = windows
         self.positions = np.asarray(positions, dtype=np.int64)
         self.base = WindowDataset(windows, split=None, length=length, normalize=normalize == "window", indices=self.positions)
@@ -108,8 +109,6 @@ class SignalDataset(Dataset):
         n_channels = self.windows.n_channels
         offset, scale = np.zeros(n_channels), np.ones(n_channels)
         if self.base.normalize:  # z-score of the resampled window (signals.preprocess.zscore)
-            from ..signals.preprocess import preprocess
-
             raw = preprocess(np.asarray(self.windows.X[int(self.positions[i])]), self.base.length, False)  # (C, L)
             offset, scale = raw.mean(axis=-1).astype(np.float64), raw.std(axis=-1).astype(np.float64) + 1e-6
         if self.scale is not None:

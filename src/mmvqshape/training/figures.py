@@ -1,4 +1,4 @@
-"""Evaluation figures (matplotlib, Agg): confusion matrix, code usage, reconstruction."""
+"""Evaluation figures (matplotlib PNGs, no pyplot state): confusion matrix, code usage, reconstruction."""
 
 from __future__ import annotations
 
@@ -6,35 +6,32 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from ..atomic import atomic_file
 
 from ..palette import RECONSTRUCTION_COLOR, SIGNAL_COLOR, label_color_map
 from .shape_metrics import window_r2
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+def _subplots(*args, figsize: tuple[float, float], **kwargs):
+    """A figure and its axes without pyplot (no global state, no backend switched)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
-def _save(fig, path: Path) -> Path:
-    from ..atomic import atomic_file
-
+def _save(fig: Figure, path: Path) -> Path:
     with atomic_file(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=120, bbox_inches="tight")
-    _plt().close(fig)
     return path
 
 
 def confusion_figure(confusion: Sequence[Sequence[int]], labels: Sequence[str], path: Path, title: str = "") -> Path:
     """Counts with true labels as rows, predictions as columns."""
-    plt = _plt()
     matrix = np.asarray(confusion)
     size = max(4.0, 0.55 * len(labels) + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig, ax = _subplots(figsize=(size, size))
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
@@ -53,8 +50,7 @@ def confusion_figure(confusion: Sequence[Sequence[int]], labels: Sequence[str], 
 
 def code_usage_figure(counts: dict[str, np.ndarray], path: Path) -> Path:
     """One bar chart per codebook: how often each code is used on the test split."""
-    plt = _plt()
-    fig, axes = plt.subplots(len(counts), 1, figsize=(9, 2.6 * len(counts)), squeeze=False)
+    fig, axes = _subplots(len(counts), 1, figsize=(9, 2.6 * len(counts)), squeeze=False)
     for ax, (name, c) in zip(axes[:, 0], counts.items()):
         ax.bar(np.arange(len(c)), c, width=1.0, color=RECONSTRUCTION_COLOR)
         ax.set_title(f"{name} codebook: {int((c > 0).sum())}/{len(c)} codes used")
@@ -70,10 +66,9 @@ def reconstruction_figure(figure: dict[str, np.ndarray], labels_of_windows: Sequ
     ``s_pred`` drawn over [t, min(t + l, 1)] of the series (the most prominent ``max_shapes``)."""
     if "x_pred" not in figure and "s_pred" not in figure:
         return None
-    plt = _plt()
     signal = figure["signal"]  # (W, C, T)
     n_win, n_ch, T = signal.shape
-    fig, axes = plt.subplots(n_win, n_ch, figsize=(4 * n_ch, 2.2 * n_win), squeeze=False, sharex=True)
+    fig, axes = _subplots(n_win, n_ch, figsize=(4 * n_ch, 2.2 * n_win), squeeze=False, sharex=True)
     time_axis = np.arange(T)
     for w in range(n_win):
         for c in range(n_ch):
@@ -87,7 +82,7 @@ def reconstruction_figure(figure: dict[str, np.ndarray], labels_of_windows: Sequ
                 t = figure["t"][w].reshape(n_ch, -1)[c]
                 l = figure["l"][w].reshape(n_ch, -1)[c]
                 order = np.argsort(-l)[:max_shapes]
-                colors = plt.cm.tab10(np.linspace(0, 1, max(len(order), 1)))
+                colors = colormaps["tab10"](np.linspace(0, 1, max(len(order), 1)))
                 for color, k in zip(colors, order):
                     start, end = t[k] * (T - 1), min(t[k] + l[k], 1.0) * (T - 1)
                     ax.plot(np.linspace(start, end, shapes.shape[-1]), shapes[k], color=color, lw=1.4, alpha=0.8)

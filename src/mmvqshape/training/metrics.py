@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from ..labels import normalize_label
 from .shape_metrics import code_usage
@@ -15,8 +17,6 @@ from .shape_metrics import code_usage
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
     """accuracy, macro_f1, per_class {label: precision/recall/f1/support}, confusion (rows = true)."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     classes = np.arange(len(labels))
@@ -87,8 +87,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def predictions_table(index: np.ndarray, y_true: np.ndarray, proba: np.ndarray, labels: Sequence[str]):
     """``predictions.csv`` rows: index, true, pred (label names), p_<label> per class."""
-    import pandas as pd
-
     pred = proba.argmax(-1)
     table = pd.DataFrame({"index": np.asarray(index, dtype=np.int64), "true": [labels[i] for i in y_true], "pred": [labels[i] for i in pred]})
     for i, name in enumerate(labels):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from torch.utils.data import DataLoader
 
 from .data import collate
@@ -23,10 +26,6 @@ def probe_features(task, dataset, kind: str, batch_size: int = 64) -> np.ndarray
 def fit_probe(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, seed: int = 0):
     """Standardise + LogisticRegression; C picked by validation accuracy (ties: stronger
     regularisation), refitted on the training windows. Returns ``(pipeline, info)``."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     def make(c: float):
         return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000, random_state=seed))
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+from sklearn.decomposition import PCA
 
 POOLING = "1 - sum(SSE) / sum(SS), SS around each series' own mean, summed over the series (window x channel) pooled"
 SERIES_EPS = 1e-5  # VQShape adds this to each series' unbiased variance before dividing
@@ -154,8 +155,6 @@ class SeriesPCA:
 
     def __init__(self, train_x: Any, n_components: int, *, max_train_series: int = 20_000, seed: int = 0,
                  eps: float = SERIES_EPS):
-        from sklearn.decomposition import PCA
-
         train = as_array(train_x)
         self.length, self.eps = train.shape[-1], eps
         series = train.reshape(-1, self.length)

@@ -22,6 +22,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from plotly.offline import get_plotlyjs
+
 from ...atomic import atomic_file
 from ...errors import UserError
 from .folder import files_of, find_explanations, find_projections, find_runs, labels_of, nested_parts, read_json
@@ -91,6 +93,4 @@ def _facts(part: Part) -> list[str]:
 
 
 def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs  # large: only when the page has an interactive view
-
-    return get_plotlyjs()
+    return get_plotlyjs()  # large: called only when the page has an interactive view

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 #: Folders never read: weights, logs, temporary outputs.
 SKIPPED = {"checkpoints", "logs", "__pycache__"}
 
@@ -40,8 +42,6 @@ def read_json(path: Path) -> Any:
 
 
 def read_yaml(path: Path) -> dict:
-    import yaml
-
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):

@@ -18,6 +18,7 @@ import platform
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from .folder import (
     read_json,
     scalar,
 )
-from .html import Raw, esc, figure, fold, label_html, link, mean_std, number, percent, section, table
+from .html import Raw, esc, figure, fold, label_html, link, mean_std, percent, section, table
 from .projection_view import VIEW_WORDS, projection_view
 
 #: Plain words for the explanation metrics (metrics.json ``explanation``).
@@ -691,8 +692,6 @@ def provenance(part: Part, *, include_machine: bool = True) -> tuple[str, str] |
 
 
 def _versions() -> str:
-    from importlib import metadata
-
     names = ["mmvqshape", "torch", "lightning", "numpy", "scikit-learn", "aeon", "sentence-transformers", "umap-learn"]
     found = []
     for name in names:
