@@ -231,11 +231,13 @@ def sigma_ratio(x: Any, s_pred: Any) -> np.ndarray:
 
 def shape_summary(x: Any, t: Any, l: Any, s_pred: Any) -> dict[str, Any]:
     """``fit_r2`` and ``sigma_ratio``: median and quartiles over all tokens of all windows."""
-    fit = shape_fit_r2(x, t, l, s_pred)
-    ratio = sigma_ratio(x, s_pred)
+    return _shape_entry(shape_fit_r2(x, t, l, s_pred).ravel(), sigma_ratio(x, s_pred).ravel())
+
+
+def _shape_entry(fit: np.ndarray, ratio: np.ndarray) -> dict[str, Any]:
     return {
-        "fit_r2": {**_quartiles(fit.ravel()), "n_tokens": int(fit.size), "n_undefined": int(np.isnan(fit).sum())},
-        "sigma_ratio": {**_quartiles(ratio.ravel()), "n_tokens": int(ratio.size)},
+        "fit_r2": {**_quartiles(fit), "n_tokens": int(fit.size), "n_undefined": int(np.isnan(fit).sum())},
+        "sigma_ratio": {**_quartiles(ratio), "n_tokens": int(ratio.size)},
     }
 
 
@@ -323,14 +325,10 @@ class ShapeMetricsAccumulator:
         return with_pca_baseline(model, pca, self.pca.n_components)
 
     def shapes(self) -> dict[str, Any] | None:
+        """``fit_r2`` and ``sigma_ratio`` over every token seen (:func:`shape_summary`); None without shapes."""
         if not self.fit:
             return None
-        fit, ratio = np.concatenate(self.fit), np.concatenate(self.ratio)
-        return {
-            "fit_r2": {**_quartiles(fit), "n_tokens": int(fit.size), "n_undefined": int(np.isnan(fit).sum())},
-            "sigma_ratio": {**_quartiles(ratio), "n_tokens": int(ratio.size)},
-            "tokens_per_series": self.tokens_per_series,
-        }
+        return {**_shape_entry(np.concatenate(self.fit), np.concatenate(self.ratio)), "tokens_per_series": self.tokens_per_series}
 
 
 def with_pca_baseline(model: dict[str, Any], pca: dict[str, Any], n_components: int) -> dict[str, Any]:
