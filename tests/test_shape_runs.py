@@ -173,3 +173,29 @@ def test_tokenize_not_a_run_exits_2(tmp_path, capsys):
     assert main(["tokenize", str(tmp_path / "nothing"), "--out", str(tmp_path / "t.csv")]) == 2
     assert "no such run folder" in capsys.readouterr().err
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_shape_scores_on_validation_windows(run):
+    """The same entries on any split (validation chooses a recipe), from one call."""
+    from mmvqshape.signals import load_windows
+    from mmvqshape.training.checkpoint import load_task
+    from mmvqshape.training.data import SignalDataset, split_positions
+    from mmvqshape.training.evaluation import shape_scores
+
+    root, data = run
+    task, info = load_task(root / "vq" / "checkpoints" / "best.ckpt")
+    windows = load_windows(str(data))
+
+    def dataset(split):
+        return SignalDataset(windows, split_positions(windows, split), 64, "train", scale=info["scale"])
+
+    val = shape_scores(task, dataset("val"), dataset("train"), class_names=windows.labels, channel_names=windows.channel_names)
+    test = shape_scores(task, dataset("test"), dataset("train"), class_names=windows.labels, channel_names=windows.channel_names)
+    assert val["reconstruction"]["n_windows"] == len(windows.indices("val")) and val["reconstruction"]["pca_components"] == 8
+    assert val["shapes"]["fit_r2"]["n_tokens"] == len(windows.indices("val")) * 3 * 8
+    import json
+
+    metrics = json.loads((root / "vq" / "metrics.json").read_text())
+    assert test["reconstruction"]["r2"] == pytest.approx(metrics["reconstruction"]["r2"], abs=1e-6)
+    assert test["reconstruction"]["pca_r2"] == pytest.approx(metrics["reconstruction"]["pca_r2"], abs=1e-6)
+    assert "pca_r2" not in shape_scores(task, dataset("val"))["reconstruction"]

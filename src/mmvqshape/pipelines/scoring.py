@@ -29,14 +29,12 @@ from ..signals import WindowDataset
 from ..training.checkpoint import load_task
 from ..training.config import TrainConfig
 from ..training.data import SignalDataset, TextTable, split_positions
-from ..training.evaluation import collect_outputs, figure_items, sample_signals
+from ..training.evaluation import PCA_TRAIN_SERIES, collect_outputs, figure_items, sample_signals
 from ..training.figures import code_usage_figure, confusion_figure, reconstruction_figure
 from ..training.metrics import classification_metrics, predictions_table, softmax, zero_shot_metrics
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
 from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of
 from .run import check_same_labels
-
-PCA_TRAIN_SERIES = 20_000  # training series (window x channel) the PCA baseline is fitted on, at most
 
 
 def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_true: np.ndarray, proba: np.ndarray | None,

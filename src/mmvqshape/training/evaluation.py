@@ -15,6 +15,7 @@ from .shape_metrics import ShapeMetricsAccumulator
 PER_WINDOW = ("logits", "code_idx", "action_idx", "label_embedding_pred")
 FIGURE_KEYS = ("x_pred", "s_pred", "t", "l", "mu", "sigma", "code_idx")
 N_FIGURE_WINDOWS = 4
+PCA_TRAIN_SERIES = 20_000  # training series (window x channel) the PCA baseline is fitted on, at most
 
 
 def figure_items(labels: np.ndarray, n: int = N_FIGURE_WINDOWS) -> list[int]:
@@ -71,4 +72,23 @@ def collect_outputs(task, dataset, batch_size: int = 64, device: str | torch.dev
     result: dict[str, Any] = {k: np.concatenate(v) for k, v in kept.items()}
     result["losses"] = {k: v / max(n, 1) for k, v in loss_sums.items()}
     result["figure"] = {k: np.concatenate(v) for k, v in figure.items()}
+    return result
+
+
+def shape_scores(task, dataset, train_dataset=None, *, class_names=None, channel_names=None, seed: int = 0,
+                 batch_size: int = 64, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """``{"reconstruction": ..., "shapes": ...}`` of ``task`` on ``dataset`` (e.g. the validation
+    split, to choose a recipe), as ``metrics.json`` reports them on the test split; the PCA
+    baseline is fitted on ``train_dataset`` (none without it). Empty for a model without a
+    reconstruction. See :mod:`mmvqshape.training.shape_metrics`."""
+    n_channels = dataset[0]["signal"].shape[0]
+    scores = ShapeMetricsAccumulator(
+        pca_train=None if train_dataset is None else lambda: sample_signals(train_dataset, max(1, PCA_TRAIN_SERIES // n_channels), seed),
+        seed=seed)
+    collect_outputs(task, dataset, batch_size=batch_size, device=device, figure_at=[], scores=scores)
+    if not scores:
+        return {}
+    result = {"reconstruction": scores.reconstruction(class_names, channel_names)}
+    if scores.shapes() is not None:
+        result["shapes"] = scores.shapes()
     return result
