@@ -127,7 +127,6 @@ def test_cli_gram_projection_codebook_and_bad_input(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_views_embed_one_corpus_per_view_with_minilm(tmp_path, monkeypatch):
-    pytest.importorskip("mmvqshape.text.encoders")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("MMVQ_CACHE_DIR", str(tmp_path / "cache"))

@@ -19,6 +19,7 @@ import pytest
 from mmvqshape.cli import main
 from mmvqshape.errors import UserError
 from mmvqshape.signals.loaders import GENEACTIV_LABELS
+from mmvqshape.text.corpus import load_corpus
 from mmvqshape.text.generate import (
     GenerationSettings,
     ReplyError,
@@ -296,8 +297,7 @@ def test_fourteen_geneactiv_labels_give_a_loadable_corpus(make_stub, tmp_path):
     assert all(len(a["sub_actions"]) == 10 and all(set(s) == {"Arm", "Leg"} for s in a["sub_actions"])
                for a in data["activities"])
     assert len(stub.requests) == 14
-    corpus_module = pytest.importorskip("mmvqshape.text.corpus")
-    corpus = corpus_module.load_corpus(path, view="armleg")
+    corpus = load_corpus(path, view="armleg")
     assert list(corpus.labels) == GENEACTIV14
 
 
@@ -441,7 +441,6 @@ def _tiny_bert_folder(folder: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("style, view", [("split", "armleg"), ("unsplit", "text")])
 def test_generated_corpus_is_accepted_by_mmvq_embed(make_stub, tmp_path, style, view):
-    pytest.importorskip("mmvqshape.pipelines.embed")
     stub = make_stub(always_valid(10, style, shared=3))
     assert run(stub, tmp_path, GENEACTIV14, "--n", "10", "--style", style, "--shared", "3") == 0
     encoder = _tiny_bert_folder(tmp_path / "tiny-bert")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from mmvqshape.text.corpus import load_corpus
 from mmvqshape.text.style import MAX_WORDS_FIELD, StyleFlag, style_flags
 
 CLEAN = {"Arm": "Wrist swings slightly forward with low amplitude.", "Leg": "Heel contacts ground initiating slow step."}
@@ -97,10 +98,9 @@ def test_unsplit_generated_objects_and_paths(tmp_path):
 
 
 def test_loaded_corpus_objects_are_read(tmp_path):
-    corpus_module = pytest.importorskip("mmvqshape.text.corpus")
     path = tmp_path / "c.json"
     path.write_text(json.dumps(split_corpus(CLEAN, {"Arm": "Wrist moves in order to wave.", "Leg": "Legs rest."})))
-    corpus = corpus_module.load_corpus(path, view="armleg")
+    corpus = load_corpus(path, view="armleg")
     flags = style_flags(corpus)
     assert rules(flags) == [(1, "arm", "purpose_clause")]
     assert flags[0].to_dict()["label"] == "walking"

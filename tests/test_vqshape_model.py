@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from mmvqshape.models.reference import load_reference, rename_reference_key, to_reference_state_dict
 from mmvqshape.models.vqshape import VQShape, VQShapeConfig, extract_subsequence
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "vqshape-reference"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "vqshape-reference"  # the reference's own outputs (README there)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -33,10 +34,6 @@ def series(batch: int, length: int, seed: int = 0, dtype=torch.float32) -> torch
 
 @pytest.fixture(scope="module")
 def fixture_files():
-    if not (FIXTURE / "io.safetensors").is_file():
-        pytest.skip(f"reference fixture not found at {FIXTURE} (needs ../shared beside the repository)")
-    from safetensors.torch import load_file
-
     config = json.loads((FIXTURE / "config.json").read_text())
     return config, load_file(str(FIXTURE / "state_dict.safetensors")), load_file(str(FIXTURE / "io.safetensors"))
 

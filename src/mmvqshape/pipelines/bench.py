@@ -24,7 +24,7 @@ from ..models.vqshape import VQShape, VQShapeConfig
 from ..signals import WindowDataset, load_windows
 from ..text.encoders import embed_corpus
 
-#: The reference fixture's constructor arguments (shared/fixtures/vqshape-reference/config.json).
+#: The reference fixture's constructor arguments (tests/fixtures/vqshape-reference/config.json).
 FIXTURE_CONFIG = dict(
     dim_embedding=64, patch_size=8, num_patch=64, num_enc_head=4, num_enc_layer=2, num_tokenizer_head=4,
     num_tokenizer_layer=2, num_dec_head=4, num_dec_layer=1, num_token=64, len_s=128, len_input=512,
