@@ -69,3 +69,11 @@ def test_explain_bad_index_exits_2(runs, capsys, index):
 def test_explain_not_a_run_exits_2(tmp_path, capsys):
     assert main(["explain", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_mmvqshape_run_measures_its_shapes_too(runs):
+    root, data = runs
+    metrics = json.loads((root / "mm" / "metrics.json").read_text())
+    assert metrics["reconstruction"]["pca_components"] == 8 and metrics["reconstruction"]["r2"] <= 1
+    assert metrics["shapes"]["fit_r2"]["n_tokens"] == metrics["n_test"] * 3 * 8
+    assert sum(metrics["codebooks"]["shape"]["histogram"]) == metrics["n_test"] * 3 * 8
