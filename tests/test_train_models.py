@@ -10,10 +10,7 @@ import pytest
 import train_support as ts
 from mmvqshape.cli import main
 
-TINY_VQSHAPE = (
-    "model:\n  dim_embedding: 16\n  num_enc_head: 2\n  num_enc_layer: 1\n  num_tokenizer_head: 2\n  num_dec_head: 2\n"
-    "  num_token: 8\n  num_code: 16\n  dim_code: 4\n  len_s: 16\n  patch_size: 4\n  num_patch: 16\n"
-)
+TINY_VQSHAPE = ts.TINY_VQSHAPE
 
 
 @pytest.fixture
@@ -44,7 +41,7 @@ def test_mmvqshape_evaluation_ignores_corpus_sentences(files, tmp_path):
 
     data, cfg = files
     emb_dir = ts.write_embeddings(tmp_path / "emb", dim=8, k=4)
-    cfg.write_text(TINY_VQSHAPE + "  num_slots: 3\n  fusion_heads: 2\n  text_hidden: 16\n  action_hidden: 16\n")
+    cfg.write_text(ts.TINY_MMVQSHAPE)
     run = tmp_path / "mm"
     assert main(["train", "--model", "mmvqshape", "--data", str(data), "--corpus", str(emb_dir), "--config", str(cfg),
                  "--out", str(run), "--max-epochs", "1", *ts.TINY_FLAGS]) == 0

@@ -1,9 +1,10 @@
-"""Test support for the training harness: a tiny task that follows the model task protocol,
-tiny windows files, and a script entry that runs ``mmvq`` with the tiny task registered.
+"""Test support for the training harness: a tiny task that follows the model task protocol
+(a test double for the harness's own tests), tiny real-model configs, tiny windows and
+embedding files, and a script entry that runs ``mmvq``.
 
-``python tests/train_support.py train ...`` behaves like ``mmvq train ...`` where the model
-name ``vqshape`` builds :class:`TinyTask` (so subprocess tests — kill/resume, DDP — run in
-seconds and do not depend on the real models).
+``python tests/train_support.py train ...`` behaves like ``mmvq train ...`` with the real
+models; with ``MMVQ_TEST_STEP_SLEEP=S`` every training step first sleeps S seconds, so a
+test can kill a run mid-way (kill and resume).
 """
 
 from __future__ import annotations
@@ -106,8 +107,6 @@ class TinyTask(nn.Module):
         return z_q.flatten(1)
 
     def forward(self, batch):
-        if self.training and os.environ.get("MMVQ_TEST_STEP_SLEEP"):  # lets a test kill a run mid-way
-            time.sleep(float(os.environ["MMVQ_TEST_STEP_SLEEP"]))
         x = batch["signal"]
         b, c, t = x.shape
         z_q, code_idx, vq = self.tokens(x)
@@ -185,9 +184,30 @@ def write_embeddings(path: Path, labels=("sit", "walk", "run"), dim: int = 6, k:
 
 TINY_FLAGS = ["--length", "64", "--batch-size", "8", "--no-progress", "--accelerator", "cpu"]
 
+#: ``--config`` files for the real models at tiny sizes (64-sample windows, a few seconds an epoch).
+TINY_VQSHAPE = (
+    "model:\n  dim_embedding: 16\n  num_enc_head: 2\n  num_enc_layer: 1\n  num_tokenizer_head: 2\n  num_dec_head: 2\n"
+    "  num_token: 8\n  num_code: 16\n  dim_code: 4\n  len_s: 16\n  patch_size: 4\n  num_patch: 16\n"
+)
+TINY_MMVQSHAPE = TINY_VQSHAPE + "  num_slots: 3\n  fusion_heads: 2\n  text_hidden: 16\n  action_hidden: 16\n"
+
+
+def sleep_every_training_step(seconds: float) -> None:
+    """Slow every training step down (whatever the model), so that a test can kill a run mid-way."""
+    from mmvqshape.training.module import TaskModule
+
+    step = TaskModule.training_step
+
+    def slow_step(self, batch, batch_idx):
+        time.sleep(seconds)
+        return step(self, batch, batch_idx)
+
+    TaskModule.training_step = slow_step
+
 
 if __name__ == "__main__":
-    patch_models()
+    if os.environ.get("MMVQ_TEST_STEP_SLEEP"):
+        sleep_every_training_step(float(os.environ["MMVQ_TEST_STEP_SLEEP"]))
     from mmvqshape.cli import main
 
     sys.exit(main(sys.argv[1:]))

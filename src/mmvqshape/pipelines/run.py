@@ -10,9 +10,10 @@ on validation, ``last.ckpt``), ``logs/``, ``metrics.json``, ``predictions.csv``,
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -85,6 +86,20 @@ def drop_label_sentences(embeddings: EmbeddingSet, labels: Sequence[str]) -> Emb
 
 
 # ---------------------------------------------------------------------- preparing a run
+def prepares_run_folder(env: Mapping[str, str] = os.environ) -> bool:
+    """True in the one process that checks, clears and writes the run folder: global rank 0.
+
+    The launcher's variables say which process this is: ``RANK`` (torchrun, Lightning's DDP
+    workers) or ``SLURM_PROCID`` when set; otherwise ``NODE_RANK`` and ``LOCAL_RANK``, so that
+    on a second node the process the user started (local rank 0) leaves the folder alone.
+    """
+    for name in ("RANK", "SLURM_PROCID"):
+        if env.get(name, "").strip():
+            return int(env[name]) == 0
+    node = env.get("NODE_RANK", "").strip() or env.get("GROUP_RANK", "").strip() or "0"
+    return int(node) == 0 and int(env.get("LOCAL_RANK", "").strip() or 0) == 0
+
+
 def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in cfg_dict.items() if k not in RUNTIME_KEYS}
 

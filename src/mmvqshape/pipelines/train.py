@@ -21,7 +21,6 @@ from typing import Any
 import joblib
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities import rank_zero_only
 
 from .. import models
 from ..analysis import codebook as cb
@@ -34,7 +33,8 @@ from ..training.checkpoint import AtomicCheckpointIO
 from ..training.config import TrainConfig, resolve_precision, save_config
 from ..training.data import TextTable, WindowDataModule
 from ..training.module import TaskModule
-from .run import CONFIG, drop_label_sentences, load_data, load_text, prepare_run_folder, resume_checkpoint
+from .run import (CONFIG, drop_label_sentences, load_data, load_text, prepare_run_folder, prepares_run_folder,
+                  resume_checkpoint)
 from .scoring import score_minirocket, score_run
 
 
@@ -97,7 +97,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     task = build_run_task(cfg, windows, eval_text.dim if eval_text is not None else None)
     if train_embeddings is not None:
         install_text(task, train_embeddings, cfg.codebook, seed=cfg.seed)  # action codebook from the training corpus only
-    if _launching_rank():
+    if prepares_run_folder():
         resume_from = prepare_run_folder(out, cfg, resume)
     else:  # a DDP worker started by the launcher: the folder is rank 0's to check and clear
         resume_from = resume_checkpoint(out, resume)
@@ -133,7 +133,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
         num_sanity_val_steps=0,
         default_root_dir=str(out),
     )
-    if _launching_rank():
+    if prepares_run_folder():
         save_config(cfg, out / CONFIG)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None, weights_only=False)
     if not trainer.is_global_zero:
@@ -165,11 +165,6 @@ def _quiet_lightning(progress: bool) -> None:
         source = logging.getLogger(name)  # where rank_zero_info records start
         if not any(isinstance(f, _DropStartupChatter) for f in source.filters):
             source.addFilter(_DropStartupChatter())
-
-
-def _launching_rank() -> bool:
-    """True in the process the user started (global rank 0), false in DDP workers."""
-    return getattr(rank_zero_only, "rank", 0) == 0
 
 
 def _strategy(name: str) -> str:
