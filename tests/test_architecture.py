@@ -152,3 +152,19 @@ def test_resolved_config_rebuilds_the_same_model():
         assert again.resolved_config() == task.resolved_config()
         a, b = task.state_dict(), again.state_dict()
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a if isinstance(a[k], torch.Tensor))
+
+
+def test_readme_layout_lists_every_module_on_its_own_line():
+    readme = (PACKAGE.parents[1] / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):]
+    layout = layout[: layout.index("\n## ", 1)] if "\n## " in layout[1:] else layout
+    lines = [line.strip() for line in layout.splitlines()]
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        if rel.name == "__init__.py" and len(rel.parts) > 1 and rel.parts[-2] != "report" and rel.parts[0] != "cli":
+            continue  # a layer's __init__ is the folder's line
+        name = "/".join(rel.parts[-2:]) if rel.parts[0] == "pipelines" and len(rel.parts) == 3 else rel.name
+        if not any(line.startswith(name + " ") for line in lines):
+            missing.append(str(rel))
+    assert not missing, f"README layout lacks: {', '.join(missing)}"
