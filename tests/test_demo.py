@@ -38,6 +38,12 @@ def test_demo_runs_stay_usable_afterwards(demo, capsys):
     assert again["accuracy"] == first["accuracy"]
 
 
+def test_demo_refuses_data_it_does_not_know(tmp_path, capsys):
+    assert main(["demo", "--quick", "--data", "geneactiv", "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--data" in err[0] and not (tmp_path / "d").exists()
+
+
 def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path, capsys):
     (tmp_path / "precious.txt").write_text("keep me")
     assert main(["demo", "--quick", "--out", str(tmp_path)]) == 2

@@ -27,7 +27,7 @@ SIGNAL_COLOR = "#000000"
 RECONSTRUCTION_COLOR = "#0072B2"
 REFERENCE_COLOR = "#888888"
 #: Sequential colour map for heat maps (perceptually uniform, readable with colour-vision deficiencies).
-HEATMAP = "cividis"
+HEATMAP = "viridis"
 
 
 def label_color(index: int, n_labels: int | None = None) -> str:

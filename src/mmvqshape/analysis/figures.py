@@ -84,10 +84,6 @@ def plot_gram(gram: np.ndarray, owner: np.ndarray, labels: list[str], path: Path
     present = counts > 0
     ax.set_xticks(centres[present], [l for l, p in zip(labels, present) if p], rotation=60, ha="right", fontsize=10)
     ax.set_yticks(centres[present], [l for l, p in zip(labels, present) if p], fontsize=10)
-    colors = label_colors(labels)
-    for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
-        for tick, index in zip(ticks, np.flatnonzero(present)):
-            tick.set_color(colors[index])
     ax.set_title("Cosine Gram matrix of sub-actions (grouped by label)")
     fig.savefig(path, dpi=130)
 

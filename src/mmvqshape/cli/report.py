@@ -8,7 +8,7 @@ import typer
 
 
 def report(
-    folder: Path = typer.Argument(..., help="A run folder (from mmvq train) or a demo folder."),
+    folder: Path = typer.Argument(..., help="A run folder (mmvq train), a demo folder, or a bench folder."),
     out: Path = typer.Option(None, help="Where to write the page (default FOLDER/report.html)."),
 ) -> None:
     """Build one self-contained HTML page (figures embedded, interactive 3-D) from a folder."""
@@ -20,14 +20,15 @@ def report(
 
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Output folder."),
+    data: str = typer.Option("basicmotions", help="basicmotions (bundled with aeon) or hapt (UCI HAPT, 30 subjects)."),
     quick: bool = typer.Option(False, help="Tiny epochs and sizes: a smoke run in about a minute."),
     seed: int = typer.Option(0, help="Seed for every step."),
 ) -> None:
-    """The main job: the whole plan on bundled BasicMotions data, ending in report.html."""
+    """The main job: the whole plan on bundled data (BasicMotions by default), ending in report.html."""
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.demo import run_demo
 
-    result = run_demo(out, quick=quick, seed=seed)
+    result = run_demo(out, data=data, quick=quick, seed=seed)
     typer.echo(f"report: {result['report']}")
 
 

@@ -1,4 +1,7 @@
-"""The main job (``mmvq demo``): the whole plan on bundled BasicMotions data, one report.
+"""The main job (``mmvq demo``): the whole plan on bundled data, one report.
+
+``mmvq demo`` runs on BasicMotions (bundled with aeon); ``mmvq demo --data hapt`` runs the
+same story on UCI HAPT (30 subjects, test subjects held out).
 
 Steps, each the same public function its own command calls:
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,10 +45,28 @@ from .explain import run_explain
 from .report import build_report
 from .train import train
 
-CORPUS = "basicmotions"
 VIEWS = ("armleg", "arm", "leg")
-#: Epochs of the demo's neural models (None = the trainer's default); quick is a smoke run.
-EPOCHS = {"full": {"vqshape": None, "mmvqshape": None}, "quick": {"vqshape": 2, "mmvqshape": 2}}
+
+
+@dataclass(frozen=True)
+class DemoData:
+    """What the demo runs on one data set."""
+
+    title: str
+    corpus: str  # the shipped sub-action corpus
+    codebook_size: int  # action codes chosen from the corpus
+    budget: dict[str, Any] = field(default_factory=dict)  # training budget of the neural models (trainer defaults if empty)
+    quick_budget: dict[str, Any] = field(default_factory=lambda: {"max_epochs": 2})
+
+
+#: Data sets the demo knows (``mmvq demo --data``). Budgets are fixed before any run.
+DEMO_DATA = {
+    "basicmotions": DemoData("BasicMotions (wrist smartwatch, 4 activities)", "basicmotions", 24),
+    "hapt": DemoData("UCI HAPT (30 subjects, waist phone, 6 activities)", "hapt", 36,
+                     budget={"max_epochs": 10, "batch_size": 32}, quick_budget={"max_epochs": 1, "batch_size": 32}),
+}
+#: Models of the full story, and of a second data set's shorter part (no VQShape, no text analyses).
+MODELS = ("minirocket", "vqshape", "mmvqshape")
 
 
 def one_window_per_class(windows) -> list[int]:
@@ -79,15 +101,38 @@ def _clear_previous_demo(out: Path) -> None:
         shutil.rmtree(out)
 
 
-def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, seed: int = 0) -> dict:
-    """Run every step of the plan on BasicMotions into ``out``; returns ``{"report", "metrics", "seconds"}``."""
+def run_demo(out: str | Path = "runs/demo", *, data: str = "basicmotions", quick: bool = False, seed: int = 0) -> dict:
+    """Run every step of the plan on ``data`` (``basicmotions`` or ``hapt``) into ``out``.
+
+    Returns ``{"report", "metrics", "seconds"}``.
+    """
+    if data not in DEMO_DATA:
+        raise UserError("--data", f"the demo runs on {' or '.join(DEMO_DATA)}, not {data!r} (use mmvq train for other data)")
     out = Path(out)
     _clear_previous_demo(out)
     seconds: dict[str, float] = {}
-    epochs = EPOCHS["quick" if quick else "full"]
+    metrics = run_story(out, data, quick=quick, seed=seed, seconds=seconds)
+    write_json(out / "timing.json", seconds)
+    report = _step(seconds, "report", lambda: build_report(out, title=f"MMVQShape demo: {DEMO_DATA[data].title}"))
+    table = {k: {"accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1")} for k, m in metrics.items()}
+    print(json.dumps(table, indent=1))
+    print(f"total {sum(seconds.values()):.0f} s")
+    return {"report": report, "metrics": metrics, "seconds": seconds}
+
+
+def run_story(out: Path, data: str, *, quick: bool, seed: int, seconds: dict[str, float],
+              models: tuple[str, ...] = MODELS, analyses: bool = True, tag: str = "") -> dict[str, dict]:
+    """The steps of the plan on one data set into ``out``; each step's wall time into ``seconds``
+    (step names prefixed with ``tag``).
+
+    ``analyses`` False skips the text analyses (MMVQShape then embeds the corpus itself and
+    chooses its action codebook as training does by default).
+    """
+    spec_of = DEMO_DATA[data]
+    budget = spec_of.quick_budget if quick else spec_of.budget
 
     def summary() -> dict:
-        result = summarize_data("basicmotions", seed=seed)
+        result = summarize_data(data, seed=seed)
         text = format_summary(result)
         write_json(out / "data" / "summary.json", result)
         with atomic_file(out / "data" / "summary.txt") as handle:
@@ -95,39 +140,41 @@ def run_demo(out: str | Path = "runs/demo", *, quick: bool = False, seed: int = 
         print(text)
         return result
 
-    _step(seconds, "data summary", summary)
-    for view in VIEWS:
-        _step(seconds, f"embed ({view})", lambda v=view: run_embed(CORPUS, encoder="minilm", view=v, out=out / "text" / v))
-    armleg = out / "text" / "armleg"
-    analysis = out / "analysis"
-    view_dirs = [out / "text" / v for v in VIEWS]
-    _step(seconds, "projection t-SNE 2-D", lambda: run_projection(view_dirs, method="tsne", dims=2, out=analysis / "projection_tsne_2d", seed=seed))
-    _step(seconds, "projection UMAP 3-D", lambda: run_projection(view_dirs, method="umap", dims=3, out=analysis / "projection_umap_3d", seed=seed))
-    _step(seconds, "projection PCA 3-D", lambda: run_projection(view_dirs, method="pca", dims=3, out=analysis / "projection_pca_3d", seed=seed))
-    _step(seconds, "Gram matrix", lambda: run_gram(armleg, out=analysis / "gram"))
-    codebook = analysis / "codebook"
-    _step(seconds, "action codebook", lambda: run_codebook(armleg, method="kmeans", size=24, out=codebook, seed=seed))
-    hidden = (64, 256) if quick else (64, 128, 256, 512)
-    _step(seconds, "reconstruction probe", lambda: run_recon(armleg, hidden=hidden, seeds=2 if quick else 3, codebook=codebook,
-                                                             out=analysis / "recon", seed=seed))
+    _step(seconds, f"{tag}data summary", summary)
+    corpus: str = spec_of.corpus
+    codebook: Path | None = None
+    if analyses:
+        for view in VIEWS:
+            _step(seconds, f"{tag}embed ({view})",
+                  lambda v=view: run_embed(spec_of.corpus, encoder="minilm", view=v, out=out / "text" / v))
+        armleg = out / "text" / "armleg"
+        analysis = out / "analysis"
+        view_dirs = [out / "text" / v for v in VIEWS]
+        for method, dims in (("tsne", 2), ("umap", 3), ("pca", 3)):
+            _step(seconds, f"{tag}projection {method} {dims}-D",
+                  lambda m=method, d=dims: run_projection(view_dirs, method=m, dims=d, out=analysis / f"projection_{m}_{d}d", seed=seed))
+        _step(seconds, f"{tag}Gram matrix", lambda: run_gram(armleg, out=analysis / "gram"))
+        codebook = analysis / "codebook"
+        _step(seconds, f"{tag}action codebook",
+              lambda: run_codebook(armleg, method="kmeans", size=spec_of.codebook_size, out=codebook, seed=seed))
+        hidden = (64, 256) if quick else (64, 128, 256, 512)
+        _step(seconds, f"{tag}reconstruction probe",
+              lambda: run_recon(armleg, hidden=hidden, seeds=2 if quick else 3, codebook=codebook, out=analysis / "recon", seed=seed))
+        corpus = str(armleg)
 
     runs = out / "runs"
-    common = {"data": "basicmotions", "seed": seed, "progress": True}
+    common = {"data": data, "seed": seed, "progress": True}
     specs = {
         "minirocket": {"model_name": "minirocket"},
-        "vqshape": {"model_name": "vqshape", "max_epochs": epochs["vqshape"]},
-        "mmvqshape": {"model_name": "mmvqshape", "corpus": str(armleg), "codebook": str(codebook),
-                      "max_epochs": epochs["mmvqshape"]},
+        "vqshape": {"model_name": "vqshape", **budget},
+        "mmvqshape": {"model_name": "mmvqshape", "corpus": corpus, **({"codebook": str(codebook)} if codebook else {}), **budget},
     }
     metrics = {}
-    for name, spec in specs.items():
-        _step(seconds, f"train {name}", lambda s=spec, n=name: train(merge_config(common, s), runs / n))
-        metrics[name] = _step(seconds, f"evaluate {name}", lambda n=name: evaluate(runs / n))
-    for index in one_window_per_class(load_windows("basicmotions", seed=seed)):
-        _step(seconds, f"explain window {index}", lambda i=index: run_explain(runs / "mmvqshape", index=i, out=out / "explain"))
-    write_json(out / "timing.json", seconds)
-    report = _step(seconds, "report", lambda: build_report(out, title="MMVQShape demo: BasicMotions"))
-    table = {k: {"accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1")} for k, m in metrics.items()}
-    print(json.dumps(table, indent=1))
-    print(f"total {sum(seconds.values()):.0f} s")
-    return {"report": report, "metrics": metrics, "seconds": seconds}
+    for name in models:
+        _step(seconds, f"{tag}train {name}", lambda n=name: train(merge_config(common, specs[n]), runs / n))
+        metrics[name] = _step(seconds, f"{tag}evaluate {name}", lambda n=name: evaluate(runs / n))
+    if "mmvqshape" in models:
+        for index in one_window_per_class(load_windows(data, seed=seed)):
+            _step(seconds, f"{tag}explain window {index}",
+                  lambda i=index: run_explain(runs / "mmvqshape", index=i, out=out / "explain"))
+    return metrics

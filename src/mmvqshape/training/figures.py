@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..atomic import atomic_file
 
-from ..palette import RECONSTRUCTION_COLOR, SIGNAL_COLOR, label_color_map
+from ..palette import RECONSTRUCTION_COLOR, SIGNAL_COLOR
 from .shape_metrics import window_r2
 
 
@@ -35,9 +35,6 @@ def confusion_figure(confusion: Sequence[Sequence[int]], labels: Sequence[str], 
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
-    colors = label_color_map(labels)
-    for tick in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
-        tick.set_color(colors.get(tick.get_text(), SIGNAL_COLOR))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for i in range(matrix.shape[0]):

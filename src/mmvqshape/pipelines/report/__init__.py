@@ -26,7 +26,7 @@ from plotly.offline import get_plotlyjs
 
 from ...atomic import atomic_file
 from ...errors import UserError
-from .folder import files_of, find_explanations, find_projections, find_runs, labels_of, nested_parts, read_json
+from .folder import bench_summary, files_of, find_explanations, find_projections, find_runs, labels_of, nested_parts, read_json
 from .html import esc, label_html, page
 from .sections import Part, render_part
 
@@ -41,10 +41,18 @@ def read_part(root: Path, page_dir: Path, anchor: str = "") -> Part:
                 projections=find_projections(files), labels=labels_of(root, files, runs), anchor=anchor)
 
 
+#: Data sources in words (the part of a DATA name before its options).
+DATA_WORDS = {"basicmotions": "BasicMotions", "hapt": "UCI HAPT", "hapt-transitions": "UCI HAPT with transitions"}
+
+
 def _data_name(root: Path) -> str:
     summary = read_json(root / "data" / "summary.json")
     if isinstance(summary, dict) and summary.get("data"):
-        return str(summary["data"])
+        data = str(summary["data"])
+        return DATA_WORDS.get(data.split("[")[0].split(":")[0].lower(), data)
+    bench = bench_summary(root)
+    if bench and bench[1].get("data"):
+        return f"{bench[1]['data']} benchmark"
     return root.name
 
 
@@ -60,7 +68,7 @@ def build_report(folder: str | Path, out: str | Path | None = None, title: str |
     for index, sub in enumerate(nested_parts(folder.resolve())):
         name = _data_name(sub)
         sub_toc, sub_body = render_part(read_part(sub, page_dir, anchor=f"part{index}"), prefix=f"part{index}-",
-                                        title_prefix=f"{name}: ", include_machine=False)
+                                        title_prefix=f"{name} · ", include_machine=False)
         if sub_body:
             toc.append((sub_toc[0][0], name))
             body += sub_body
@@ -87,8 +95,9 @@ def _facts(part: Part) -> list[str]:
         test = ((summary.get("splits") or {}).get("test") or {}).get("n")
         if test:
             facts.append(f"{test} test windows")
-    if part.labels:
-        facts.append(f"{len(part.labels)} activities: " + ", ".join(label_html(label, part.colors) for label in part.labels))
+    labels = summary.get("labels") if isinstance(summary, dict) and summary.get("labels") else part.labels
+    if labels:
+        facts.append(f"{len(labels)} activities: " + ", ".join(label_html(label, part.colors) for label in labels))
     return facts
 
 

@@ -260,7 +260,12 @@ def labels_of(root: Path, files: list[Path], runs: list[Run]) -> list[str]:
     """The activity labels in class-index order: data summary, else a run's, else an embedding's."""
     summary = read_json(root / "data" / "summary.json")
     if isinstance(summary, dict) and summary.get("labels"):
-        return [str(label) for label in summary["labels"]]
+        labels = [str(label) for label in summary["labels"]]
+        for path in files:  # a corpus may describe more labels than the data holds: they come after
+            index = read_json(path) if path.name == "index.json" else None
+            if isinstance(index, dict):
+                labels += [str(label) for label in index.get("labels") or [] if str(label) not in labels]
+        return labels
     bench = bench_summary(root)
     if bench and bench[1].get("labels"):
         return [str(label) for label in bench[1]["labels"]]

@@ -30,7 +30,7 @@ nav.toc{font-size:.9rem;margin:.8rem 0 0} nav.toc ol{margin:.2rem 0;padding-left
 .scroll{max-width:100%;overflow-x:auto;margin:.6rem 0}
 table{border-collapse:collapse;font-size:.88rem;margin:0}
 th,td{border:1px solid #ddd;padding:.28rem .55rem;text-align:left;vertical-align:top}
-th{background:#f2f2f2;font-weight:600} td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{background:#f2f2f2;font-weight:600} td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap} table.dense th{white-space:normal}
 td.text{min-width:14rem} tr.best td{background:#eef6ee}
 figure{margin:1rem 0;max-width:100%} figure img{display:block;max-width:100%;max-height:90vh;width:auto;height:auto;border:1px solid #eee;margin:0 auto}
 figcaption{font-size:.88rem;color:#444;margin-top:.35rem}
@@ -93,11 +93,12 @@ def figure(path: Path, caption: str, *, alt: str | None = None, caption_html: st
 
 
 def table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: Sequence[bool] | None = None,
-          row_classes: Sequence[str] | None = None, text_columns: Sequence[int] = (), wide_only: Sequence[int] = ()) -> str:
+          row_classes: Sequence[str] | None = None, text_columns: Sequence[int] = (), wide_only: Sequence[int] = (),
+          dense: bool = False) -> str:
     """A table in a horizontally scrolling box (so a wide table never widens the page).
 
     Cells are escaped unless they are ``Raw``; ``numeric`` right-aligns columns; ``wide_only``
-    columns are hidden on phone-width screens.
+    columns are hidden on phone-width screens; ``dense`` lets long headers wrap.
     """
     numeric = list(numeric) if numeric is not None else [False] * len(head)
 
@@ -115,7 +116,7 @@ def table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: Sequen
             cells.append(f"<td{cls}>{content}</td>")
         cls = f" class='{row_classes[r]}'" if row_classes and row_classes[r] else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    return f"<div class='scroll'><table><thead><tr>{head_html}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+    return f"<div class='scroll'><table{' class=dense' if dense else ''}><thead><tr>{head_html}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
 class Raw:

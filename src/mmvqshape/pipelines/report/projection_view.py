@@ -97,9 +97,9 @@ return spec.labels.map(function(label,i){{var p=per[i]||{{x:[],y:[],z:[],text:[]
 return {{type:'scatter3d',mode:'markers',name:label,x:p.x,y:p.y,z:p.z,text:p.text,
 marker:{{size:4.5,color:spec.colors[i],line:{{width:0}}}},hovertemplate:'%{{text}}<extra>'+label+'</extra>'}};}});}}
 var axis={{showticklabels:false,title:{{text:''}}}};
-var layout={{margin:{{l:0,r:0,t:0,b:0}},uirevision:'keep',legend:{{orientation:'h',y:1.0,yanchor:'bottom',font:{{size:14}}}},
+var layout={{margin:{{l:0,r:0,t:0,b:0}},uirevision:'keep',legend:{{orientation:'h',y:1.0,yanchor:'bottom',font:{{size:14}},itemsizing:'constant'}},
 scene:{{xaxis:axis,yaxis:axis,zaxis:axis,aspectmode:'cube'}}}};
-function draw(){{Plotly.react(el,traces(),layout,{{responsive:true,displaylogo:false}});}}
+function draw(){{Plotly.react(el,traces(),layout,{{responsive:true,displayModeBar:false}});}}
 el.parentNode.querySelectorAll('button[data-method],button[data-view]').forEach(function(b){{
 b.addEventListener('click',function(){{var kind=b.hasAttribute('data-method')?'method':'view';state[kind]=b.getAttribute('data-'+kind);
 el.parentNode.querySelectorAll('button[data-'+kind+']').forEach(function(o){{o.setAttribute('aria-pressed',String(o===b));}});draw();}});}});

@@ -37,7 +37,7 @@ from .folder import (
     scalar,
 )
 from .html import Raw, esc, figure, fold, label_html, link, mean_std, percent, section, table
-from .projection_view import VIEW_WORDS, projection_view
+from .projection_view import METHOD_WORDS, VIEW_WORDS, projection_view
 
 #: Plain words for the explanation metrics (metrics.json ``explanation``).
 EXPLANATION_WORDS = {
@@ -167,14 +167,16 @@ def _winner_sentence(rows: list[ModelRow]) -> str:
 
 
 def _explain_sentence(part: Part) -> str:
-    with_words = [e for e in part.explanations if e.data.get("sub_actions")]
+    order = {label: i for i, label in enumerate(part.labels)}
+    with_words = sorted((e for e in part.explanations if e.data.get("sub_actions")),
+                        key=lambda e: (order.get(e.data.get("true_label"), len(order)), e.index))
     if with_words:
         e = with_words[0]
         true, pred = e.data.get("true_label"), e.data.get("predicted_label")
         sentences = [s.get("sentence", "") for s in e.data["sub_actions"]]
         shown = f"“{esc(sentences[0])}”"
         more = f" and {len(sentences) - 1} more" if len(sentences) > 1 else ""
-        verdict = "right" if true == pred else "wrong"
+        verdict = "correct" if true == pred else "wrong"
         return (f"For a <b>{esc(true)}</b> test window the model predicted <b>{esc(pred)}</b> ({verdict}) and, reading "
                 f"the signal alone, chose the sub-actions {shown}{more}. Section 2 draws the shapes it used per channel "
                 "so the sentences can be checked against the signal.")
@@ -261,9 +263,12 @@ def headline(part: Part) -> tuple[str, str] | None:
         seeds = max(r.seeds for r in rows)
         table_rows = [[r.name, r.description, Raw(esc(mean_std(r.mean, r.std, r.seeds))), Raw(esc(r.macro_f1)), r.n_test, r.seeds]
                       for r in rows]
+        head = ["model", "what it is", "test accuracy", "macro-F1", "test windows", "seeds"]
+        keep = [i for i in range(len(head)) if i != 4 or any(r.n_test for r in rows)]
         best = ["best" if abs(r.mean - rows[0].mean) < 1e-9 else "" for r in rows]
-        body += table(["model", "what it is", "test accuracy", "macro-F1", "test windows", "seeds"], table_rows,
-                      numeric=[False, False, True, True, True, True], row_classes=best, text_columns=[1], wide_only=[1, 4, 5])
+        body += table([head[i] for i in keep], [[row[i] for i in keep] for row in table_rows],
+                      numeric=[i >= 2 for i in keep], row_classes=best, text_columns=[1],
+                      wide_only=[keep.index(i) for i in (1, 4, 5) if i in keep])
         body += ("<p class='meta'>Every number is measured once on the test split, which chose nothing: checkpoints and "
                  "settings were chosen on a validation split carved from the training data."
                  + (" ± is the standard deviation over seeds." if seeds > 1 else "") + "</p>")
@@ -308,15 +313,21 @@ def zero_shot_table(part: Part) -> str:
         return ""
     values = [_zero_shot_values(r) for r in runs]
     present = [(key, words) for key, words in ZERO_SHOT_COLUMNS if any(scalar(v.get(key)) is not None for v in values)]
+    among_unseen = any(key == "unseen_accuracy" for key, _ in present)
     rows = []
     for run, v in zip(runs, values):
         candidates = v.get("candidates")
         n_candidates = len(candidates) if isinstance(candidates, list) else candidates
+        if among_unseen:
+            chance = 1 / len(run.holdout) if run.holdout else None
+        else:
+            chance = v.get("chance") or (1 / n_candidates if n_candidates else None)
         rows.append([", ".join(run.holdout), run.metrics.get("seed"), *[scalar(v.get(k)) for k, _ in present],
-                     (1 / len(run.holdout)) if run.holdout else None, n_candidates])
+                     chance, n_candidates])
     means = ["mean", ""] + [_mean([row[2 + i] for row in rows]) for i in range(len(present))] + ["", ""]
     rows.append(means)
-    head = ["held-out activities", "seed", *[words for _, words in present], "chance among unseen", "candidates"]
+    chance_words = "chance among unseen" if among_unseen else "chance among all"
+    head = ["held-out activities", "seed", *[words for _, words in present], chance_words, "candidates"]
     text = ("<h3>Zero-shot: activities never seen in training</h3><p>Each row trains without the named activities (their "
             "windows and their sentences) and asks whether their test windows are matched to their own text.</p>")
     return text + table(head, rows, numeric=[False] + [True] * (len(head) - 1))
@@ -343,13 +354,14 @@ def explanations(part: Part) -> tuple[str, str] | None:
     if not part.explanations:
         return None
     blocks = []
-    for e in part.explanations:
+    order = {label: i for i, label in enumerate(part.labels)}
+    for e in sorted(part.explanations, key=lambda e: (order.get(e.data.get("true_label"), len(order)), e.index)):
         d = e.data
         true, pred = d.get("true_label", "?"), d.get("predicted_label")
         proba = d.get("probabilities") or {}
         confidence = f" with probability {proba[pred]:.2f}" if pred in proba else ""
         title = f"Test window {e.index}: a {true} window"
-        verdict = "" if pred is None else (f"predicted {pred}{confidence}" + (" (right)" if pred == true else " (wrong)"))
+        verdict = "" if pred is None else (f"predicted {pred}{confidence}" + (" (correct)" if pred == true else " (wrong)"))
         caption = (f"{esc(title)}, {esc(verdict)}. Per channel: the signal, the model's reconstruction and the shapes it "
                    "chose, each drawn where it sits in the window.")
         inner = figure(e.png, "", caption_html=caption, alt=title) if e.png else f"<p>{esc(title)}, {esc(verdict)}.</p>"
@@ -424,7 +436,7 @@ def shapes(part: Part) -> tuple[str, str] | None:
     head = ["model", "reconstruction R²", pca, "shape fit R² (median)", "shape σ ÷ window std (median)",
             "shape codes used", "shape-code perplexity", "sentence codes used"]
     keep = [0] + [i for i in range(1, len(head)) if any(row[i] not in (None, "—") for row in rows)]
-    body = table([head[i] for i in keep], [[row[i] for i in keep] for row in rows], numeric=[i > 0 for i in keep])
+    body = table([head[i] for i in keep], [[row[i] for i in keep] for row in rows], numeric=[i > 0 for i in keep], dense=True)
     if any(row[1] is not None for row in rows):
         body += ("<p class='meta'>Reconstruction R² is 1 − error ÷ the window's own variance, on test windows (0: no better "
                  "than the window's mean); PCA R² is the same for a plain linear code with as many components, the yardstick.</p>")
@@ -484,7 +496,9 @@ def text(part: Part) -> tuple[str, str] | None:
         body.append(_corpus_paragraph(part, index))
     view = projection_view(f"view3d-{part.anchor or 'main'}", part.projections, part.labels, part.colors)
     if view:
-        methods = ", ".join(sorted({p.method.upper() if p.method != "tsne" else "t-SNE" for p in part.projections if p.dims == 3}))
+        order = list(METHOD_WORDS)
+        methods = ", ".join(METHOD_WORDS.get(m, m) for m in sorted({p.method for p in part.projections if p.dims == 3},
+                                                                    key=lambda m: order.index(m) if m in order else len(order)))
         raw = " · ".join(part.link(p.folder / "coordinates.csv", f"{p.method} coordinates") for p in part.projections if p.dims == 3)
         body.append(f"<figure>{view}<figcaption>Every sub-action sentence as a point ({esc(methods)} to 3-D, cosine geometry), "
                     "coloured by the activity it was written for. Drag to rotate, hover to read a sentence; the buttons "
