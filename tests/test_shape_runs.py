@@ -199,3 +199,15 @@ def test_shape_scores_on_validation_windows(run):
     assert test["reconstruction"]["r2"] == pytest.approx(metrics["reconstruction"]["r2"], abs=1e-6)
     assert test["reconstruction"]["pca_r2"] == pytest.approx(metrics["reconstruction"]["pca_r2"], abs=1e-6)
     assert "pca_r2" not in shape_scores(task, dataset("val"))["reconstruction"]
+
+
+def test_evaluation_figure_windows_go_to_the_data_units_keeping_the_models_r2():
+    from mmvqshape.pipelines.scoring import figure_in_data_units
+
+    signal = np.array([[[0.0, 1.0, 2.0, 3.0]]], dtype=np.float32)  # (W 1, C 1, T 4) in model units
+    figure = {"signal": signal.copy(), "x_pred": signal + np.float32(0.5), "s_pred": np.ones((1, 1, 2, 3), dtype=np.float32)}
+    figure_in_data_units(figure, [(np.array([10.0]), np.array([2.0]))])
+    np.testing.assert_allclose(figure["signal"][0, 0], [10, 12, 14, 16])
+    np.testing.assert_allclose(figure["x_pred"][0, 0], [11, 13, 15, 17])
+    np.testing.assert_allclose(figure["s_pred"], 12.0)
+    assert figure["r2"][0] == pytest.approx(1 - 4 * 0.25 / 5.0)  # SSE 1, SS 5 in the model's units

@@ -33,7 +33,7 @@ from ..training.evaluation import PCA_TRAIN_SERIES, collect_outputs, figure_item
 from ..training.figures import code_usage_figure, confusion_figure, reconstruction_figure
 from ..training.metrics import classification_metrics, predictions_table, softmax, zero_shot_metrics
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
-from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of
+from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of, window_r2
 from .run import check_same_labels
 
 
@@ -75,6 +75,22 @@ def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_t
     return metrics
 
 
+def figure_in_data_units(figure: dict[str, np.ndarray], affines: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Add each figure window's R² (``r2``, the model's units, as metrics.json counts it), then map
+    ``signal``, ``x_pred`` and ``s_pred`` to the data's units in place (one (offset, scale) per window)."""
+    if "signal" not in figure or not affines:
+        return
+    if "x_pred" in figure:
+        figure["r2"] = window_r2(figure["signal"], figure["x_pred"].reshape(figure["signal"].shape))
+    offset = np.stack([a[0] for a in affines]).astype(np.float32)  # (W, C)
+    scale = np.stack([a[1] for a in affines]).astype(np.float32)
+    for key in ("signal", "x_pred"):
+        if key in figure:
+            figure[key] = figure[key].reshape(figure["signal"].shape) * scale[..., None] + offset[..., None]
+    if "s_pred" in figure:
+        figure["s_pred"] = figure["s_pred"] * scale[..., None, None] + offset[..., None, None]
+
+
 def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddings=None, fit_probe: bool = False,
               figures: bool = True) -> dict[str, Any]:
     """Score ``checkpoint`` on ``windows``' test split and write the scores into ``out``.
@@ -102,9 +118,11 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
     train_set = dataset("train")
     scores = ShapeMetricsAccumulator(
         pca_train=lambda: sample_signals(train_set, max(1, PCA_TRAIN_SERIES // windows.n_channels), cfg.seed), seed=cfg.seed)
-    outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64), device=device, figure_at=figure_items(test.labels()),
+    figure_at = figure_items(test.labels())
+    outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64), device=device, figure_at=figure_at,
                               scores=scores)
     task.cpu()
+    figure_in_data_units(outputs["figure"], [test.signal_affine(p) for p in sorted(figure_at)])
     extra: dict[str, Any] = {
         "checkpoint": checkpoint.name,
         "checkpoint_epoch": info.get("epoch"),

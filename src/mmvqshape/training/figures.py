@@ -60,7 +60,8 @@ def code_usage_figure(counts: dict[str, np.ndarray], path: Path) -> Path:
 def reconstruction_figure(figure: dict[str, np.ndarray], labels_of_windows: Sequence[str], channel_names: Sequence[str], path: Path,
                           max_shapes: int = 8) -> Path | None:
     """For each window (rows) and channel (columns): x, x_pred, and the decoded shapes
-    ``s_pred`` drawn over [t, min(t + l, 1)] of the series (the most prominent ``max_shapes``)."""
+    ``s_pred`` drawn over [t, min(t + l, 1)] of the series (the most prominent ``max_shapes``),
+    each window's reconstruction R² beside its label (``figure["r2"]`` when given)."""
     if "x_pred" not in figure and "s_pred" not in figure:
         return None
     signal = figure["signal"]  # (W, C, T)
@@ -87,7 +88,10 @@ def reconstruction_figure(figure: dict[str, np.ndarray], labels_of_windows: Sequ
                 ax.set_title(channel_names[c] if c < len(channel_names) else f"channel {c}")
             if c == 0:
                 name = labels_of_windows[w] if w < len(labels_of_windows) else ""
-                r2 = window_r2(signal[w:w + 1], figure["x_pred"][w:w + 1].reshape(1, n_ch, -1))[0] if "x_pred" in figure else np.nan
+                if "r2" in figure:  # given with the figure (computed before a change of units)
+                    r2 = figure["r2"][w]
+                else:
+                    r2 = window_r2(signal[w:w + 1], figure["x_pred"][w:w + 1].reshape(1, n_ch, -1))[0] if "x_pred" in figure else np.nan
                 ax.set_ylabel(name if np.isnan(r2) else f"{name}\nR² {r2:.2f}", fontsize=11)
     axes[0, 0].legend(loc="upper right", fontsize=7)
     fig.suptitle("x (black), x̂ (blue), decoded shapes at (t, l) (colours)")
