@@ -78,8 +78,11 @@ def test_speed_markdown_names_the_machine_and_the_ratios():
         "tasks": {"vqshape_joint": rate, "mmvqshape": rate, "mm_step_cost_ratio": 1.1},
         "text": {"sentences": 10, "cold_sentences_per_s": 5.0, "cached_sentences_per_s": 500.0, "cache_speedup": 100.0},
         "scaling": [{"windows": 1000, "file_mb": 6.0, "train_windows_per_s": 40.0, "peak_rss_mb": 900.0, "anon_rss_mb": 600.0}],
+        "hapt_epoch": {"train_windows": 998, "val_windows": 254, "batch_size": 8, "length": 512,
+                       "train_windows_per_s": 60.0, "epoch_s": 18.25},
     }
     text = speed_markdown(result)
+    assert "998 training windows" in text and "**18.2 s**" in text
     assert "2 cores" in text and "**3.50×**" in text and "**1.10×**" in text and "| 1,000 |" in text
 
 

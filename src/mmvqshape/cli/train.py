@@ -20,6 +20,8 @@ def train_command(
     codebook: Optional[str] = typer.Option(None, "--codebook", help="Action codebook folder (mmvq analyze codebook)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config merged over the defaults (flags win)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN/checkpoints/last.ckpt."),
+    init: Optional[str] = typer.Option(None, "--init", help="Start the shape model from pre-trained VQShape weights: "
+                                       "a .safetensors file (mmvq pretrain / convert-vqshape), a pre-training run folder or a .ckpt."),
     objective: Optional[str] = typer.Option(None, "--objective", help="classify | pretrain."),
     channels: Optional[str] = typer.Option(None, "--channels", help="joint | independent (how channels are treated)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Loss-weight preset of the model (e.g. reference | flat)."),
@@ -44,7 +46,7 @@ def train_command(
     from ..training.config import load_config
 
     cfg = load_config(config, {
-        "model_name": model, "data": data, "data_channels": data_channels, "corpus": corpus, "encoder": encoder, "view": view, "codebook": codebook,
+        "model_name": model, "data": data, "data_channels": data_channels, "corpus": corpus, "encoder": encoder, "view": view, "codebook": codebook, "init": init,
         "objective": objective, "channels": channels, "preset": preset, "max_epochs": max_epochs, "batch_size": batch_size,
         "lr": lr, "length": length, "seed": seed, "holdout_labels": holdout_labels, "probe": probe,
         "accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy,
@@ -53,6 +55,32 @@ def train_command(
     result = train(cfg, out, resume=resume)
     if result["metrics"] is not None:
         _print_metrics(result["metrics"], result["out"])
+
+
+def pretrain_command(
+    data: list[str] = typer.Option(..., "--data", help="A source to pre-train on (repeat for several): every channel "
+                                   "of every window becomes one series; HAPT adds its unlabelled stretches."),
+    out: Path = typer.Option(..., "--out", help="Run folder to write (a training run plus vqshape.safetensors)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config merged over the defaults (flags win)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUN/checkpoints/last.ckpt."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Loss recipe: shapes (default) | reference | flat."),
+    max_epochs: Optional[int] = typer.Option(None, "--max-epochs"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    length: Optional[int] = typer.Option(None, "--length", help="Samples per series after interpolation (default 512)."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show the progress bar."),
+) -> None:
+    """Pre-train VQShape on every channel of several sources; writes RUN/vqshape.safetensors for `train --init`."""
+    from ..pipelines.pretrain import pretrain
+    from ..training.config import load_config
+
+    cfg = load_config(config, {"preset": preset, "max_epochs": max_epochs, "batch_size": batch_size, "lr": lr,
+                               "length": length, "seed": seed, "progress": progress})
+    result = pretrain(list(data), out, cfg, resume=resume)
+    if result["metrics"] is not None:
+        _print_metrics(result["metrics"], result["out"])
+        typer.echo(f"wrote {result['weights']}")
 
 
 def evaluate_command(
@@ -79,6 +107,7 @@ def _print_metrics(metrics: dict, where: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``train`` and ``evaluate`` to the root app."""
+    """Add ``train``, ``pretrain`` and ``evaluate`` to the root app."""
     app.command("train")(train_command)
+    app.command("pretrain")(pretrain_command)
     app.command("evaluate")(evaluate_command)

@@ -160,6 +160,11 @@ class MMVQShapeTask(nn.Module):
         return self.signal_task.shape_codebook
 
     @property
+    def shape_model(self) -> nn.Module:
+        """The signal side's VQShape (what ``mmvq train --init`` loads pre-trained weights into)."""
+        return self.signal_task.shape_model
+
+    @property
     def uses_text(self) -> bool:
         """False for the ``use_text: false`` ablation (no action codebook to install)."""
         return self.mm_config.use_text

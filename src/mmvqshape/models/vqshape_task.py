@@ -22,13 +22,14 @@ from einops import rearrange
 from torch import nn
 
 from .task import SignalOnly
-from .vqshape import LOSS_PRESETS, ShapeCodebook, VQShape, VQShapeConfig, encoder_layer
+from .vqshape import DEFAULT_PRESET, LOSS_PRESETS, ShapeCodebook, VQShape, VQShapeConfig, encoder_layer
 
 TASK_KEYS = {
     "channels": "independent | joint: how accelerometer channels are treated (see VQShapeTask)",
     "objective": "pretrain (the four VQShape losses) | classify (plus cross-entropy on the label)",
-    "preset": "reference (x 1, vq 1, shape 1, dist 0.8) | flat (x 1, vq 0.1, shape 0.001, dist 0.01); "
-    "default reference; explicit weight_* keys override it",
+    "preset": "shapes (split shape loss, shape losses off the encoder; README 'Shapes that explain') | reference "
+    "(the reference's losses: x 1, vq 1, shape 1, dist 0.8) | flat (x 1, vq 0.1, shape 0.001, dist 0.01); "
+    "default: vqshape.DEFAULT_PRESET; explicit keys override it",
     "weight_cls": "weight of the cross-entropy loss (classify)",
     "classifier_hidden": "hidden width of the classifier MLP (0: one linear layer)",
     "joint_layers": "Transformer layers over the joined channel tokens before pooling (joint)",
@@ -137,10 +138,8 @@ class VQShapeTask(SignalOnly, nn.Module):
         elif "patch_size" not in model:
             model["patch_size"] = length // model["num_patch"]
         model.setdefault("num_token", _default_num_token(length))
-        # Default weights: the reference's. `mmvq bench accuracy` on BasicMotions (2 seeds, 40
-        # epochs) measured them better than the plan author's "flat" ones for classification
-        # too: VQShape joint 0.975 +- 0.000 vs 0.912 +- 0.088, MMVQShape 0.988 +- 0.013 vs 0.837 +- 0.112.
-        preset = cfg.get("preset", "reference")
+        # Default: DEFAULT_PRESET (vqshape.py); "reference" keeps the reference's exact losses.
+        preset = cfg.get("preset", DEFAULT_PRESET)
         if preset not in LOSS_PRESETS:
             raise ValueError(f"preset must be one of {', '.join(LOSS_PRESETS)}, not {preset!r}")
         for key, value in LOSS_PRESETS[preset].items():
@@ -158,6 +157,11 @@ class VQShapeTask(SignalOnly, nn.Module):
     def shape_codebook(self) -> ShapeCodebook:
         """The shape codebook (codes: ``.weight`` (K, dim_code))."""
         return self.vqshape.shape_codebook
+
+    @property
+    def shape_model(self) -> VQShape:
+        """The VQShape inside (what ``mmvq pretrain`` saves and ``--init`` loads)."""
+        return self.vqshape
 
     @property
     def cfg(self) -> VQShapeConfig:

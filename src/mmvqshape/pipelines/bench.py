@@ -132,6 +132,51 @@ def task_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict:
     return out
 
 
+def hapt_epoch_speed(steps: int = 6, seed: int = 0, batch_size: int | None = None) -> dict:
+    """Seconds of one MMVQShape training epoch over HAPT's training windows at the trainer's
+    defaults (window length, batch size, model config; shipped HAPT corpus size of text).
+
+    Times ``steps`` training steps on real HAPT batches and one validation batch, then scales
+    to the training and validation split sizes (the full epoch would take as long again).
+    """
+    from torch.utils.data import DataLoader
+
+    from ..models import build_task
+    from ..signals import load_windows
+    from ..training.config import TrainConfig
+    from ..training.data import SignalDataset, split_positions
+
+    defaults = TrainConfig()
+    batch = batch_size or defaults.batch_size
+    windows = load_windows("hapt", seed=seed)
+    text_dim, k = 384, 10
+    torch.manual_seed(seed)
+    task = build_task("mmvqshape", {}, n_channels=windows.n_channels, length=defaults.length,
+                      n_classes=len(windows.labels), text_dim=text_dim)
+    task.set_action_codebook(torch.nn.functional.normalize(torch.randn(24, text_dim), dim=-1), [f"code {i}" for i in range(24)])
+    train_positions, val_positions = split_positions(windows, "train"), split_positions(windows, "val")
+    dataset = SignalDataset(windows, train_positions[: batch * (steps + 1)], defaults.length, "window")
+    g = torch.Generator().manual_seed(seed)
+    text = {"sub_actions": torch.nn.functional.normalize(torch.randn(batch, k, text_dim, generator=g), dim=-1),
+            "sub_action_mask": torch.ones(batch, k, dtype=torch.bool), "text_present": True}
+    batches = [{**b, **text, "label_embedding": torch.randn(len(b["label"]), text_dim, generator=g)}
+               for b in DataLoader(dataset, batch_size=batch)]
+    task.train()
+    step = _train_step(task, lambda: task(batches.pop(0))["loss"])
+    train_rate = _rate(step, batch, steps=steps)
+    task.eval()
+    val_batch = {**batches[0], "text_present": False} if batches else None
+
+    def infer() -> None:
+        with torch.no_grad():
+            task(val_batch)
+
+    val_rate = _rate(infer, batch, steps=2) if val_batch is not None else float("inf")
+    n_train, n_val = len(train_positions), len(val_positions)
+    return {"train_windows": n_train, "val_windows": n_val, "batch_size": batch, "length": defaults.length,
+            "train_windows_per_s": train_rate, "epoch_s": n_train / train_rate + n_val / val_rate}
+
+
 def text_speed(corpus: str = "geneactiv14", encoder: str = "minilm") -> dict:
     """Sentences/s embedding a shipped corpus without cache, then with a warm cache."""
     with tempfile.TemporaryDirectory() as cache:
@@ -229,6 +274,7 @@ def run_bench_speed(out: str | Path, *, quick: bool = False, seed: int = 0, size
     result["vqshape_decode"] = vqshape_decode_speed(batch=8 if quick else 16, steps=steps, seed=seed)
     result["tasks"] = task_speed(batch=8 if quick else 16, steps=steps, seed=seed)
     result["text"] = text_speed()
+    result["hapt_epoch"] = hapt_epoch_speed(steps=3 if quick else 6, seed=seed)
     result["scaling"] = scaling_speed(sizes or ((1_000, 10_000) if quick else (1_000, 10_000, 100_000)),
                                       steps=3 if quick else 8, seed=seed)
     with atomic_dir(out) as tmp:
@@ -239,7 +285,7 @@ def run_bench_speed(out: str | Path, *, quick: bool = False, seed: int = 0, size
 
 def speed_markdown(r: dict) -> str:
     """The README-ready table of :func:`run_bench_speed`'s result."""
-    m, d, t, x = r["machine"], r["vqshape_decode"], r["tasks"], r["text"]
+    m, d, t, x, h = r["machine"], r["vqshape_decode"], r["tasks"], r["text"], r["hapt_epoch"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads)"
         + (f", GPU {m['cuda']}" if m["cuda"] else ", CPU only"),
@@ -254,6 +300,8 @@ def speed_markdown(r: dict) -> str:
         f"| MMVQShape (3 ch, K=10 text) train | {t['mmvqshape']['train_windows_per_s']:.1f} windows/s |",
         f"| **MMVQShape step cost / VQShape step** | **{t['mm_step_cost_ratio']:.2f}×** |",
         f"| inference latency VQShape / MMVQShape (batch 1, signal only) | {t['vqshape_joint']['inference_ms_per_window']:.1f} / {t['mmvqshape']['inference_ms_per_window']:.1f} ms |",
+        f"| **MMVQShape epoch over HAPT's {h['train_windows']} training windows (+ {h['val_windows']} validation), "
+        f"batch {h['batch_size']}, length {h['length']}** | **{h['epoch_s']:.1f} s** ({h['train_windows_per_s']:.1f} windows/s) |",
         f"| text encoding MiniLM, no cache / cached ({x['sentences']} sentences) | {x['cold_sentences_per_s']:.0f} / {x['cached_sentences_per_s']:.0f} sentences/s ({x['cache_speedup']:.0f}×) |",
         "",
         "| memory-mapped windows | file | train windows/s | peak RSS (incl. file pages read) | anonymous memory |",

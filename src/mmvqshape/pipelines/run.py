@@ -22,8 +22,9 @@ from ..labels import normalize_label, same_labels
 from ..signals import load_windows
 from ..text.embeddings import EmbeddingSet, load_embeddings
 from ..text.encoders import embed_corpus
-from ..training.checkpoint import read_checkpoint
+from ..training.checkpoint import load_task, read_checkpoint
 from ..training.config import TrainConfig, read_run_config
+from .vqshape_convert import load_vqshape
 
 CONFIG = "config.yaml"
 CHECKPOINTS = "checkpoints"
@@ -142,3 +143,34 @@ def resume_checkpoint(out: Path, resume: bool) -> Path | None:
     """What a DDP worker resumes from: ``last.ckpt`` when resuming (rank 0 checked the folder)."""
     last = out / CHECKPOINTS / "last.ckpt"
     return last if resume and last.is_file() else None
+
+
+# ------------------------------------------------------------------ pre-trained weights
+WEIGHTS_FILE = "vqshape.safetensors"  # what mmvq pretrain writes into its run folder
+
+
+def read_init_weights(init: str | Path):
+    """The VQShape to start from: our ``.safetensors`` file (``mmvq pretrain`` or
+    ``mmvq convert-vqshape``), a run folder holding one, or a training checkpoint (``.ckpt``)."""
+    path = Path(init)
+    if path.is_dir():
+        if not (path / WEIGHTS_FILE).is_file():
+            raise UserError(path, f"holds no {WEIGHTS_FILE} (a folder written by mmvq pretrain)")
+        path = path / WEIGHTS_FILE
+    if not path.is_file():
+        raise UserError(path, "no such weights file")
+    if path.suffix == ".ckpt":
+        return load_task(path)[0].shape_model  # every trainer checkpoint holds a VQShape or MMVQShape
+    return load_vqshape(path)
+
+
+def apply_init(cfg: TrainConfig, model) -> None:
+    """Make ``cfg`` build the architecture of ``model`` (a VQShape): its window length and
+    every architecture field; a field the config sets differently is a :class:`UserError`."""
+    arch = model.cfg.architecture()
+    if cfg.length != arch["len_input"]:
+        raise UserError("--init", f"{cfg.init} expects windows of {arch['len_input']} samples; pass --length {arch['len_input']}")
+    clashes = sorted(k for k, v in arch.items() if k in cfg.model and cfg.model[k] != v)
+    if clashes:
+        raise UserError("--init", f"{cfg.init} was built with other {', '.join(clashes)} than the config sets")
+    cfg.model = {**cfg.model, **arch}

@@ -33,7 +33,8 @@ from ..training.checkpoint import AtomicCheckpointIO
 from ..training.config import TrainConfig, resolve_precision, save_config
 from ..training.data import TextTable, WindowDataModule
 from ..training.module import TaskModule
-from .run import (CONFIG, drop_label_sentences, load_data, load_text, prepare_run_folder, prepares_run_folder,
+from .run import (CONFIG, apply_init, drop_label_sentences, load_data, load_text, prepare_run_folder, prepares_run_folder,
+                  read_init_weights,
                   resume_checkpoint)
 from .scoring import score_minirocket, score_run
 
@@ -93,8 +94,14 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
         train_text = TextTable.build(embeddings, windows.labels, where=str(cfg.corpus), drop=cfg.holdout_labels)
         eval_text = TextTable.build(embeddings, windows.labels, where=str(cfg.corpus))
 
+    init = None
+    if cfg.init is not None:
+        init = read_init_weights(cfg.init)
+        apply_init(cfg, init)  # the config builds the weights' architecture
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     task = build_run_task(cfg, windows, eval_text.dim if eval_text is not None else None)
+    if init is not None:
+        task.shape_model.load_state_dict(init.state_dict())
     if train_embeddings is not None:
         install_text(task, train_embeddings, cfg.codebook, seed=cfg.seed)  # action codebook from the training corpus only
     if prepares_run_folder():

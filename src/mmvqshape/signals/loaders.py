@@ -12,7 +12,9 @@
   beside the ``.npz`` as ``<stem>.X.npy``;
 * ``geneactiv-mat:DIR`` — files ``ID-<subject>_CLASS-<k>_Window-<n>.mat`` holding ``xw`` (T, 3);
 * ``geneactiv-bin:FILE.bin@ANNOTATIONS.csv`` — a raw GENEActiv recording read by actipy (needs
-  the optional extra and Java) cut into windows by an annotation CSV of (start, end, label).
+  the optional extra and Java) cut into windows by an annotation CSV of (start, end, label);
+* ``series:A+B+...`` — for pre-training: every channel of every window of the sources A, B ...
+  as one univariate series (:func:`load_series`).
 
 The source is chosen from :data:`SOURCES` by the text before the first ``:``; anything else
 ending in ``.npz`` is a windows file. Every loader returns
@@ -33,7 +35,8 @@ from scipy.io import loadmat
 
 from ..errors import UserError
 from .geneactiv_bin import load_geneactiv_bin
-from .hapt import load_hapt
+from .hapt import load_hapt, load_unlabelled_hapt
+from .preprocess import interpolate
 from .windows import Windows, make_windows
 
 BASICMOTIONS_LABELS = ["standing", "walking", "running", "badminton"]
@@ -223,6 +226,44 @@ def load_geneactiv_mat(spec: str, *, channels: str = "acc", seed: int = 0, val_f
     )
 
 
+def load_series(data: str, *, channels: str = "acc", seed: int = 0, val_fraction: float = 0.2) -> Windows:
+    """``series:A+B+...`` -> every channel of every window of each source as one series (N, T, 1).
+
+    Sources of other lengths are linearly interpolated to the longest one's; each keeps its own
+    train / val / test split (validation still chooses, test subjects stay unseen); ``hapt``
+    adds the stretches its 6-activity task leaves unused (unlabelled spans and transitions) of
+    the non-test subjects to training. Labels become ``source/label`` (``hapt/unlabelled``).
+    """
+    sources = [part for part in data.partition(":")[2].split("+") if part]
+    if not sources or any(part.startswith("series") for part in sources):
+        raise UserError(data, "expected series:SOURCE+SOURCE+... with at least one source (and no nested series:)")
+    parts = [(source, load_windows(source, channels=channels, seed=seed, val_fraction=val_fraction)) for source in sources]
+    length = max(windows.length for _, windows in parts)
+    X, y, split, subject, labels = [], [], [], [], []
+
+    def add(source: str, x: np.ndarray, codes: np.ndarray, splits, subjects) -> None:
+        x = interpolate(np.asarray(x, dtype=np.float32), length, axis=1)  # (n, length, c)
+        n, _, c = x.shape
+        X.append(x.transpose(0, 2, 1).reshape(n * c, length, 1))
+        y.append(np.repeat(codes, c))
+        split.append(np.repeat(np.asarray(splits), c))
+        subject.append(np.repeat(np.array([f"{source}:{s}" for s in subjects]), c))
+
+    for source, windows in parts:
+        subjects = windows.subject if windows.subject is not None else np.arange(len(windows.y))
+        add(source, windows.X, np.asarray(windows.y) + len(labels), windows.split, subjects)
+        labels += [f"{source}/{name}" for name in windows.labels]
+        if source.partition(":")[0] == "hapt":
+            extra = load_unlabelled_hapt(stretches="unused", channels=channels, subjects="train")
+            add(source, extra.X, np.full(len(extra.X), len(labels)), np.full(len(extra.X), "train"), extra.subject)
+            labels.append(f"{source}/unlabelled")
+    return make_windows(
+        data, np.concatenate(X), np.concatenate(y), labels, name=f"{data} (every channel a series, {length} samples)",
+        channel_names=["series"], subject=np.concatenate(subject), given_split=np.concatenate(split), seed=seed,
+        val_fraction=val_fraction, split_method_name="each source's own split",
+    )
+
+
 #: DATA sources by the text before the first ``:``. Each loader takes the whole DATA text and
 #: the keyword options ``channels``, ``seed``, ``val_fraction``.
 SOURCES: dict[str, Callable[..., Windows]] = {
@@ -231,6 +272,7 @@ SOURCES: dict[str, Callable[..., Windows]] = {
     "hapt-transitions": load_hapt,
     "geneactiv-mat": load_geneactiv_mat,
     "geneactiv-bin": load_geneactiv_bin,
+    "series": load_series,
 }
 #: How each source is written, for messages and help texts.
-SOURCE_FORMS = ("basicmotions", "hapt[:window=W,step=S]", "hapt-transitions", "geneactiv-mat:DIR", "geneactiv-bin:FILE.bin@ANNOT.csv")
+SOURCE_FORMS = ("basicmotions", "hapt[:window=W,step=S]", "hapt-transitions", "geneactiv-mat:DIR", "geneactiv-bin:FILE.bin@ANNOT.csv", "series:A+B")

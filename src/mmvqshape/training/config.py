@@ -43,6 +43,9 @@ class TrainConfig:
     view: str | None = None  # corpus view (armleg|arm|leg|text); None = the corpus' default
     codebook: str | None = None  # action codebook folder from `mmvq analyze codebook`
     holdout_labels: list[str] = field(default_factory=list)  # zero-shot protocol
+    # VQShape weights to start from: a .safetensors file (mmvq pretrain / convert-vqshape), a
+    # pre-training run folder or a training checkpoint; sets the signal model's architecture
+    init: str | None = None
     # evaluation of a pretrained run
     probe: str | None = None  # token | histogram: linear probe on frozen features
     # optimisation
@@ -93,6 +96,8 @@ class TrainConfig:
             raise UserError("--probe", f"must be one of {', '.join(PROBES)}")
         if self.probe is not None and self.model_name != "vqshape":
             raise UserError("--probe", "a linear probe needs a vqshape run")
+        if self.init is not None and self.model_name not in ("vqshape", "mmvqshape"):
+            raise UserError("--init", "pre-trained VQShape weights need --model vqshape or mmvqshape")
         if self.model_name == "mmvqshape" and not self.corpus:
             raise UserError("--corpus", "mmvqshape needs a sub-action corpus or embedding folder")
         if self.holdout_labels and self.model_name != "mmvqshape":

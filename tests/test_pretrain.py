@@ -1,0 +1,108 @@
+"""mmvq pretrain over several sources, and train --init from its weights or a converted reference."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+
+import train_support as ts
+from mmvqshape.cli import main
+from mmvqshape.models import build_task
+from mmvqshape.models.vqshape import VQShape, VQShapeConfig
+from mmvqshape.pipelines.run import apply_init, read_init_weights
+from mmvqshape.signals import load_windows
+from mmvqshape.pipelines.vqshape_convert import load_vqshape, save_vqshape
+from mmvqshape.training.config import merge_config
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = {"dim_embedding": 16, "num_enc_head": 2, "num_enc_layer": 1, "num_tokenizer_head": 2, "num_dec_head": 2,
+        "num_token": 8, "num_code": 16, "dim_code": 4, "len_s": 16, "patch_size": 4, "num_patch": 16}
+
+
+@pytest.fixture
+def sources(tmp_path):
+    a = ts.write_windows(tmp_path / "a.npz", n_per_class=6, length=64, channels=3)
+    b = ts.write_windows(tmp_path / "b.npz", n_per_class=6, length=40, channels=2, labels=("x", "y"), seed=1)
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump({"model": TINY}))
+    return a, b, cfg
+
+
+def test_series_windows_flatten_channels_and_keep_splits(sources):
+    a, b, _ = sources
+    w = load_windows(f"series:{a}+{b}")  # b's 40 samples interpolated to a's 64
+    assert w.X.shape == (18 * 3 + 12 * 2, 64, 1)
+    assert w.labels == [f"{a}/sit", f"{a}/walk", f"{a}/run", f"{b}/x", f"{b}/y"]
+    assert (w.split == "test").sum() == 6 * 3 + 4 * 2  # each source's test windows, every channel
+    assert {"train", "val"} <= set(w.split)
+
+
+def test_pretrain_writes_weights_that_init_a_classifier(sources, tmp_path):
+    a, b, cfg = sources
+    run = tmp_path / "pre"
+    assert main(["pretrain", "--data", str(a), "--data", str(b), "--config", str(cfg), "--out", str(run),
+                 "--max-epochs", "1", "--length", "64", "--batch-size", "8", "--no-progress"]) == 0
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["data"] == f"series:{a}+{b}" and config["model"]["objective"] == "pretrain"
+    weights = load_vqshape(run / "vqshape.safetensors")
+    assert weights.cfg.num_code == 16 and weights.cfg.len_input == 64
+    assert main(["evaluate", str(run)]) == 0  # the run's data string loads again
+
+    # --init: the classifier starts from exactly these weights, whatever its own config says
+    for source in (run, run / "vqshape.safetensors", run / "checkpoints" / "last.ckpt"):
+        model = read_init_weights(source)
+        cfg_run = merge_config({"data": str(a), "length": 64, "init": str(source)})
+        apply_init(cfg_run, model)
+        assert cfg_run.model["num_code"] == 16 and cfg_run.model["dim_embedding"] == 16
+    task = build_task("mmvqshape", cfg_run.model, n_channels=3, length=64, n_classes=3, text_dim=6)
+    task.shape_model.load_state_dict(weights.state_dict())
+    for key, value in weights.state_dict().items():
+        assert torch.equal(task.shape_model.state_dict()[key], value), key
+
+    emb = ts.write_embeddings(tmp_path / "emb", dim=6, k=3)
+    out = tmp_path / "mm"
+    assert main(["train", "--model", "mmvqshape", "--data", str(a), "--corpus", str(emb), "--init", str(run),
+                 "--out", str(out), "--max-epochs", "1", *ts.TINY_FLAGS]) == 0
+    resolved = yaml.safe_load((out / "config.yaml").read_text())
+    assert resolved["init"] == str(run) and resolved["model"]["num_code"] == 16
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] is not None
+
+
+def test_init_from_a_converted_reference_checkpoint(sources, tmp_path):
+    a, _, _ = sources
+    torch.manual_seed(0)
+    reference = VQShape(VQShapeConfig(**{**TINY, "len_input": 64}))
+    path = save_vqshape(reference, tmp_path / "ref.safetensors")  # what mmvq convert-vqshape writes
+    out = tmp_path / "vq"
+    # lr so small that one epoch leaves the loaded weights as they were
+    assert main(["train", "--model", "vqshape", "--data", str(a), "--init", str(path), "--lr", "1e-12",
+                 "--out", str(out), "--max-epochs", "1", *ts.TINY_FLAGS]) == 0
+    from mmvqshape.training.checkpoint import load_task
+
+    task, _ = load_task(out / "checkpoints" / "last.ckpt")
+    after = task.shape_model.state_dict()
+    for key, value in reference.state_dict().items():
+        assert torch.allclose(after[key], value, atol=1e-6), key
+
+
+def test_init_refuses_what_the_weights_cannot_be(sources, tmp_path, capsys):
+    a, _, cfg = sources
+    path = save_vqshape(VQShape(VQShapeConfig(**{**TINY, "len_input": 64})), tmp_path / "w.safetensors")
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({"model": {"num_code": 32}}))
+    cases = [
+        (["--init", str(path), "--length", "128"], "--length 64"),
+        (["--init", str(path), "--length", "64", "--config", str(other)], "num_code"),
+        (["--init", str(tmp_path / "missing.safetensors"), "--length", "64"], "no such"),
+        (["--init", str(tmp_path), "--length", "64"], "vqshape.safetensors"),
+    ]
+    for extra, message in cases:
+        out = tmp_path / "never"
+        assert main(["train", "--model", "vqshape", "--data", str(a), "--out", str(out), "--no-progress", *extra]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()
+    assert main(["train", "--model", "minirocket", "--data", str(a), "--init", str(path), "--out", str(tmp_path / "m")]) == 2
