@@ -83,11 +83,14 @@ def test_independent_logits_are_the_mean_of_channel_logits():
 
 def test_defaults_pick_patches_tokens_and_presets():
     t512 = build_task("vqshape", {}, n_channels=3, length=512, n_classes=4)
-    assert (t512.cfg.patch_size, t512.cfg.num_patch, t512.cfg.num_token) == (8, 64, 32)
+    assert (t512.cfg.patch_size, t512.cfg.num_patch, t512.cfg.num_token) == (16, 32, 32)
     t500 = build_task("vqshape", {"preset": "flat"}, n_channels=3, length=500, n_classes=4)
-    assert (t500.cfg.patch_size, t500.cfg.num_patch, t500.cfg.num_token) == (10, 50, 25)
+    assert (t500.cfg.patch_size, t500.cfg.num_patch, t500.cfg.num_token) == (20, 25, 25)
     assert (t500.cfg.weight_vq, t500.cfg.weight_shape, t500.cfg.weight_dist) == (0.1, 0.001, 0.01)
-    assert t512.cfg.weight_dist == 0.8
+    assert t512.cfg.weight_dist == 0.8 and (t512.cfg.shape_loss, t512.cfg.shape_grad) == ("split", "heads")
+    reference = build_task("vqshape", {"preset": "reference"}, n_channels=3, length=512, n_classes=4)
+    assert (reference.cfg.shape_loss, reference.cfg.shape_grad, reference.cfg.lambda_entropy) == ("reference", "all", 0.1)
+    assert (reference.cfg.mask_ratio, reference.cfg.len_s, reference.cfg.min_shape_len) == (0.25, 128, 1 / 64)
     custom = build_task("vqshape", {"preset": "flat", "weight_shape": 0.5}, n_channels=3, length=512, n_classes=4)
     assert custom.cfg.weight_shape == 0.5 and custom.cfg.weight_vq == 0.1
 

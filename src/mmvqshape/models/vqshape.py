@@ -77,15 +77,16 @@ LOSS_PRESETS: dict[str, dict[str, Any]] = {
     # the plan author's, after the shape loss flattened everything
     "flat": {"weight_ts": 1.0, "weight_vq": 0.1, "weight_shape": 0.001, "weight_dist": 0.01,
              "shape_loss": "reference", "shape_grad": "all"},
-    # shapes that follow the signal (README, "Shapes that explain"): the same four losses, but
-    # the shape loss split into form / offset / scale (sigma cannot collapse), the vq, shape and
-    # dist losses kept off the encoder (they stalled the reconstruction), shapes at least 5 %
-    # of the window, no patch masking or dropout, 64-sample decoded shapes
+    # shapes that follow the signal (README, "Shapes that explain"; measured on HAPT validation
+    # subjects): the same four losses and weights, but the shape loss split into form / offset /
+    # scale (sigma cannot collapse), the vq, shape and dist losses kept off the encoder and no
+    # codebook entropy term (both stalled the reconstruction), shapes at least 5 % of the
+    # window, no patch masking or dropout, 64-sample decoded shapes
     "shapes": {"weight_ts": 1.0, "weight_vq": 1.0, "weight_shape": 1.0, "weight_dist": 0.8,
-               "shape_loss": "split", "shape_grad": "heads", "min_shape_len": 0.05, "mask_ratio": 0.0,
-               "dropout": 0.0, "len_s": 64},
+               "shape_loss": "split", "shape_grad": "heads", "lambda_entropy": 0.0, "min_shape_len": 0.05,
+               "mask_ratio": 0.0, "dropout": 0.0, "len_s": 64},
 }
-DEFAULT_PRESET = "reference"
+DEFAULT_PRESET = "shapes"
 
 
 @dataclass
@@ -126,6 +127,7 @@ class VQShapeConfig:
     shape_decode: str = "per_code"  # "per_code" (fast, exact) | "per_token" (the reference's)
     shape_loss: str = "reference"  # "reference" (one MSE of placed shapes) | "split" (split_shape_loss)
     shape_grad: str = "all"  # "all": vq/shape/dist losses train the encoder too (reference) | "heads": they do not
+    placement: str = "predicted"  # mu, sigma "predicted" by the attribute decoder (reference) | "measured" (measured_placement)
 
     def __post_init__(self) -> None:
         problems = []
@@ -146,6 +148,8 @@ class VQShapeConfig:
                 problems.append(f"num_{name}_head {heads} must divide dim_embedding {self.dim_embedding}")
         if self.shape_decode not in ("per_code", "per_token"):
             problems.append(f"shape_decode must be 'per_code' or 'per_token', not {self.shape_decode!r}")
+        if self.placement not in ("predicted", "measured"):
+            problems.append(f"placement must be 'predicted' or 'measured', not {self.placement!r}")
         if self.shape_grad not in ("all", "heads"):
             problems.append(f"shape_grad must be 'all' or 'heads', not {self.shape_grad!r}")
         if self.shape_loss not in ("reference", "split"):
@@ -437,6 +441,21 @@ def split_shape_loss(shape: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor,
     return form + F.mse_loss(mu, mean) + F.mse_loss(sigma, spread)
 
 
+def measured_placement(x_norm: torch.Tensor, t: torch.Tensor, l: torch.Tensor, shape: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``placement="measured"``: each token's offset and scale read off the signal it claims.
+
+    x_norm (B, T) the normalised series, t/l (B, N, 1), shape (B, N, len_s) standardised
+    decoded shapes. ``mu`` is the mean of the claimed sub-sequence and ``sigma`` the
+    least-squares scale of the shape onto it (its covariance with the sub-sequence, at least
+    0): the placement that fits the token's shape best, so ``s_pred`` explains the signal as
+    far as the shape's form allows (fit R² = its squared correlation with the sub-sequence).
+    """
+    s = extract_subsequence(x_norm, t, l, shape.shape[-1])  # (B, N, len_s)
+    mu = s.mean(dim=-1, keepdim=True)
+    sigma = ((shape * (s - mu)).sum(dim=-1, keepdim=True) / (shape.shape[-1] - 1)).clamp(min=0.0)
+    return {"mu": mu, "sigma": sigma}
+
+
 def disentanglement_loss(t: torch.Tensor, l: torch.Tensor, min_shape_len: float, threshold: float) -> torch.Tensor:
     """Mean of relu(threshold - pairwise distance) between tokens' (t, l) points; diagonal 0.
 
@@ -583,6 +602,12 @@ class VQShape(nn.Module):
         # detached tokenizer output: they train the heads, codebook and shape decoder only
         shape_tokens = self.read_tokens(h_token.detach()) if self.cfg.shape_grad == "heads" else tokens
         shape = self.decode_codes(shape_tokens["code"], shape_tokens["code_idx"])  # (B, N, len_s) standardised
+        if self.cfg.placement == "measured":  # mu, sigma read off the signal under each token
+            x_norm = (x - mean) / std
+            same = tokens is shape_tokens
+            shape_tokens = {**shape_tokens, **measured_placement(x_norm, shape_tokens["t"], shape_tokens["l"], shape)}
+            # the series decoder's tokens (shape_grad "heads"): no gradient from them into the shapes
+            tokens = shape_tokens if same else {**tokens, **measured_placement(x_norm, tokens["t"], tokens["l"], shape.detach())}
         s_pred = self.place_shapes(shape, shape_tokens, mean, std)
         h_attr = self.embed_attributes(tokens)
         x_pred, cls = self.reconstruct(h_attr, mean, std)
