@@ -88,6 +88,27 @@ def test_commands_import_the_run_and_scoring_modules_not_each_other():
         assert not graph[command] & (set(commands) - {command}), command
 
 
+def test_imports_sit_at_the_module_top_unless_marked_lazy():
+    """An import inside a function needs a ``# lazy:`` comment (a slow dependency only one path
+    needs) on its line or on the line above its group of imports."""
+    unmarked = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        tree = ast.parse(path.read_text())
+        top = {id(n) for n in tree.body} | {id(m) for n in tree.body if isinstance(n, ast.If | ast.Try) for m in ast.walk(n)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Import | ast.ImportFrom) or id(node) in top:
+                continue
+            if "# lazy:" in " ".join(lines[node.lineno - 1:node.end_lineno]):
+                continue
+            above = node.lineno - 2  # walk up over the imports of the same group to its comment
+            while above >= 0 and lines[above].strip().startswith(("import ", "from ")):
+                above -= 1
+            if not (above >= 0 and lines[above].strip().startswith("# lazy:")):
+                unmarked.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not unmarked, "imports inside functions without a '# lazy:' comment: " + ", ".join(unmarked)
+
+
 def test_models_import_no_upper_layer_and_open_no_file():
     forbidden_layers = ("mmvqshape.analysis", "mmvqshape.pipelines", "mmvqshape.text", "mmvqshape.cli", "mmvqshape.errors")
     file_calls = {"open", "load", "save", "read_text", "write_text", "read_bytes", "write_bytes", "dump", "loadtxt",

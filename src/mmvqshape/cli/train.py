@@ -72,6 +72,7 @@ def pretrain_command(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
     """Pre-train VQShape on every channel of several sources; writes RUN/vqshape.safetensors for `train --init`."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.pretrain import pretrain
     from ..training.config import load_config
 

@@ -23,6 +23,8 @@ from ..models import build_task
 from ..models.vqshape import VQShape, VQShapeConfig
 from ..signals import WindowDataset, load_windows
 from ..text.encoders import embed_corpus
+from ..training.config import TrainConfig
+from ..training.data import SignalDataset, split_positions
 
 #: The reference fixture's constructor arguments (tests/fixtures/vqshape-reference/config.json).
 FIXTURE_CONFIG = dict(
@@ -139,13 +141,6 @@ def hapt_epoch_speed(steps: int = 6, seed: int = 0, batch_size: int | None = Non
     Times ``steps`` training steps on real HAPT batches and one validation batch, then scales
     to the training and validation split sizes (the full epoch would take as long again).
     """
-    from torch.utils.data import DataLoader
-
-    from ..models import build_task
-    from ..signals import load_windows
-    from ..training.config import TrainConfig
-    from ..training.data import SignalDataset, split_positions
-
     defaults = TrainConfig()
     batch = batch_size or defaults.batch_size
     windows = load_windows("hapt", seed=seed)
