@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from mmvqshape.models import build_task
 from mmvqshape.models.minirocket import MiniRocketClassifier, MiniRocketConfig
-from mmvqshape.models.task import Task
+from mmvqshape.models.task import OUTPUT_KEYS, Task
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mmvqshape"
 
@@ -189,3 +189,15 @@ def test_readme_layout_lists_every_module_on_its_own_line():
         if not any(line.startswith(name + " ") for line in lines):
             missing.append(str(rel))
     assert not missing, f"README layout lacks: {', '.join(missing)}"
+
+
+def test_model_outputs_are_the_documented_keys():
+    vq, mm = _tiny("vqshape"), _tiny("mmvqshape")
+    mm.set_action_codebook(F.normalize(torch.randn(5, 6), dim=-1), [f"s{i}" for i in range(5)])
+    batch = {"signal": torch.randn(2, 3, 64), "label": torch.tensor([0, 1]), "sub_actions": torch.randn(2, 3, 6),
+             "sub_action_mask": torch.ones(2, 3, dtype=torch.bool), "label_embedding": torch.randn(2, 6), "text_present": True}
+    for task in (vq, mm):
+        out = task.train()(batch)
+        assert set(out) <= set(OUTPUT_KEYS), sorted(set(out) - set(OUTPUT_KEYS))
+        assert {"loss", "losses", "logits", "code_idx", "x_pred"} <= set(out)
+    assert {"action_idx", "label_embedding_pred"} <= set(mm.eval()(batch))
