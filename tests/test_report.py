@@ -160,6 +160,20 @@ def test_one_interactive_view_with_a_switch(tmp_path):
     assert page.count("Plotly.react") == 1 and "Plotly.newPlot" not in page
 
 
+def test_a_second_data_set_is_a_part_of_its_own(tmp_path):
+    root = _fake_demo(tmp_path / "demo", zero_shot=False)
+    second = _fake_demo(root / "hapt", zero_shot=False)
+    summary = json.loads((second / "data" / "summary.json").read_text())
+    (second / "data" / "summary.json").write_text(json.dumps({**summary, "data": "hapt[acc, window 500, step 250]"}))
+    page = build_report(root).read_text()
+    titles = re.findall(r"<h2>(.*?)</h2>", page)
+    assert titles[0].startswith("Headline") and any(t.startswith("UCI HAPT · Headline") for t in titles)
+    first_headline = page.split("<h2>")[1]
+    assert "href='runs/mmvqshape/metrics.json'" in page and "href='hapt/runs/mmvqshape/metrics.json'" in page
+    assert first_headline.count("<td>MMVQShape</td><td class='text wide'>") == 1  # each part scores its own runs
+    assert page.count("class='plot3d'") == 2 and len(set(re.findall(r"id='(view3d-[\w-]+)'", page))) == 2
+
+
 def test_single_run_folder_gets_only_its_sections(tmp_path):
     run = _run(tmp_path, "vqshape", _metrics("vqshape", 0.9), ("confusion.png", "reconstruction.png"))
     page = build_report(run).read_text()

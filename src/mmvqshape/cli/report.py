@@ -21,6 +21,8 @@ def report(
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Output folder."),
     data: str = typer.Option("basicmotions", help="basicmotions (bundled with aeon) or hapt (UCI HAPT, 30 subjects)."),
+    also: str = typer.Option("", help="Second data sets, comma separated (hapt): MiniRocket vs MMVQShape and explanations, "
+                                      "a part of their own on the same page."),
     quick: bool = typer.Option(False, help="Tiny epochs and sizes: a smoke run in about a minute."),
     seed: int = typer.Option(0, help="Seed for every step."),
 ) -> None:
@@ -28,7 +30,7 @@ def demo(
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.demo import run_demo
 
-    result = run_demo(out, data=data, quick=quick, seed=seed)
+    result = run_demo(out, data=data, also=tuple(a.strip() for a in also.split(",") if a.strip()), quick=quick, seed=seed)
     typer.echo(f"report: {result['report']}")
 
 

@@ -65,7 +65,7 @@ DEMO_DATA = {
     "hapt": DemoData("UCI HAPT (30 subjects, waist phone, 6 activities)", "hapt", 36,
                      budget={"max_epochs": 10, "batch_size": 32}, quick_budget={"max_epochs": 1, "batch_size": 32}),
 }
-#: Models of the full story, and of a second data set's shorter part (no VQShape, no text analyses).
+#: Models of the full story (a second data set's shorter part trains MiniRocket and MMVQShape).
 MODELS = ("minirocket", "vqshape", "mmvqshape")
 
 
@@ -101,17 +101,27 @@ def _clear_previous_demo(out: Path) -> None:
         shutil.rmtree(out)
 
 
-def run_demo(out: str | Path = "runs/demo", *, data: str = "basicmotions", quick: bool = False, seed: int = 0) -> dict:
-    """Run every step of the plan on ``data`` (``basicmotions`` or ``hapt``) into ``out``.
+def run_demo(out: str | Path = "runs/demo", *, data: str = "basicmotions", also: tuple[str, ...] = (), quick: bool = False,
+             seed: int = 0) -> dict:
+    """Run every step of the plan on ``data`` (``basicmotions`` or ``hapt``) into ``out``, then a
+    shorter part (MiniRocket vs MMVQShape, explanations; no text analyses, no VQShape) for each
+    data set in ``also`` into ``out/<name>``, which the report shows after the first.
 
-    Returns ``{"report", "metrics", "seconds"}``.
+    Returns ``{"report", "metrics", "seconds"}`` (metrics of the second parts as ``"<name>/<model>"``).
     """
-    if data not in DEMO_DATA:
-        raise UserError("--data", f"the demo runs on {' or '.join(DEMO_DATA)}, not {data!r} (use mmvq train for other data)")
+    for name, where in [(data, "--data"), *[(a, "--also") for a in also]]:
+        if name not in DEMO_DATA:
+            raise UserError(where, f"the demo runs on {' or '.join(DEMO_DATA)}, not {name!r} (use mmvq train for other data)")
+    if data in also:
+        raise UserError("--also", f"{data} is already the demo's main data set")
     out = Path(out)
     _clear_previous_demo(out)
     seconds: dict[str, float] = {}
     metrics = run_story(out, data, quick=quick, seed=seed, seconds=seconds)
+    for name in also:
+        part = run_story(out / name, name, quick=quick, seed=seed, seconds=seconds, models=("minirocket", "mmvqshape"),
+                         analyses=False, tag=f"{name}: ")
+        metrics.update({f"{name}/{model}": m for model, m in part.items()})
     write_json(out / "timing.json", seconds)
     report = _step(seconds, "report", lambda: build_report(out, title=f"MMVQShape demo: {DEMO_DATA[data].title}"))
     table = {k: {"accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1")} for k, m in metrics.items()}
