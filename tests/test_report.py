@@ -194,7 +194,11 @@ def test_bench_accuracy_folder(tmp_path):
                                                               "wall_seconds": 600.0, "cpu_count": 2}, "summary": summary}))
     for seed, accuracy in ((0, 0.7), (1, 0.9)):
         _run(bench, f"vqshape-probe-seed{seed}-all", _metrics("vqshape", accuracy))
+    _run(bench, "zeroshot-walking-seed0", _metrics("mmvqshape", 0.7, zero_shot={  # one held out, as bench accuracy writes it
+        "candidates": 4, "chance": 0.25, "accuracy": 0.7, "holdout_labels": ["walking"], "holdout_accuracy": 0.0}))
     page = build_report(bench).read_text()
+    assert "No, not above chance</span>: trained without them" in page and "0 % of their test windows when choosing among all" in page
+    assert "(chance 25 %; mean of 1 fold)" in page
     headline = page.split("<h2>")[1]
     assert "The benchmark's own tables" in headline and "VQShape, pre-trained + linear probe" in headline
     assert "<b>MiniRocket</b> wins with test accuracy 1.000 ± 0.000 (mean ± std over 2 seeds)" in headline

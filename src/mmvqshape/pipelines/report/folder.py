@@ -33,6 +33,22 @@ MODEL_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+def model_words(key: str, model: str | None = None) -> tuple[str, str]:
+    """(name, what it is) of a run key or bench row such as ``vqshape-probe`` or
+    ``mmvqshape-4-shot``; an unknown variant of a known ``model`` keeps its key in brackets."""
+    shots = re.search(r"-(\d+)-shot$", key)
+    base = key[: shots.start()] if shots else key
+    if base in MODEL_WORDS:
+        name, description = MODEL_WORDS[base]
+    elif model in MODEL_WORDS:
+        name, description = f"{MODEL_WORDS[model][0]} ({base})", MODEL_WORDS[model][1]
+    else:
+        name, description = base.replace("-", " "), ""
+    if shots:
+        name += f", {shots.group(1)} training windows per class"
+    return name, description
+
+
 def read_json(path: Path) -> Any:
     """The file's JSON, or None when it is missing or not valid JSON (the report leaves it out)."""
     try:
@@ -146,20 +162,11 @@ class Run:
     @property
     def name(self) -> str:
         """The model in words (bench variants and shots included)."""
-        key = self.key
-        shots = re.search(r"-(\d+)-shot$", key)
-        base = key[: shots.start()] if shots else key
-        words = MODEL_WORDS.get(base, MODEL_WORDS.get(self.model, (base, "")))[0]
-        if base not in MODEL_WORDS and self.model in MODEL_WORDS and base != self.model:
-            words = f"{MODEL_WORDS[self.model][0]} ({base})"
-        if shots:
-            words += f", {shots.group(1)} training windows per class"
-        return words
+        return model_words(self.key, self.model)[0]
 
     @property
     def description(self) -> str:
-        base = re.sub(r"-\d+-shot$", "", self.key)
-        return MODEL_WORDS.get(base, MODEL_WORDS.get(self.model, ("", "")))[1]
+        return model_words(self.key, self.model)[1]
 
     def figure(self, name: str) -> Path | None:
         for path in (self.path / "figures" / name, self.path / name):

@@ -26,12 +26,12 @@ import numpy as np
 
 from ...palette import label_color_map
 from .folder import (
-    MODEL_WORDS,
     Explanation,
     Projection,
     Run,
     bench_summary,
     first,
+    model_words,
     read_csv,
     read_json,
     scalar,
@@ -54,7 +54,7 @@ ZERO_SHOT_COLUMNS = [
     ("seen_accuracy", "seen windows named right, among all activities"),
     ("harmonic_mean", "harmonic mean of seen and unseen (all activities)"),
 ]
-#: Figures every neural run writes, with what they show (others in figures/ get their file name in words).
+#: Figures every neural run writes, captioned by name below (others in figures/ get their file name in words).
 RUN_FIGURES = {"confusion.png", "reconstruction.png", "code_usage.png"}
 STEP_CAP = 40
 
@@ -121,7 +121,7 @@ def model_rows(part: Part) -> list[ModelRow]:
             key = str(e.get("model"))
             if e.get("shots") not in (None, "all"):
                 key = f"{key}-{e['shots']}"
-            name, description = MODEL_WORDS.get(key, (key.replace("-", " "), ""))
+            name, description = model_words(key)
             n = int(e.get("seeds") or 1)
             rows.append(ModelRow(name, description, float(e["accuracy_mean"]), float(e.get("accuracy_std") or 0.0), n,
                                  mean_std(e.get("macro_f1_mean"), e.get("macro_f1_std"), n), None))
@@ -195,34 +195,45 @@ def _zero_shot_values(run: Run) -> dict[str, Any]:
     return zs
 
 
+def _n_candidates(values: dict[str, Any]) -> int | None:
+    candidates = values.get("candidates")
+    return len(candidates) if isinstance(candidates, list) else candidates if isinstance(candidates, int) else None
+
+
 def _zero_shot_sentence(part: Part) -> str:
+    """The answer to "were unseen activities recognised?" from the held-out-activity runs.
+
+    With two or more held out, the measure is ``unseen_accuracy`` (choosing among the unseen
+    activities, chance 1 / their number); with one, that choice is trivial, so it is the
+    generalised ``unseen_gzsl_accuracy`` (choosing among all activities).
+    """
     runs = part.zero_shot_runs
     if not runs:
         return ("Not tested here: every activity was seen in training. A held-out-activity run (<code>mmvq train "
                 "--holdout-labels</code>, or the zero-shot bench) answers it.")
     values = [_zero_shot_values(r) for r in runs]
-    unseen = [scalar(v.get("unseen_accuracy")) for v in values]
-    gzsl = [scalar(v.get("unseen_gzsl_accuracy")) for v in values]
-    folds = f"{len(runs)} fold{'s' if len(runs) > 1 else ''}"
-    if any(u is not None for u in unseen):
-        mean = float(np.mean([u for u in unseen if u is not None]))
-        held = max(1, int(np.mean([len(r.holdout) for r in runs])))
-        chance = 1 / held
-        verdict = "Yes, above chance" if mean > chance else "No, not above chance"
-        text = (f"<span class='verdict'>{verdict}</span>: trained without them, the model named held-out activities "
-                f"right in {percent(mean)} of their test windows when choosing among the held-out ones (chance "
-                f"{percent(chance)}; mean of {folds}).")
-        if any(g is not None for g in gzsl):
-            text += f" Among all activities: {percent(float(np.mean([g for g in gzsl if g is not None])))}."
-        return text
-    mean = float(np.mean([g for g in gzsl if g is not None])) if any(g is not None for g in gzsl) else None
-    candidates = values[0].get("candidates")
-    chance = values[0].get("chance") or (1 / candidates if candidates else None)
-    if mean is None:
+    folds = f"mean of {len(runs)} fold{'s' if len(runs) > 1 else ''}"
+    unseen = [u for u in (scalar(v.get("unseen_accuracy")) for v in values) if u is not None]
+    gzsl = [g for g in (scalar(v.get("unseen_gzsl_accuracy")) for v in values) if g is not None]
+    held = float(np.mean([len(r.holdout) for r in runs]))
+    harmonic = [h for h in (scalar(v.get("harmonic_mean")) for v in values) if h is not None]
+    if unseen and held >= 2:
+        mean, chance = float(np.mean(unseen)), 1 / held
+        how = f"when choosing among the {held:.0f} held-out activities"
+    elif gzsl:
+        n = _n_candidates(values[0])
+        mean, chance = float(np.mean(gzsl)), values[0].get("chance") or (1 / n if n else None)
+        how = "when choosing among all activities"
+    else:
         return "Held-out-activity runs are here but report no zero-shot accuracy."
     verdict = "Yes, above chance" if chance is not None and mean > chance else "No, not above chance"
-    return (f"<span class='verdict'>{verdict}</span>: trained without them, the model named held-out activities right "
-            f"in {percent(mean)} of their test windows among all activities (chance {percent(chance)}; mean of {folds}).")
+    text = (f"<span class='verdict'>{verdict}</span>: trained without them (windows and sentences), the model named "
+            f"held-out activities right in {percent(mean)} of their test windows {how} (chance {percent(chance)}; {folds}).")
+    if gzsl and how.endswith("held-out activities"):
+        text += f" Among all activities: {percent(float(np.mean(gzsl)))}."
+    if harmonic:
+        text += f" Harmonic mean of seen and unseen accuracy: {float(np.mean(harmonic)):.2f}."
+    return text
 
 
 def _text_match_sentence(part: Part) -> str:
@@ -316,8 +327,7 @@ def zero_shot_table(part: Part) -> str:
     among_unseen = any(key == "unseen_accuracy" for key, _ in present)
     rows = []
     for run, v in zip(runs, values):
-        candidates = v.get("candidates")
-        n_candidates = len(candidates) if isinstance(candidates, list) else candidates
+        n_candidates = _n_candidates(v)
         if among_unseen:
             chance = 1 / len(run.holdout) if run.holdout else None
         else:
