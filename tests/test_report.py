@@ -207,6 +207,21 @@ def test_bench_accuracy_folder(tmp_path):
     assert "10.0 minutes on 2 cores" in page
 
 
+def test_zero_shot_bench_folder(tmp_path):
+    bench = tmp_path / "zs"
+    bench.mkdir()
+    fold = {"unseen_labels": ["running", "walking"], "candidates": LABELS, "unseen_accuracy": 0.75, "chance_unseen": 0.5,
+            "seen_accuracy": 0.9, "unseen_gzsl_accuracy": 0.5, "harmonic_mean": 0.643, "seed": 0}
+    folds = [fold, {**fold, "unseen_labels": ["standing", "badminton"], "unseen_accuracy": 0.85, "seed": 0},
+             {**fold, "method": "label names only", "unseen_accuracy": 0.5}]
+    (bench / "zero_shot.json").write_text(json.dumps({"folds": folds, "summary": {"n_folds": 2}}))
+    page = build_report(bench).read_text()
+    assert "Yes, above chance</span>" in page and "80 % of their test windows when choosing among the 2 held-out" in page
+    assert "(chance 50 %; mean of 2 folds)" in page and "Harmonic mean of seen and unseen accuracy: 0.64" in page
+    assert "<td>label names only</td>" in page and "MMVQShape: mean" in page  # the baseline beside the model, its own rows
+    assert "href='zero_shot.json'" in page
+
+
 def test_report_command_and_bad_folder(tmp_path, capsys):
     root = _fake_demo(tmp_path / "demo")
     assert main(["report", str(root)]) == 0

@@ -26,7 +26,17 @@ from plotly.offline import get_plotlyjs
 
 from ...atomic import atomic_file
 from ...errors import UserError
-from .folder import bench_summary, files_of, find_explanations, find_projections, find_runs, labels_of, nested_parts, read_json
+from .folder import (
+    bench_summary,
+    files_of,
+    find_explanations,
+    find_projections,
+    find_runs,
+    find_zero_shot_folds,
+    labels_of,
+    nested_parts,
+    read_json,
+)
 from .html import esc, label_html, page
 from .sections import Part, render_part
 
@@ -38,7 +48,8 @@ def read_part(root: Path, page_dir: Path, anchor: str = "") -> Part:
     files = files_of(root)
     runs = find_runs(files)
     return Part(root=root, page_dir=page_dir, files=files, runs=runs, explanations=find_explanations(files),
-                projections=find_projections(files), labels=labels_of(root, files, runs), anchor=anchor)
+                projections=find_projections(files), labels=labels_of(root, files, runs),
+                zero_shot=find_zero_shot_folds(files, runs), anchor=anchor)
 
 
 #: Data sources in words (the part of a DATA name before its options).

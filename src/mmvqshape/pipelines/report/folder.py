@@ -240,6 +240,57 @@ def find_projections(files: list[Path]) -> list[Projection]:
     return found
 
 
+@dataclass
+class ZeroShotFold:
+    """One held-out-activity result: the activities held out, its numbers (design.md
+    ``zero_shot`` keys), and the seed and scoring method when the source names them."""
+
+    held_out: list[str]
+    values: dict[str, Any]
+    seed: Any = None
+    method: str | None = None
+    source: Path | None = None
+
+
+ZERO_SHOT_KEYS = ("unseen_accuracy", "unseen_gzsl_accuracy", "holdout_accuracy")
+METHOD_KEYS = ("method", "scorer", "scoring", "model", "baseline")
+
+
+def _fold_of(entry: Any, source: Path, seed: Any = None) -> ZeroShotFold | None:
+    if not isinstance(entry, dict):
+        return None
+    values = entry.get("zero_shot") if isinstance(entry.get("zero_shot"), dict) else entry
+    if not any(key in values for key in ZERO_SHOT_KEYS):
+        return None
+    held = values.get("unseen_labels") or values.get("holdout_labels") or entry.get("unseen") or []
+    method = next((str(entry[k]) for k in METHOD_KEYS if isinstance(entry.get(k), str)), None)
+    return ZeroShotFold([str(h) for h in held], dict(values), entry.get("seed", seed), method, source)
+
+
+def find_zero_shot_folds(files: list[Path], runs: list[Run]) -> list[ZeroShotFold]:
+    """Held-out-activity results: every run trained with held-out labels, and the folds a
+    zero-shot bench lists in its JSON files (a list of folds, or ``{"folds": [...]}``)."""
+    folds = []
+    for run in runs:
+        if run.holdout and isinstance(run.metrics.get("zero_shot"), dict):
+            fold = _fold_of(run.metrics, run.path / "metrics.json", run.metrics.get("seed"))
+            if fold:
+                fold.held_out = fold.held_out or run.holdout
+                fold.method = fold.method if fold.method not in (None, run.model) else None
+                folds.append(fold)
+    run_files = {run.path / "metrics.json" for run in runs}
+    for path in files:
+        if path.suffix != ".json" or path in run_files or path.stat().st_size > 5_000_000:
+            continue
+        data = read_json(path)
+        entries = data.get("folds") if isinstance(data, dict) else data if isinstance(data, list) else None
+        for entry in entries if isinstance(entries, list) else []:
+            fold = _fold_of(entry, path)
+            if fold:
+                folds.append(fold)
+    return folds
+
+
 def first(files: list[Path], name: str, *, under: str | None = None) -> Path | None:
     """The first file called ``name`` (inside a folder called ``under`` when given)."""
     for path in files:

@@ -50,8 +50,6 @@ ul.files{font-size:.85rem;columns:2 18rem;padding-left:1.2rem} code{font-size:.8
  td.text{min-width:10rem} .wide{display:none}}
 """
 
-EXTENSIONS_SHOWN = (".png",)
-
 
 def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)

@@ -29,6 +29,7 @@ from .folder import (
     Explanation,
     Projection,
     Run,
+    ZeroShotFold,
     bench_summary,
     first,
     model_words,
@@ -70,6 +71,7 @@ class Part:
     explanations: list[Explanation]
     projections: list[Projection]
     labels: list[str]
+    zero_shot: list[ZeroShotFold] = field(default_factory=list)
     colors: dict[str, str] = field(default_factory=dict)
     anchor: str = ""
 
@@ -87,9 +89,6 @@ class Part:
         """Runs that classify every label (not held-out-label runs) and scored something."""
         return [r for r in self.runs if not r.holdout and scalar(r.metrics.get("accuracy")) is not None]
 
-    @property
-    def zero_shot_runs(self) -> list[Run]:
-        return [r for r in self.runs if r.holdout and r.metrics.get("zero_shot")]
 
 
 # ---------------------------------------------------------------- 1. headline
@@ -187,12 +186,12 @@ def _explain_sentence(part: Part) -> str:
     return "No window was explained in this folder (<code>mmvq explain RUN --index I</code> does it)."
 
 
-def _zero_shot_values(run: Run) -> dict[str, Any]:
-    """The run's zero-shot numbers, older runs' ``holdout_accuracy`` read as ``unseen_gzsl_accuracy``."""
-    zs = dict(run.metrics.get("zero_shot") or {})
-    if "unseen_gzsl_accuracy" not in zs and "holdout_accuracy" in zs:
-        zs["unseen_gzsl_accuracy"] = zs["holdout_accuracy"]
-    return zs
+def _values(fold: ZeroShotFold) -> dict[str, Any]:
+    """A fold's numbers, older runs' ``holdout_accuracy`` read as ``unseen_gzsl_accuracy``."""
+    values = dict(fold.values)
+    if "unseen_gzsl_accuracy" not in values and "holdout_accuracy" in values:
+        values["unseen_gzsl_accuracy"] = values["holdout_accuracy"]
+    return values
 
 
 def _n_candidates(values: dict[str, Any]) -> int | None:
@@ -200,22 +199,30 @@ def _n_candidates(values: dict[str, Any]) -> int | None:
     return len(candidates) if isinstance(candidates, list) else candidates if isinstance(candidates, int) else None
 
 
+def _main_folds(part: Part) -> list[ZeroShotFold]:
+    """The folds the headline answers from: the model's own (no named method), else the first method listed."""
+    own = [f for f in part.zero_shot if f.method is None]
+    if own or not part.zero_shot:
+        return own
+    return [f for f in part.zero_shot if f.method == part.zero_shot[0].method]
+
+
 def _zero_shot_sentence(part: Part) -> str:
-    """The answer to "were unseen activities recognised?" from the held-out-activity runs.
+    """The answer to "were unseen activities recognised?" from the held-out-activity folds.
 
     With two or more held out, the measure is ``unseen_accuracy`` (choosing among the unseen
     activities, chance 1 / their number); with one, that choice is trivial, so it is the
     generalised ``unseen_gzsl_accuracy`` (choosing among all activities).
     """
-    runs = part.zero_shot_runs
-    if not runs:
+    folds = _main_folds(part)
+    if not folds:
         return ("Not tested here: every activity was seen in training. A held-out-activity run (<code>mmvq train "
                 "--holdout-labels</code>, or the zero-shot bench) answers it.")
-    values = [_zero_shot_values(r) for r in runs]
-    folds = f"mean of {len(runs)} fold{'s' if len(runs) > 1 else ''}"
+    values = [_values(f) for f in folds]
+    count = f"mean of {len(folds)} fold{'s' if len(folds) > 1 else ''}"
     unseen = [u for u in (scalar(v.get("unseen_accuracy")) for v in values) if u is not None]
     gzsl = [g for g in (scalar(v.get("unseen_gzsl_accuracy")) for v in values) if g is not None]
-    held = float(np.mean([len(r.holdout) for r in runs]))
+    held = float(np.mean([len(f.held_out) for f in folds]))
     harmonic = [h for h in (scalar(v.get("harmonic_mean")) for v in values) if h is not None]
     if unseen and held >= 2:
         mean, chance = float(np.mean(unseen)), 1 / held
@@ -228,7 +235,7 @@ def _zero_shot_sentence(part: Part) -> str:
         return "Held-out-activity runs are here but report no zero-shot accuracy."
     verdict = "Yes, above chance" if chance is not None and mean > chance else "No, not above chance"
     text = (f"<span class='verdict'>{verdict}</span>: trained without them (windows and sentences), the model named "
-            f"held-out activities right in {percent(mean)} of their test windows {how} (chance {percent(chance)}; {folds}).")
+            f"held-out activities right in {percent(mean)} of their test windows {how} (chance {percent(chance)}; {count}).")
     if gzsl and how.endswith("held-out activities"):
         text += f" Among all activities: {percent(float(np.mean(gzsl)))}."
     if harmonic:
@@ -260,16 +267,16 @@ def _text_match_sentence(part: Part) -> str:
 
 def headline(part: Part) -> tuple[str, str] | None:
     rows = model_rows(part)
-    if not rows and not part.explanations and not part.zero_shot_runs and not bench_summary(part.root):
+    if not rows and not part.explanations and not part.zero_shot and not bench_summary(part.root):
         return None
-    cards = (
-        "<div class='cards'>"
-        f"<div class='card'><p class='q'>Which model recognises the activities best?</p><p class='a'>{_winner_sentence(rows)}</p></div>"
-        f"<div class='card'><p class='q'>What does the model explain for a window?</p><p class='a'>{_explain_sentence(part)}</p></div>"
-        f"<div class='card'><p class='q'>Were unseen activities recognised?</p><p class='a'>{_zero_shot_sentence(part)}</p></div>"
-        "</div>"
-    )
-    body = cards
+    questions = []  # the three a reader asks first; a folder without models or explanations skips those
+    if rows:
+        questions.append(("Which model recognises the activities best?", _winner_sentence(rows)))
+    if rows or part.explanations:
+        questions.append(("What does the model explain for a window?", _explain_sentence(part)))
+    questions.append(("Were unseen activities recognised?", _zero_shot_sentence(part)))
+    body = "<div class='cards'>" + "".join(f"<div class='card'><p class='q'>{esc(q)}</p><p class='a'>{a}</p></div>"
+                                           for q, a in questions) + "</div>"
     if rows:
         seeds = max(r.seeds for r in rows)
         table_rows = [[r.name, r.description, Raw(esc(mean_std(r.mean, r.std, r.seeds))), Raw(esc(r.macro_f1)), r.n_test, r.seeds]
@@ -319,28 +326,38 @@ def _per_class(part: Part, rows: list[ModelRow]) -> str:
 
 
 def zero_shot_table(part: Part) -> str:
-    runs = part.zero_shot_runs
-    if not runs:
+    """Every held-out-activity fold (and any baseline the bench scored beside it), with means."""
+    folds = part.zero_shot
+    if not folds:
         return ""
-    values = [_zero_shot_values(r) for r in runs]
+    values = [_values(f) for f in folds]
     present = [(key, words) for key, words in ZERO_SHOT_COLUMNS if any(scalar(v.get(key)) is not None for v in values)]
     among_unseen = any(key == "unseen_accuracy" for key, _ in present)
+    methods = any(f.method for f in folds)
     rows = []
-    for run, v in zip(runs, values):
+    for fold, v in zip(folds, values):
         n_candidates = _n_candidates(v)
         if among_unseen:
-            chance = 1 / len(run.holdout) if run.holdout else None
+            chance = v.get("chance_unseen") or (1 / len(fold.held_out) if fold.held_out else None)
         else:
             chance = v.get("chance") or (1 / n_candidates if n_candidates else None)
-        rows.append([", ".join(run.holdout), run.metrics.get("seed"), *[scalar(v.get(k)) for k, _ in present],
-                     chance, n_candidates])
-    means = ["mean", ""] + [_mean([row[2 + i] for row in rows]) for i in range(len(present))] + ["", ""]
-    rows.append(means)
+        rows.append([*([fold.method or "MMVQShape"] if methods else []), ", ".join(fold.held_out), fold.seed,
+                     *[scalar(v.get(k)) for k, _ in present], chance, n_candidates])
+    lead = 3 if methods else 2
+    for method in dict.fromkeys(f.method for f in folds):  # one mean row per method
+        mine = [row for row, f in zip(rows, folds) if f.method == method]
+        if len(mine) > 1:
+            rows.append([*([f"{method or 'MMVQShape'}: mean"] if methods else ["mean"]), *([""] if methods else []), "",
+                         *[_mean([row[lead + i] for row in mine]) for i in range(len(present))], "", ""])
     chance_words = "chance among unseen" if among_unseen else "chance among all"
-    head = ["held-out activities", "seed", *[words for _, words in present], chance_words, "candidates"]
+    head = [*(["scoring"] if methods else []), "held-out activities", "seed", *[words for _, words in present],
+            chance_words, "candidates"]
+    sources = sorted({f.source for f in folds if f.source and f.source.name != "metrics.json"})
+    raw = ("<p class='meta'>Raw: " + " · ".join(part.link(p, p.name) for p in sources) + "</p>") if sources else ""
     text = ("<h3>Zero-shot: activities never seen in training</h3><p>Each row trains without the named activities (their "
             "windows and their sentences) and asks whether their test windows are matched to their own text.</p>")
-    return text + table(head, rows, numeric=[False] + [True] * (len(head) - 1))
+    table_html = table(head, rows, numeric=[False] * (lead - 1) + [True] * (len(head) - lead + 1), dense=True)
+    return text + (fold(f"Every fold ({len(folds)})", table_html) if len(rows) > 8 else table_html) + raw
 
 
 def _mean(values: list[Any]) -> float | None:
