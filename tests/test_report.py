@@ -168,6 +168,7 @@ def test_a_second_data_set_is_a_part_of_its_own(tmp_path):
     page = build_report(root).read_text()
     titles = re.findall(r"<h2>(.*?)</h2>", page)
     assert titles[0].startswith("Headline") and any(t.startswith("UCI HAPT · Headline") for t in titles)
+    assert [t for t in titles if "Provenance" in t] == titles[-2:]  # provenance of both parts at the end
     first_headline = page.split("<h2>")[1]
     assert "href='runs/mmvqshape/metrics.json'" in page and "href='hapt/runs/mmvqshape/metrics.json'" in page
     assert first_headline.count("<td>MMVQShape</td><td class='text wide'>") == 1  # each part scores its own runs

@@ -75,16 +75,22 @@ def build_report(folder: str | Path, out: str | Path | None = None, title: str |
     out = Path(out) if out is not None else folder / "report.html"
     page_dir = out.resolve().parent
     main = read_part(folder.resolve(), page_dir, anchor="main")
-    toc, body = render_part(main)
-    for index, sub in enumerate(nested_parts(folder.resolve())):
+    sections = render_part(main)
+    toc = [(anchor, short) for anchor, short, _ in sections if not anchor.endswith("provenance")]
+    for index, sub in enumerate(nested_parts(folder.resolve())):  # a second data set: its sections after the first's
         name = _data_name(sub)
-        sub_toc, sub_body = render_part(read_part(sub, page_dir, anchor=f"part{index}"), prefix=f"part{index}-",
-                                        title_prefix=f"{name} · ", include_machine=False)
-        if sub_body:
-            toc.append((sub_toc[0][0], name))
-            body += sub_body
-    if all(anchor.endswith("provenance") for anchor, _ in toc):
+        sub_sections = render_part(read_part(sub, page_dir, anchor=f"part{index}"), prefix=f"part{index}-",
+                                   title_prefix=f"{name} · ", include_machine=False)
+        if sub_sections:
+            toc.append((sub_sections[0][0], name))
+            sections += sub_sections
+    if all(anchor.endswith("provenance") for anchor, _, _ in sections):
         raise UserError(folder, "holds nothing to report (no metrics.json, explanations, analyses or data summary)")
+    # provenance of every part comes last
+    last = [s for s in sections if s[0].endswith("provenance")]
+    toc += [(anchor, short) for anchor, short, _ in last[:1]]
+    body = "".join(html_text for anchor, _, html_text in sections if not anchor.endswith("provenance"))
+    body += "".join(html_text for _, _, html_text in last)
     head_script = ""
     if "class='plot3d'" in body:
         head_script = f"<script>{_plotly_js()}</script>"

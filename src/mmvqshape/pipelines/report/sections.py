@@ -58,6 +58,8 @@ ZERO_SHOT_COLUMNS = [
 #: Figures every neural run writes, captioned by name below (others in figures/ get their file name in words).
 RUN_FIGURES = {"confusion.png", "reconstruction.png", "code_usage.png"}
 STEP_CAP = 40
+#: Explained windows shown open; the rest of one-per-activity (HAPT has six) are folded.
+OPEN_EXPLANATIONS = 4
 
 
 @dataclass
@@ -408,7 +410,10 @@ def explanations(part: Part) -> tuple[str, str] | None:
                       + ", ".join(f"{esc(c.get('label'))} ({float(c.get('cosine', 0)):.2f})" for c in candidates[:4]) + ".</p>")
         inner += f"<p class='meta'>Numbers: {part.link(e.json_path, e.json_path.name)}</p>"
         blocks.append(f"<h3>Test window {e.index}: {esc(true)}</h3>{inner}")
-    body = explanation_metrics(part) + "".join(blocks)
+    shown, more = blocks[:OPEN_EXPLANATIONS], blocks[OPEN_EXPLANATIONS:]
+    body = explanation_metrics(part) + "".join(shown)
+    if more:
+        body += fold(f"{len(more)} more windows, one per remaining activity", "".join(more))
     return "What the model explains: test windows, one per activity", body
 
 
@@ -768,18 +773,18 @@ BUILDERS = [
 ]
 
 
-def render_part(part: Part, *, prefix: str = "", title_prefix: str = "", include_machine: bool = True) -> tuple[list[tuple[str, str]], str]:
-    """Every section that applies to ``part``: (table of contents, HTML)."""
-    toc, html_parts = [], []
+def render_part(part: Part, *, prefix: str = "", title_prefix: str = "",
+                include_machine: bool = True) -> list[tuple[str, str, str]]:
+    """Every section that applies to ``part``, in reading order: (anchor, short title, HTML)."""
+    sections = []
     for name, builder, intro in BUILDERS:
         result = builder(part, include_machine=include_machine) if builder is provenance else builder(part)
         if not result:
             continue
         title, body = result
         anchor = f"{prefix}{name}"
-        toc.append((anchor, _short(title)))
-        html_parts.append(section(anchor, title_prefix + title, esc(intro), body))
-    return toc, "".join(html_parts)
+        sections.append((anchor, _short(title), section(anchor, title_prefix + title, esc(intro), body)))
+    return sections
 
 
 def _short(title: str) -> str:
