@@ -168,7 +168,8 @@ def run_bench_accuracy(
                                  "chance": zs.get("chance"), "train_seconds": round(seconds, 1)})
         wall = time.perf_counter() - started
         setup = {"data": data, "channels": channels, "corpus": corpus, "seeds": seeds, "shots": shots,
-                 "budget": budget, "labels": labels, "wall_seconds": round(wall, 1), "cpu_count": os.cpu_count()}
+                 "budget": budget, "labels": labels, "wall_seconds": round(wall, 1), "cpu_count": os.cpu_count(),
+                 "load_average_end": round(os.getloadavg()[0], 1)}  # > cpu_count: the cores were shared
         summary = summarize(rows, labels)
         markdown = accuracy_markdown(summary, data=data, seeds=seeds, labels=labels, setup=setup)
         _write_tables(tmp, rows, labels)
@@ -250,7 +251,8 @@ def accuracy_markdown(summary: list[dict[str, Any]], *, data: str, seeds: int, l
     if setup:
         budget = ", ".join(f"{k} {v}" for k, v in setup["budget"].items()) or "trainer defaults"
         header += (f" Channels {setup['channels']}; corpus {setup['corpus']}; neural budget: {budget}. "
-                   f"Wall time {setup['wall_seconds'] / 60:.1f} min on {setup['cpu_count']} CPU cores.")
+                   f"Wall time {setup['wall_seconds'] / 60:.1f} min on {setup['cpu_count']} CPU cores "
+                   f"(load average {setup['load_average_end']} when it ended).")
     lines = [
         header,
         "",
