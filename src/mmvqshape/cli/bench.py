@@ -1,4 +1,4 @@
-"""CLI: ``mmvq bench speed`` and ``mmvq bench accuracy``."""
+"""CLI: ``mmvq bench speed``, ``mmvq bench accuracy`` and ``mmvq bench zero-shot``."""
 
 from __future__ import annotations
 
@@ -49,6 +49,30 @@ def accuracy(
         data=data, corpus=corpus, seeds=seeds, shots=shots, models=models, zero_shot=zero_shot, zero_shot_seeds=zero_shot_seeds,
         max_epochs=max_epochs, batch_size=batch_size, channels=channels, out=out,
     )
+    typer.echo(result["markdown"])
+    typer.echo(f"written: {out}")
+
+
+@bench_app.command("zero-shot")
+def zero_shot(
+    data: str = typer.Option("hapt", help="DATA argument."),
+    corpus: str = typer.Option(None, help="Sub-action corpus (default: the shipped one named like the data)."),
+    unseen: str = typer.Option(None, help="Unseen labels of one fold, comma separated (else --unseen-size)."),
+    unseen_size: int = typer.Option(None, help="Unseen labels per fold: every combination of this many (default 1)."),
+    folds: int = typer.Option(None, help="Use this many of the combinations (a fixed seeded choice; default all)."),
+    seeds: int = typer.Option(1, help="Validation splits drawn (0..seeds-1)."),
+    encoder: str = typer.Option("minilm", help="Text encoder."),
+    view: str = typer.Option("armleg", help="Corpus view embedded."),
+    out: Path = typer.Option(Path("runs/bench-zero-shot"), help="Output folder (zero_shot.md/.json/.csv)."),
+) -> None:
+    """Unseen activities from their sub-action sentences: per fold and mean ± std of
+    unseen_accuracy, seen_accuracy, unseen_gzsl_accuracy, harmonic_mean, with baselines and explanations."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
+    from ..pipelines.bench_zero_shot import run_bench_zero_shot
+
+    names = [s.strip() for s in unseen.split(",") if s.strip()] if unseen else None
+    result = run_bench_zero_shot(data=data, corpus=corpus or data.split(":")[0], out=out, unseen=names, unseen_size=unseen_size,
+                                 folds=folds, seeds=seeds, encoder=encoder, view=view)
     typer.echo(result["markdown"])
     typer.echo(f"written: {out}")
 

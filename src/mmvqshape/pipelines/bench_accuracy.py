@@ -164,8 +164,8 @@ def run_bench_accuracy(
                     metrics, seconds = _train(spec, work / f"zeroshot-{_slug(label)}-seed{seed}")
                     zs = metrics.get("zero_shot") or {}
                     rows.append({"model": "mmvqshape zero-shot", "shots": f"held out: {label}", "seed": seed,
-                                 "accuracy": zs.get("holdout_accuracy"), "macro_f1": None, "n_test": metrics["n_test"],
-                                 "chance": zs.get("chance"), "train_seconds": round(seconds, 1)})
+                                 "accuracy": zs.get("unseen_gzsl_accuracy"), "macro_f1": None, "n_test": metrics["n_test"],
+                                 "chance": 1 / len(labels), "train_seconds": round(seconds, 1)})
         wall = time.perf_counter() - started
         setup = {"data": data, "channels": channels, "corpus": corpus, "seeds": seeds, "shots": shots,
                  "budget": budget, "labels": labels, "wall_seconds": round(wall, 1), "cpu_count": os.cpu_count(),

@@ -6,7 +6,8 @@ what both produce (design.md's run folder): ``metrics.json`` (accuracy, macro_f1
 per_class, confusion, n_test, split, model, seed, perplexity and dead_codes of the shape
 and action codebooks with each code's count, for models with shapes ``reconstruction``
 (R² and its PCA baseline) and ``shapes`` (fit and σ ratio; see ``training.shape_metrics``),
-and for ``mmvqshape`` the label-text retrieval / zero-shot accuracy), ``predictions.csv`` and PNGs (``figures/confusion.png``,
+and for ``mmvqshape`` ``label_text_retrieval`` (every label seen) or ``zero_shot`` (a
+``--holdout-labels`` run: see :mod:`mmvqshape.pipelines.zero_shot`)), ``predictions.csv`` and PNGs (``figures/confusion.png``,
 ``figures/code_usage.png``, ``figures/reconstruction.png``).
 
 Honesty: test items never carry sub-action text (zeroed, ``text_present=False``), so the
@@ -34,7 +35,10 @@ from ..training.figures import code_usage_figure, confusion_figure, reconstructi
 from ..training.metrics import classification_metrics, predictions_table, softmax, zero_shot_metrics
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
 from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of, window_r2
+from ..signals.features import summary_features
+from ..training.zero_shot_metrics import gzsl_metrics
 from .run import check_same_labels
+from .zero_shot import candidate_texts, zero_shot_fold
 
 
 def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_true: np.ndarray, proba: np.ndarray | None,
@@ -157,10 +161,35 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
         if key in outputs:
             code_usage[kind] = (outputs[key], sizes[kind])
     if "label_embedding_pred" in outputs and text is not None:
-        extra["zero_shot"] = zero_shot_metrics(outputs["label_embedding_pred"], text.label_embedding.numpy(), outputs["label"],
-                                               list(windows.labels), cfg.holdout_labels)
+        retrieval = zero_shot_metrics(outputs["label_embedding_pred"], text.label_embedding.numpy(), outputs["label"],
+                                      list(windows.labels), cfg.holdout_labels)
+        if cfg.holdout_labels:
+            extra["zero_shot"] = holdout_zero_shot(windows, embeddings, cfg, outputs, text)
+        else:  # every label seen: a consistency check of the predicted label embedding, not zero-shot
+            extra["label_text_retrieval"] = retrieval
     return write_scores(out, cfg=cfg, windows=windows, index=outputs["index"], y_true=outputs["label"], proba=proba,
                         extra=extra, code_usage=code_usage, figure=outputs["figure"], figures=figures)
+
+
+def holdout_zero_shot(windows, embeddings, cfg: TrainConfig, outputs: dict[str, Any], text) -> dict[str, Any]:
+    """``metrics.json`` ``zero_shot`` of a ``--holdout-labels`` run: the held-out labels scored
+    through their sub-action sentences under the bench's protocol (:func:`zero_shot_fold`, on the
+    signal's summary features: held-out windows and sentences choose nothing), with the model's
+    own label-embedding scoring (nearest label name, no calibration) as a baseline."""
+    features = summary_features(np.asarray(windows.X))
+    texts = candidate_texts(embeddings, list(windows.labels), str(cfg.corpus))
+    result = zero_shot_fold(features, windows.y, windows.split, texts, cfg.holdout_labels)
+    result["signal_representation"] = "summary_features"
+    model_scores = normalized(outputs["label_embedding_pred"]) @ normalized(text.label_embedding.numpy()).T
+    own = gzsl_metrics(model_scores, outputs["label"], list(windows.labels), cfg.holdout_labels, 0.0)
+    result["baselines"]["model_label_embedding"] = {k: own[k] for k in (
+        "unseen_accuracy", "seen_accuracy", "unseen_gzsl_accuracy", "harmonic_mean")}
+    return result
+
+
+def normalized(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    return a / (np.linalg.norm(a, axis=-1, keepdims=True) + 1e-12)
 
 
 def score_minirocket(out: Path, *, cfg: TrainConfig, windows, model: MiniRocketClassifier, figures: bool = True) -> dict[str, Any]:

@@ -249,7 +249,7 @@ def _text_match_sentence(part: Part) -> str:
     """All-labels-seen runs: how often the predicted label description is nearest the right label's text."""
     lines = []
     for run in part.classifier_runs:
-        zs = run.metrics.get("zero_shot") or {}
+        zs = run.metrics.get("label_text_retrieval") or run.metrics.get("zero_shot") or {}  # older runs: zero_shot
         value = scalar(zs.get("accuracy"))
         if value is None:
             continue
@@ -262,7 +262,7 @@ def _text_match_sentence(part: Part) -> str:
     text = (f"<p>Besides the class, {esc(run.name)} predicts a description of the activity from the signal; it lies nearest "
             f"the right activity's text for {percent(value)} of test windows (chance {percent(chance)}). Every activity was seen "
             "in training, so this is a consistency check, not zero-shot recognition.</p>")
-    detail = table(["model", "label-text retrieval accuracy (metrics.json zero_shot.accuracy)", "chance", "test windows"], rows,
+    detail = table(["model", "label-text retrieval accuracy (every label seen)", "chance", "test windows"], rows,
                    numeric=[False, True, True, True])
     return text + fold("The number behind it", detail)
 

@@ -1,0 +1,199 @@
+"""One zero-shot fold under the honest protocol, shared by ``mmvq bench zero-shot`` and the
+``zero_shot`` entry of a ``--holdout-labels`` run's ``metrics.json``.
+
+What each unseen label contributes: its sentences and name as *test-time candidates* only.
+Its windows and sentences never reach the fitted reader, the seen expert, the feature
+standardisation, the sentence centring, the novelty threshold (gamma) or anything chosen.
+
+* the zero-shot model (:class:`~mmvqshape.models.zero_shot.SubActionZeroShot`) is fitted on
+  the seen labels' *training* windows;
+* gamma: for each seen label in turn (playing unseen), a nested model is fitted on the other
+  seen labels' training windows and the harmonic mean is measured on their validation windows
+  plus the held-out seen label's windows, for every share ``q`` of seen validation windows
+  called unseen; the ``q`` with the best mean curve is carried over to the full model as a
+  quantile of its seen validation windows' novelty;
+* test windows (all labels) are scored once.
+
+Baselines on the same fold: label-name-only scoring (a ridge map to the label names'
+embeddings, nearest name, no calibration — the model's previous zero-shot path) and a
+text-only check (each sentence of a candidate label held out and matched against every
+candidate's other sentences: can the text tell the labels apart at all?).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import UserError
+from ..labels import normalize_label
+from ..models.zero_shot import CandidateTexts, SubActionZeroShot, ZeroShotConfig, _unit
+from ..training.data import match_labels
+from ..training.explanation_metrics import explanation_metrics
+from ..training.zero_shot_metrics import gzsl_metrics, harmonic
+
+#: Shares of seen validation windows that the novelty threshold may call unseen.
+QUANTILE_GRID = np.round(np.linspace(0.0, 0.8, 41), 4)
+EXPLANATION_K = 5
+
+
+def candidate_texts(embeddings, window_labels: Sequence[str], where: str) -> CandidateTexts:
+    """Every window label's sentences and name vector, in the windows' class order."""
+    order = match_labels(window_labels, embeddings.labels, where)
+    sentences = [embeddings.subactions[embeddings.owner == i] for i in order]
+    empty = [window_labels[j] for j, s in enumerate(sentences) if len(s) == 0]
+    if empty:
+        raise UserError(where, f"labels without sub-action sentences: {', '.join(empty)}")
+    return CandidateTexts(list(window_labels), sentences, embeddings.label_vectors[order])
+
+
+def label_indices(labels: Sequence[str], names: Sequence[str]) -> list[int]:
+    wanted = {normalize_label(n) for n in names}
+    return [i for i, name in enumerate(labels) if normalize_label(name) in wanted]
+
+
+def _generalised_harmonic(model: SubActionZeroShot, features: np.ndarray, y: np.ndarray, seen: Sequence[int],
+                          unseen: Sequence[int], seen_val: np.ndarray) -> np.ndarray:
+    """Harmonic mean over :data:`QUANTILE_GRID` on the windows ``features`` (labels ``y``)."""
+    scores = model.generalised_scores(features)
+    novelty_val = model.novelty(seen_val)
+    is_seen, is_unseen = np.isin(y, seen), np.isin(y, unseen)
+    curve = np.zeros(len(QUANTILE_GRID))
+    for j, q in enumerate(QUANTILE_GRID):
+        threshold = np.quantile(novelty_val, 1 - q) if q > 0 else np.inf
+        shifted = scores.copy()
+        shifted[:, list(seen)] += threshold  # calibrated stacking, gamma = -threshold
+        pred = shifted.argmax(1)
+        curve[j] = harmonic(float((pred[is_seen] == y[is_seen]).mean()), float((pred[is_unseen] == y[is_unseen]).mean()))
+    return curve
+
+
+def choose_quantile(features: np.ndarray, y: np.ndarray, split: np.ndarray, seen: Sequence[int], texts: CandidateTexts,
+                    config: ZeroShotConfig) -> tuple[float, dict[str, Any]]:
+    """The share q of seen validation windows to call unseen, chosen on nested held-out *seen* labels."""
+    curves = {}
+    for pseudo in seen:
+        inner = [s for s in seen if s != pseudo]
+        if len(inner) < 2:
+            continue
+        fit_rows = (split == "train") & np.isin(y, inner)
+        val_rows = (split == "val") & np.isin(y, inner)
+        pseudo_rows = np.isin(split, ["train", "val"]) & (y == pseudo)
+        if not val_rows.any() or len(np.unique(y[fit_rows])) < 2:
+            continue
+        model = SubActionZeroShot(config).fit(features[fit_rows], y[fit_rows], inner, texts)
+        rows = val_rows | pseudo_rows
+        curves[texts.labels[pseudo]] = _generalised_harmonic(model, features[rows], y[rows], inner, [pseudo], features[val_rows])
+    if not curves:
+        return 0.0, {"nested_labels": [], "note": "too few seen labels for a nested fold: no calibration"}
+    mean = np.mean(np.stack(list(curves.values())), axis=0)
+    best = int(np.flatnonzero(mean >= mean.max() - 1e-12)[0])  # ties: the smallest share
+    return float(QUANTILE_GRID[best]), {"nested_labels": list(curves), "nested_harmonic_mean": float(mean[best])}
+
+
+def name_only_baseline(features: np.ndarray, y: np.ndarray, split: np.ndarray, seen: Sequence[int], texts: CandidateTexts,
+                       labels: Sequence[str], unseen_names: Sequence[str], config: ZeroShotConfig) -> dict[str, Any]:
+    """Label names only: ridge map to the centred name embeddings, nearest name, gamma 0."""
+    names_only = CandidateTexts(texts.labels, [n[None, :] for n in texts.names], texts.names)
+    fit_rows = (split == "train") & np.isin(y, seen)
+    model = SubActionZeroShot(config).fit(features[fit_rows], y[fit_rows], seen, names_only)
+    test = split == "test"
+    return _keys(gzsl_metrics(model.text_scores(features[test]), y[test], labels, unseen_names, 0.0))
+
+
+def text_only_check(texts: CandidateTexts, seen: Sequence[int], unseen: Sequence[int]) -> dict[str, Any]:
+    """Each sentence of a candidate label held out, matched to every label's other sentences'
+    prototype (centred on the seen labels' sentences): share matched to its own label among the
+    unseen candidates and among all candidates."""
+    mu = texts.centre(seen)
+    centred = [_unit(s - mu) for s in texts.sentences]
+    hits_unseen, hits_all, n = 0, 0, 0
+    for c in unseen:
+        for i in range(len(centred[c])):
+            protos = []
+            for j, rows in enumerate(centred):
+                keep = np.delete(rows, i, axis=0) if j == c else rows
+                protos.append(_unit(keep.mean(0)) if len(keep) else np.zeros(rows.shape[1]))
+            sims = np.stack(protos) @ centred[c][i]
+            hits_all += int(sims.argmax() == c)
+            hits_unseen += int(list(unseen)[int(sims[list(unseen)].argmax())] == c)
+            n += 1
+    return {"unseen_accuracy": hits_unseen / n if n else float("nan"),
+            "unseen_gzsl_accuracy": hits_all / n if n else float("nan"), "n_sentences": n}
+
+
+def _keys(metrics: dict[str, Any]) -> dict[str, Any]:
+    keep = ("unseen_accuracy", "seen_accuracy", "unseen_gzsl_accuracy", "harmonic_mean")
+    return {k: metrics[k] for k in keep}
+
+
+def zero_shot_fold(features: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts,
+                   unseen_names: Sequence[str], config: ZeroShotConfig | None = None,
+                   baselines: bool = True) -> dict[str, Any]:
+    """All zero-shot keys of one fold (``gzsl_metrics``) + the chosen calibration + baselines.
+
+    ``features`` (N, F), ``y`` (N,), ``split`` (N,) of train / val / test for every window of
+    the data; ``texts`` holds every label's sentences (unseen ones are used as candidates only).
+    """
+    config = config or ZeroShotConfig()
+    labels = texts.labels
+    unseen = label_indices(labels, unseen_names)
+    seen = [i for i in range(len(labels)) if i not in unseen]
+    split = np.asarray(split)
+    quantile, nested = choose_quantile(features, y, split, seen, texts, config)
+    fit_rows = (split == "train") & np.isin(y, seen)
+    val_rows = (split == "val") & np.isin(y, seen)
+    model = SubActionZeroShot(config).fit(features[fit_rows], y[fit_rows], seen, texts)
+    threshold = model.novelty_threshold(features[val_rows], quantile) if val_rows.any() else float("inf")
+    test = split == "test"
+    result = gzsl_metrics(model.generalised_scores(features[test]), y[test], labels, [labels[i] for i in unseen],
+                          gamma=-threshold)
+    # unseen_accuracy ranks the unseen candidates by the text score (the generalised scores'
+    # unseen columns carry the same ranking, scaled)
+    text_result = gzsl_metrics(model.text_scores(features[test]), y[test], labels, [labels[i] for i in unseen], 0.0)
+    result["unseen_accuracy"] = text_result["unseen_accuracy"]
+    result["unseen_accuracy_ci95"] = text_result["unseen_accuracy_ci95"]
+    result["gamma"] = None if not np.isfinite(threshold) else -float(threshold)
+    result["calibration"] = {"quantile": quantile, "novelty_threshold": None if not np.isfinite(threshold) else float(threshold),
+                             **nested}
+    result["method"] = "sub-action sentences (ridge reader) + novelty-calibrated stacking"
+    if baselines:
+        result["baselines"] = {
+            "name_only": name_only_baseline(features, y, split, seen, texts, labels, [labels[i] for i in unseen], config),
+            "text_only": text_only_check(texts, seen, unseen),
+        }
+    return result
+
+
+def explanation_check(features: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts, k: int = EXPLANATION_K,
+                      config: ZeroShotConfig | None = None, shuffle_seed: int | None = None) -> dict[str, Any]:
+    """Explanation metrics on the test windows of a model fitted on every label's training
+    windows: the ``k`` sentences nearest each window's reading. ``shuffle_seed`` shuffles the
+    corpus across labels before fitting (the control); precision is always measured against
+    the sentences' true labels."""
+    config = config or ZeroShotConfig()
+    labels = list(range(len(texts.labels)))
+    fit_texts = texts
+    permutation = None
+    if shuffle_seed is not None:
+        rows = np.concatenate(texts.sentences)
+        counts = [len(s) for s in texts.sentences]
+        permutation = np.random.default_rng(shuffle_seed).permutation(len(rows))
+        shuffled = np.split(rows[permutation], np.cumsum(counts)[:-1])
+        fit_texts = CandidateTexts(texts.labels, shuffled, texts.names)
+    fit_rows = split == "train"
+    model = SubActionZeroShot(config).fit(features[fit_rows], y[fit_rows], labels, fit_texts)
+    test = split == "test"
+    chosen = model.explain(features[test], k)
+    owner = model.owner  # labels of the sentences as fitted
+    if permutation is not None:  # back to each sentence's true label
+        true_owner = np.concatenate([np.full(len(s), i) for i, s in enumerate(texts.sentences)])
+        owner = true_owner[permutation]
+    match = model.sentence_match(features[test])
+    fitted_owner = model.owner
+
+    def class_scores(m: np.ndarray) -> np.ndarray:
+        return model.class_score_from_sentences(m, fitted_owner, len(labels))
+
+    return explanation_metrics(chosen, owner, y[test], match=match, class_scores=class_scores)
