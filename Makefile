@@ -25,7 +25,7 @@ $(STAMP): $(PY) pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/mmvq demo --out runs/demo
+	$(VENV)/bin/mmvq demo --also hapt --out runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

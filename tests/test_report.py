@@ -172,6 +172,7 @@ def test_a_second_data_set_is_a_part_of_its_own(tmp_path):
     first_headline = page.split("<h2>")[1]
     assert "href='runs/mmvqshape/metrics.json'" in page and "href='hapt/runs/mmvqshape/metrics.json'" in page
     assert first_headline.count("<td>MMVQShape</td><td class='text wide'>") == 1  # each part scores its own runs
+    assert "<a href='#part0-headline'>UCI HAPT</a>" in first_headline  # the second data set's result named up top
     assert page.count("class='plot3d'") == 2 and len(set(re.findall(r"id='(view3d-[\w-]+)'", page))) == 2
 
 

@@ -52,6 +52,7 @@ VIEWS = ("armleg", "arm", "leg")
 class DemoData:
     """What the demo runs on one data set."""
 
+    name: str
     title: str
     corpus: str  # the shipped sub-action corpus
     codebook_size: int  # action codes chosen from the corpus
@@ -61,8 +62,8 @@ class DemoData:
 
 #: Data sets the demo knows (``mmvq demo --data``). Budgets are fixed before any run.
 DEMO_DATA = {
-    "basicmotions": DemoData("BasicMotions (wrist smartwatch, 4 activities)", "basicmotions", 24),
-    "hapt": DemoData("UCI HAPT (30 subjects, waist phone, 6 activities)", "hapt", 36,
+    "basicmotions": DemoData("BasicMotions", "BasicMotions (wrist smartwatch, 4 activities)", "basicmotions", 24),
+    "hapt": DemoData("UCI HAPT", "UCI HAPT (30 subjects, waist phone, 6 activities)", "hapt", 36,
                      budget={"max_epochs": 10, "batch_size": 32}, quick_budget={"max_epochs": 1, "batch_size": 32}),
 }
 #: Models of the full story (a second data set's shorter part trains MiniRocket and MMVQShape).
@@ -123,7 +124,9 @@ def run_demo(out: str | Path = "runs/demo", *, data: str = "basicmotions", also:
                          analyses=False, tag=f"{name}: ")
         metrics.update({f"{name}/{model}": m for model, m in part.items()})
     write_json(out / "timing.json", seconds)
-    report = _step(seconds, "report", lambda: build_report(out, title=f"MMVQShape demo: {DEMO_DATA[data].title}"))
+    title = f"MMVQShape demo: {DEMO_DATA[data].title}" if not also else (
+        "MMVQShape demo: " + " and ".join(DEMO_DATA[name].name for name in (data, *also)))
+    report = _step(seconds, "report", lambda: build_report(out, title=title))
     table = {k: {"accuracy": m.get("accuracy"), "macro_f1": m.get("macro_f1")} for k, m in metrics.items()}
     print(json.dumps(table, indent=1))
     print(f"total {sum(seconds.values()):.0f} s")

@@ -38,7 +38,7 @@ from .folder import (
     read_json,
 )
 from .html import esc, label_html, page
-from .sections import Part, render_part
+from .sections import Part, part_note, render_part
 
 __all__ = ["build_report", "read_part"]
 
@@ -75,15 +75,21 @@ def build_report(folder: str | Path, out: str | Path | None = None, title: str |
     out = Path(out) if out is not None else folder / "report.html"
     page_dir = out.resolve().parent
     main = read_part(folder.resolve(), page_dir, anchor="main")
-    sections = render_part(main)
-    toc = [(anchor, short) for anchor, short, _ in sections if not anchor.endswith("provenance")]
-    for index, sub in enumerate(nested_parts(folder.resolve())):  # a second data set: its sections after the first's
+    further = []  # a second data set (a demo inside the demo): its sections after the first's
+    for index, sub in enumerate(nested_parts(folder.resolve())):
         name = _data_name(sub)
         sub_sections = render_part(read_part(sub, page_dir, anchor=f"part{index}"), prefix=f"part{index}-",
                                    title_prefix=f"{name} · ", include_machine=False)
         if sub_sections:
-            toc.append((sub_sections[0][0], name))
-            sections += sub_sections
+            further.append((name, sub_sections))
+            note = part_note(read_part(sub, page_dir), name, sub_sections[0][0])
+            if note:
+                main.headline_notes.append(note)
+    sections = render_part(main)
+    toc = [(anchor, short) for anchor, short, _ in sections if not anchor.endswith("provenance")]
+    for name, sub_sections in further:
+        toc.append((sub_sections[0][0], name))
+        sections += sub_sections
     if all(anchor.endswith("provenance") for anchor, _, _ in sections):
         raise UserError(folder, "holds nothing to report (no metrics.json, explanations, analyses or data summary)")
     # provenance of every part comes last

@@ -74,6 +74,7 @@ class Part:
     projections: list[Projection]
     labels: list[str]
     zero_shot: list[ZeroShotFold] = field(default_factory=list)
+    headline_notes: list[str] = field(default_factory=list)  # trusted HTML under the headline's answers
     colors: dict[str, str] = field(default_factory=dict)
     anchor: str = ""
 
@@ -144,6 +145,14 @@ def model_rows(part: Part) -> list[ModelRow]:
 
 def _count(accuracy: float, n_test: int | None) -> str:
     return f" ({round(accuracy * n_test)} of {n_test} windows)" if n_test else ""
+
+
+def part_note(part: Part, name: str, anchor: str) -> str:
+    """One line for the first part's headline about a further data set's result, linked to its sections."""
+    rows = model_rows(part)
+    if not rows:
+        return ""
+    return f"Second data set, <a href='#{esc(anchor)}'>{esc(name)}</a> (its own sections follow): {_winner_sentence(rows)}"
 
 
 def _winner_sentence(rows: list[ModelRow]) -> str:
@@ -301,6 +310,7 @@ def headline(part: Part) -> tuple[str, str] | None:
         if figs:
             body += fold("Confusion matrices", f"<div class='pair'>{figs}</div>")
     body += zero_shot_table(part)
+    body += "".join(f"<p class='lead'>{note}</p>" for note in part.headline_notes)
     return "Headline: which model wins, what it explains, and zero-shot", body
 
 
