@@ -121,3 +121,24 @@ def test_bench_zero_shot_command_on_basicmotions(tmp_path, capsys):
     assert (out / "zero_shot.csv").read_text().splitlines()[1].startswith("0,0,running,")
     assert main(["bench", "zero-shot", "--data", "basicmotions", "--unseen", "swimming", "--out", str(tmp_path / "bad")]) == 2
     assert "swimming" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_generate_never_names_a_holdout_label_in_another_labels_prompt():
+    from mmvqshape.text.generate import GenerationSettings, build_messages, load_template
+
+    labels = ["walking", "walking upstairs", "sitting", "lying"]
+    template = load_template(None, "split")
+    plain = " ".join(m["content"] for m in build_messages("sitting", labels, GenerationSettings(n=5), template))
+    assert '"lying"' in plain and '"walking upstairs"' in plain
+    fold = GenerationSettings(n=5, holdout_labels=("Lying", "walking upstairs"))
+    for label in ("walking", "sitting"):
+        text = " ".join(m["content"] for m in build_messages(label, labels, fold, template))
+        assert "lying" not in text.lower() and "upstairs" not in text.lower()
+    assert "lying" in " ".join(m["content"] for m in build_messages("lying", labels, fold, template))  # its own prompt
+
+
+def test_generate_refuses_an_unknown_holdout_label(tmp_path):
+    from mmvqshape.pipelines.generate import generate
+
+    with pytest.raises(UserError, match="--holdout-labels"):
+        generate(tmp_path / "c.json", labels=["walking", "sitting"], holdout_labels=["swimming"], api_key="x")

@@ -18,6 +18,7 @@ def corpus_generate(
     n: int = typer.Option(10, "--n", help="Sub-actions per label (5 or 10 in the plan)."),
     style: str = typer.Option("split", "--style", help="split: Arm and Leg fields; unsplit: one sentence."),
     shared: int = typer.Option(0, "--shared", help="How many of the n sub-actions are shared with other labels (the rest unique)."),
+    holdout_labels: Optional[str] = typer.Option(None, "--holdout-labels", help="A zero-shot fold's unseen labels (comma separated): never named in another label's prompt."),
     api_base: Optional[str] = typer.Option(None, "--api-base", help="OpenAI-compatible base URL (default $OPENAI_BASE_URL or api.openai.com/v1)."),
     model: Optional[str] = typer.Option(None, "--model", help="Chat model name (default gpt-4o-mini)."),
     temperature: float = typer.Option(0.5, "--temperature", help="Sampling temperature."),
@@ -37,6 +38,7 @@ def corpus_generate(
 
     result = generate(
         out, labels_file=labels, data=data, n=n, style=style, shared=shared, api_base=api_base,
+        holdout_labels=[x.strip() for x in holdout_labels.split(",") if x.strip()] if holdout_labels else None,
         model=model, temperature=temperature, seed=seed, prompt=prompt, description=description,
         max_retries=max_retries, timeout=timeout, backoff=backoff, json_mode=json_mode,
         overwrite=overwrite, use_cache=cache, progress=sys.stderr.isatty(),

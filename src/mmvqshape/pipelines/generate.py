@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UserError
+from ..labels import normalize_label
 from ..signals import load_windows
 from ..text.generate import GenerationResult, GenerationSettings, generate_corpus
 
@@ -75,6 +76,7 @@ def generate(
     n: int = 10,
     style: str = "split",
     shared: int = 0,
+    holdout_labels: list[str] | None = None,
     api_base: str | None = None,
     model: str | None = None,
     temperature: float = 0.5,
@@ -95,7 +97,9 @@ def generate(
 
     The labels come from ``labels_file``, ``data`` or ``labels``. With ``data`` naming a source
     in :data:`DEVICE_DESCRIPTIONS` (basicmotions, hapt) and no ``description``, that device's
-    description is put into the prompt.
+    description is put into the prompt. ``holdout_labels`` (a zero-shot fold's unseen labels)
+    are never named in another label's prompt, so the seen labels' sentences cannot be written
+    against them; their own sentences are still generated (they are the test-time candidates).
     See :func:`mmvqshape.text.generate.generate_corpus` for what is written and how failures
     are reported.
     """
@@ -123,7 +127,12 @@ def generate(
         timeout=timeout,
         backoff=backoff,
         json_mode=json_mode,
+        holdout_labels=tuple(holdout_labels or ()),
     )
+    known = {normalize_label(x) for x in names}
+    unknown = [x for x in settings.holdout_labels if normalize_label(x) not in known]
+    if unknown:
+        raise UserError("--holdout-labels", f"unknown labels {', '.join(unknown)} (labels: {', '.join(names)})")
     return generate_corpus(
         names, out, settings, prompt=prompt, api_key=api_key, overwrite=overwrite,
         use_cache=use_cache, progress=progress, on_label_done=on_label_done,

@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import write_json
 from ..errors import UserError
+from ..labels import normalize_label
 from .style import MAX_WORDS_FIELD, MAX_WORDS_SENTENCE
 
 STYLES = ("split", "unsplit")
@@ -78,6 +79,7 @@ class GenerationSettings:
     backoff: float = 2.0  # first wait after a network error, doubling each time
     max_backoff: float = 60.0
     json_mode: bool = True  # ask for response_format={"type": "json_object"}
+    holdout_labels: tuple[str, ...] = ()  # a zero-shot fold's unseen labels: never named in another label's prompt
 
     def check(self) -> None:
         """Raise :class:`UserError` for settings that cannot work."""
@@ -159,7 +161,8 @@ def reply_format(label: str, settings: GenerationSettings) -> str:
 
 def build_messages(label: str, all_labels: Sequence[str], settings: GenerationSettings, template: str) -> list[dict[str, str]]:
     """Chat messages for one label: an optional system message, then the user message."""
-    others = [x for x in all_labels if x != label]
+    held = {normalize_label(x) for x in settings.holdout_labels}
+    others = [x for x in all_labels if x != label and normalize_label(x) not in held]  # a zero-shot fold's unseen labels stay unnamed
     if settings.shared:
         shared_rule = (
             f"- Exactly {settings.shared} of the {settings.n} sub-actions are shared: movements that also "
@@ -607,6 +610,7 @@ def run_meta(settings: GenerationSettings, prompt: str | Path | None) -> dict[st
         "temperature": settings.temperature,
         "seed": settings.seed,
         "description": settings.description,
+        **({"holdout_labels": list(settings.holdout_labels)} if settings.holdout_labels else {}),
         "prompt": str(prompt) if prompt is not None else default_prompt_path(settings.style).name,
     }
 
