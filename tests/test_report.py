@@ -210,18 +210,22 @@ def test_bench_accuracy_folder(tmp_path):
 
 
 def test_zero_shot_bench_folder(tmp_path):
+    """As ``mmvq bench zero-shot`` writes it: per_fold entries with their baselines, an explanation check."""
     bench = tmp_path / "zs"
     bench.mkdir()
     fold = {"unseen_labels": ["running", "walking"], "candidates": LABELS, "unseen_accuracy": 0.75, "chance_unseen": 0.5,
-            "seen_accuracy": 0.9, "unseen_gzsl_accuracy": 0.5, "harmonic_mean": 0.643, "seed": 0}
-    folds = [fold, {**fold, "unseen_labels": ["standing", "badminton"], "unseen_accuracy": 0.85, "seed": 0},
-             {**fold, "method": "label names only", "unseen_accuracy": 0.5}]
-    (bench / "zero_shot.json").write_text(json.dumps({"folds": folds, "summary": {"n_folds": 2}}))
+            "seen_accuracy": 0.9, "unseen_gzsl_accuracy": 0.5, "harmonic_mean": 0.643, "seed": 0, "method": "sentences",
+            "baselines": {"name_only": {"unseen_accuracy": 0.5, "unseen_gzsl_accuracy": 0.0}}}
+    per_fold = [fold, {**fold, "unseen_labels": ["standing", "badminton"], "unseen_accuracy": 0.85}]
+    (bench / "zero_shot.json").write_text(json.dumps({
+        "data": "basicmotions", "folds": [f["unseen_labels"] for f in per_fold], "per_fold": per_fold,
+        "explanation": {"precision": 0.95, "precision_chance": 0.25, "diversity": 1.0, "shuffled_control": {"precision": 0.24}}}))
     page = build_report(bench).read_text()
     assert "Yes, above chance</span>" in page and "80 % of their test windows when choosing among the 2 held-out" in page
     assert "(chance 50 %; mean of 2 folds)" in page and "Harmonic mean of seen and unseen accuracy: 0.64" in page
-    assert "<td>label names only</td>" in page and "MMVQShape: mean" in page  # the baseline beside the model, its own rows
-    assert "href='zero_shot.json'" in page
+    assert "<td>baseline: label names only</td>" in page and "sentences: mean" in page  # baselines in rows of their own
+    assert "href='zero_shot.json'" in page and "basicmotions zero-shot benchmark" in page
+    assert "corpus shuffled across labels (control)" in page and "0.240" in page and "Precision by chance: 0.25" in page
 
 
 def test_report_command_and_bad_folder(tmp_path, capsys):

@@ -64,6 +64,9 @@ def _data_name(root: Path) -> str:
     bench = bench_summary(root)
     if bench and bench[1].get("data"):
         return f"{bench[1]['data']} benchmark"
+    zero_shot = read_json(root / "zero_shot.json")
+    if isinstance(zero_shot, dict) and zero_shot.get("data"):
+        return f"{zero_shot['data']} zero-shot benchmark"
     return root.name
 
 

@@ -254,6 +254,11 @@ class ZeroShotFold:
 
 ZERO_SHOT_KEYS = ("unseen_accuracy", "unseen_gzsl_accuracy", "holdout_accuracy")
 METHOD_KEYS = ("method", "scorer", "scoring", "model", "baseline")
+#: The zero-shot bench's baselines (``baselines`` of each fold) in words.
+BASELINE_WORDS = {
+    "name_only": "baseline: label names only",
+    "text_only": "text check: a label's held-out sentences matched by its others (no signal)",
+}
 
 
 def _fold_of(entry: Any, source: Path, seed: Any = None) -> ZeroShotFold | None:
@@ -283,12 +288,28 @@ def find_zero_shot_folds(files: list[Path], runs: list[Run]) -> list[ZeroShotFol
         if path.suffix != ".json" or path in run_files or path.stat().st_size > 5_000_000:
             continue
         data = read_json(path)
-        entries = data.get("folds") if isinstance(data, dict) else data if isinstance(data, list) else None
+        entries = data if isinstance(data, list) else None
+        if isinstance(data, dict):
+            entries = next((data[k] for k in ("per_fold", "folds") if isinstance(data.get(k), list)
+                            and any(isinstance(e, dict) for e in data[k])), None)
         for entry in entries if isinstance(entries, list) else []:
             fold = _fold_of(entry, path)
-            if fold:
-                folds.append(fold)
+            if not fold:
+                continue
+            folds.append(fold)
+            for name, values in (entry.get("baselines") or {}).items():  # scored beside the model, same fold
+                if isinstance(values, dict):
+                    folds.append(ZeroShotFold(fold.held_out, dict(values), fold.seed, BASELINE_WORDS.get(name, name), path))
     return folds
+
+
+def bench_explanation(root: Path) -> tuple[dict, Path] | None:
+    """The zero-shot bench's explanation check (``zero_shot.json`` ``explanation``) and its file."""
+    path = root / "zero_shot.json"
+    data = read_json(path) if path.is_file() else None
+    if isinstance(data, dict) and isinstance(data.get("explanation"), dict):
+        return data["explanation"], path
+    return None
 
 
 def first(files: list[Path], name: str, *, under: str | None = None) -> Path | None:

@@ -30,6 +30,7 @@ from .folder import (
     Projection,
     Run,
     ZeroShotFold,
+    bench_explanation,
     bench_summary,
     first,
     model_words,
@@ -347,13 +348,13 @@ def zero_shot_table(part: Part) -> str:
     among_unseen = any(key == "unseen_accuracy" for key, _ in present)
     methods = any(f.method for f in folds)
     rows = []
-    for fold, v in zip(folds, values):
+    for one, v in zip(folds, values):
         n_candidates = _n_candidates(v)
         if among_unseen:
-            chance = v.get("chance_unseen") or (1 / len(fold.held_out) if fold.held_out else None)
+            chance = v.get("chance_unseen") or (1 / len(one.held_out) if one.held_out else None)
         else:
             chance = v.get("chance") or (1 / n_candidates if n_candidates else None)
-        rows.append([*([fold.method or "MMVQShape"] if methods else []), ", ".join(fold.held_out), fold.seed,
+        rows.append([*([one.method or "MMVQShape"] if methods else []), ", ".join(one.held_out), one.seed,
                      *[scalar(v.get(k)) for k, _ in present], chance, n_candidates])
     lead = 3 if methods else 2
     for method in dict.fromkeys(f.method for f in folds):  # one mean row per method
@@ -369,7 +370,23 @@ def zero_shot_table(part: Part) -> str:
     text = ("<h3>Zero-shot: activities never seen in training</h3><p>Each row trains without the named activities (their "
             "windows and their sentences) and asks whether their test windows are matched to their own text.</p>")
     table_html = table(head, rows, numeric=[False] * (lead - 1) + [True] * (len(head) - lead + 1), dense=True)
-    return text + (fold(f"Every fold ({len(folds)})", table_html) if len(rows) > 8 else table_html) + raw
+    if len(rows) <= 8:
+        return text + table_html + raw
+    return text + _zero_shot_summary(folds, values, present) + fold(f"Every fold ({len(rows)} rows)", table_html) + raw
+
+
+def _zero_shot_summary(folds: list[ZeroShotFold], values: list[dict[str, Any]], present: list[tuple[str, str]]) -> str:
+    """Mean ± std over folds of each measure, one row per scoring method."""
+    rows = []
+    for method in dict.fromkeys(f.method for f in folds):
+        mine = [v for f, v in zip(folds, values) if f.method == method]
+        cells: list[Any] = [method or "MMVQShape", len(mine)]
+        for key, _ in present:
+            numbers = [x for x in (scalar(v.get(key)) for v in mine) if x is not None]
+            cells.append(Raw(esc(mean_std(float(np.mean(numbers)), float(np.std(numbers)), len(numbers)))) if numbers else None)
+        rows.append(cells)
+    return table(["scoring", "folds", *[words for _, words in present]], rows,
+                 numeric=[False, True] + [True] * len(present), text_columns=[0], dense=True)
 
 
 def _mean(values: list[Any]) -> float | None:
@@ -390,7 +407,7 @@ def bench_raw(part: Part) -> str:
 
 
 def explanations(part: Part) -> tuple[str, str] | None:
-    if not part.explanations:
+    if not part.explanations and not bench_explanation(part.root) and not _explaining_runs(part):
         return None
     blocks = []
     order = {label: i for i, label in enumerate(part.labels)}
@@ -424,25 +441,44 @@ def explanations(part: Part) -> tuple[str, str] | None:
     body = explanation_metrics(part) + "".join(shown)
     if more:
         body += fold(f"{len(more)} more windows, one per remaining activity", "".join(more))
+    if not part.explanations:
+        return "What the model explains: its sentences over every test window", body
     return "What the model explains: test windows, one per activity", body
 
 
-def explanation_metrics(part: Part) -> str:
-    rows = []
-    keys: list[str] = []
+def _explaining_runs(part: Part) -> list[tuple[str, dict]]:
+    """(model name, ``explanation`` entry) of every run that measured its explanations (first seed of each)."""
+    seen: set[str] = set()
+    found = []
     for run in part.classifier_runs:
-        ex = run.metrics.get("explanation")
-        if isinstance(ex, dict):
-            for k in ex:
-                if scalar(ex[k]) is not None and k not in keys:
-                    keys.append(k)
-            rows.append((run, ex))
-    if not rows:
+        if isinstance(run.metrics.get("explanation"), dict) and run.key not in seen:
+            seen.add(run.key)
+            found.append((run.name, run.metrics["explanation"]))
+    return found
+
+
+def explanation_metrics(part: Part) -> str:
+    """How good the chosen sentences are over all test windows: the runs' ``explanation`` entries
+    and a zero-shot bench's explanation check (with its shuffled-corpus control)."""
+    columns = _explaining_runs(part)
+    bench = bench_explanation(part.root)
+    if bench:
+        columns.append(("zero-shot bench's reader", bench[0]))
+        control = bench[0].get("shuffled_control")
+        if isinstance(control, dict):
+            columns.append(("the same, corpus shuffled across labels (control)", control))
+    if not columns:
         return ""
-    table_rows = [[k, EXPLANATION_WORDS.get(k, ""), *[scalar(ex.get(k)) for _, ex in rows]] for k in keys]
-    return ("<p>How good the chosen sentences are, over every test window:</p>"
-            + table(["measure", "what it measures", *[r.name for r, _ in rows]], table_rows,
-                    numeric=[False, False] + [True] * len(rows), text_columns=[1]))
+    keys = [k for k in EXPLANATION_WORDS if any(scalar(ex.get(k)) is not None for _, ex in columns)]
+    keys += [k for _, ex in columns for k in ex if k not in keys and k not in EXPLANATION_WORDS and scalar(ex.get(k)) is not None
+             and not k.startswith(("n_", "k")) and k not in ("precision_chance", "faithfulness_random")]
+    rows = [[k.replace("_", " "), EXPLANATION_WORDS.get(k, ""), *[scalar(ex.get(k)) for _, ex in columns]] for k in dict.fromkeys(keys)]
+    chance = next((scalar(ex.get("precision_chance")) for _, ex in columns if scalar(ex.get("precision_chance")) is not None), None)
+    note = f" Precision by chance: {chance:.2f}." if chance is not None else ""
+    raw = f" Raw: {part.link(bench[1], bench[1].name)}." if bench else ""
+    return (f"<p>How good the chosen sentences are, over every test window.{note}{raw}</p>"
+            + table(["measure", "what it measures", *[name for name, _ in columns]], rows,
+                    numeric=[False, False] + [True] * len(columns), text_columns=[1], dense=True))
 
 
 # ---------------------------------------------------------------- 3. shapes
@@ -673,6 +709,13 @@ def data_and_method(part: Part) -> tuple[str, str] | None:
         body.append(f"<p>Benchmark on <b>{esc(setup.get('data', '?'))}</b> ({esc(setup.get('channels', ''))} channels) with the "
                     f"{esc(setup.get('corpus', '?'))} corpus: {esc(setup.get('seeds', '?'))} seeds, training windows "
                     f"{esc(setup.get('shots', 'all'))}" + (f"; training budget {esc(budget)}" if budget else "") + ".</p>")
+    setup = read_json(part.root / "zero_shot.json") if (part.root / "zero_shot.json").is_file() else None
+    if isinstance(setup, dict) and setup.get("per_fold"):
+        body.append(f"<p>Zero-shot benchmark on <b>{esc(setup.get('data', '?'))}</b> with the {esc(setup.get('corpus', '?'))} "
+                    f"corpus ({esc(setup.get('encoder', '?'))} encoder, {esc(VIEW_WORDS.get(setup.get('view'), setup.get('view')))} "
+                    f"view): {len(setup.get('folds') or [])} folds of held-out activities, {esc(setup.get('seeds', '?'))} seed(s). "
+                    f"Signal representation: {esc(setup.get('signal_representation', '?'))}. Held-out activities' windows and "
+                    "sentences reach no training step; they are only candidates at test time.</p>")
     configs = [r for r in part.classifier_runs if r.config]
     seen: set[str] = set()
     configs = [r for r in configs if not (r.key in seen or seen.add(r.key))]
@@ -730,6 +773,9 @@ def provenance(part: Part, *, include_machine: bool = True) -> tuple[str, str] |
     bench = bench_summary(part.root)
     if bench and isinstance(bench[1].get("wall_seconds"), (int, float)):
         facts.append(["benchmark wall time", f"{bench[1]['wall_seconds'] / 60:.1f} minutes on {bench[1].get('cpu_count', '?')} cores"])
+    zero_shot = read_json(part.root / "zero_shot.json") if (part.root / "zero_shot.json").is_file() else None
+    if isinstance(zero_shot, dict) and isinstance(zero_shot.get("wall_seconds"), (int, float)):
+        facts.append(["benchmark wall time", f"{zero_shot['wall_seconds'] / 60:.1f} minutes ({esc(zero_shot.get('machine', ''))})"])
     facts.append(["folder", str(part.root)])
     body.append(table(["", ""], facts) if facts else "")
     timing = read_json(part.root / "timing.json")
