@@ -133,6 +133,9 @@ def test_mmvqshape_items_holdout_and_corpus_independent_evaluation(tiny, tmp_pat
     assert zero_shot["unseen_labels"] == ["walk"] and "accuracy" not in zero_shot  # never an average over seen windows
     assert {"unseen_accuracy", "seen_accuracy", "unseen_gzsl_accuracy", "harmonic_mean"} <= set(zero_shot)
     assert "model_label_embedding" in zero_shot["baselines"]
+    explanation = metrics["explanation"]  # on the seen labels' test windows
+    assert {"precision", "diversity", "repeat_rate", "specificity", "faithfulness"} <= set(explanation)
+    assert explanation["n_windows"] == 8 and explanation["action_codes"]["n_windows"] == 8
     assert "action" in metrics["perplexity"]
     # the same run scored with sentences shuffled across labels gives identical outputs
     emb = load_embeddings(emb_dir)
@@ -143,9 +146,11 @@ def test_mmvqshape_items_holdout_and_corpus_independent_evaluation(tiny, tmp_pat
     assert main(["evaluate", str(run), "--out", str(a)]) == 0
     assert main(["evaluate", str(run), "--corpus", str(tmp_path / "shuffled"), "--out", str(b)]) == 0
     assert (a / "predictions.csv").read_text() == (b / "predictions.csv").read_text()
-    # zero-shot candidates are text by definition, so only zero_shot may read the corpus passed
+    # zero-shot candidates and the sentences an explanation picks are text by definition: only they
+    # may read the corpus passed; the model's own action codes may not
     metrics_a, metrics_b = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
     metrics_a.pop("zero_shot"), metrics_b.pop("zero_shot")
+    assert metrics_a.pop("explanation")["action_codes"] == metrics_b.pop("explanation")["action_codes"]
     assert metrics_a == metrics_b
 
 

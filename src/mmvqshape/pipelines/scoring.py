@@ -25,6 +25,7 @@ import torch
 
 from ..atomic import atomic_file, write_json
 from ..errors import UserError
+from ..labels import normalize_label
 from ..models.minirocket import MiniRocketClassifier
 from ..signals import WindowDataset
 from ..training.checkpoint import load_task
@@ -36,9 +37,10 @@ from ..training.metrics import classification_metrics, predictions_table, softma
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
 from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of, window_r2
 from ..signals.features import summary_features
+from ..training.explanation_metrics import explanation_metrics
 from ..training.zero_shot_metrics import gzsl_metrics
 from .run import check_same_labels
-from .zero_shot import candidate_texts, zero_shot_fold
+from .zero_shot import candidate_texts, explanation_check, zero_shot_fold
 
 
 def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_true: np.ndarray, proba: np.ndarray | None,
@@ -163,6 +165,7 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
     if "label_embedding_pred" in outputs and text is not None:
         retrieval = zero_shot_metrics(outputs["label_embedding_pred"], text.label_embedding.numpy(), outputs["label"],
                                       list(windows.labels), cfg.holdout_labels)
+        extra["explanation"] = explanation_entry(task, windows, embeddings, cfg, outputs)
         if cfg.holdout_labels:
             extra["zero_shot"] = holdout_zero_shot(windows, embeddings, cfg, outputs, text)
         else:  # every label seen: a consistency check of the predicted label embedding, not zero-shot
@@ -185,6 +188,30 @@ def holdout_zero_shot(windows, embeddings, cfg: TrainConfig, outputs: dict[str, 
     result["baselines"]["model_label_embedding"] = {k: own[k] for k in (
         "unseen_accuracy", "seen_accuracy", "unseen_gzsl_accuracy", "harmonic_mean")}
     return result
+
+
+def explanation_entry(task, windows, embeddings, cfg: TrainConfig, outputs: dict[str, Any]) -> dict[str, Any]:
+    """``metrics.json`` ``explanation`` of an MMVQShape run, on the seen labels' test windows:
+    the set-valued sub-action explanation (the k sentences that best explain a window, read from
+    its summary features; :func:`explanation_check`) with a shuffled-corpus control, and under
+    ``action_codes`` the same metrics for the model's K action-code slots (no faithfulness)."""
+    labels = list(windows.labels)
+    texts = candidate_texts(embeddings, labels, str(cfg.corpus))
+    seen = [i for i, name in enumerate(labels) if name not in set(cfg.holdout_labels or [])]
+    features = summary_features(np.asarray(windows.X))
+    entry = explanation_check(features, windows.y, windows.split, texts, seen=seen)
+    entry["shuffled_control"] = {"precision": explanation_check(features, windows.y, windows.split, texts, seen=seen,
+                                                                shuffle_seed=0)["precision"]}
+    if "action_idx" in outputs:
+        n_codes = int(task.num_codes().get("action", 0))
+        code_labels = task.action_source_labels(torch.arange(n_codes)[None])[0] if n_codes else []  # each code's label
+        lookup = {normalize_label(name): i for i, name in enumerate(labels)}
+        owner = np.array([lookup.get(normalize_label(name), -1) for name in code_labels], dtype=np.int64)
+        rows = np.isin(outputs["label"], seen)
+        if rows.any() and len(owner):
+            entry["action_codes"] = explanation_metrics(outputs["action_idx"][rows], np.where(owner < 0, len(labels), owner),
+                                                        outputs["label"][rows])
+    return entry
 
 
 def normalized(a: np.ndarray) -> np.ndarray:

@@ -167,13 +167,15 @@ def zero_shot_fold(features: np.ndarray, y: np.ndarray, split: np.ndarray, texts
 
 
 def explanation_check(features: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts, k: int = EXPLANATION_K,
-                      config: ZeroShotConfig | None = None, shuffle_seed: int | None = None) -> dict[str, Any]:
-    """Explanation metrics on the test windows of a model fitted on every label's training
-    windows: the ``k`` sentences nearest each window's reading. ``shuffle_seed`` shuffles the
-    corpus across labels before fitting (the control); precision is always measured against
-    the sentences' true labels."""
+                      config: ZeroShotConfig | None = None, shuffle_seed: int | None = None,
+                      seen: Sequence[int] | None = None) -> dict[str, Any]:
+    """Explanation metrics on the test windows of a model fitted on the ``seen`` labels'
+    training windows (default: every label): the ``k`` sentences that best explain each
+    window, scored on the seen labels' test windows. ``shuffle_seed`` shuffles the corpus
+    across labels before fitting (the control); precision is always measured against the
+    sentences' true labels."""
     config = config or ZeroShotConfig()
-    labels = list(range(len(texts.labels)))
+    labels = list(range(len(texts.labels))) if seen is None else sorted(seen)
     fit_texts = texts
     permutation = None
     if shuffle_seed is not None:
@@ -182,9 +184,9 @@ def explanation_check(features: np.ndarray, y: np.ndarray, split: np.ndarray, te
         permutation = np.random.default_rng(shuffle_seed).permutation(len(rows))
         shuffled = np.split(rows[permutation], np.cumsum(counts)[:-1])
         fit_texts = CandidateTexts(texts.labels, shuffled, texts.names)
-    fit_rows = split == "train"
+    fit_rows = (split == "train") & np.isin(y, labels)
     model = SubActionZeroShot(config).fit(features[fit_rows], y[fit_rows], labels, fit_texts)
-    test = split == "test"
+    test = (split == "test") & np.isin(y, labels)
     chosen = model.explain(features[test], k)
     owner = model.owner  # labels of the sentences as fitted
     if permutation is not None:  # back to each sentence's true label
@@ -194,6 +196,6 @@ def explanation_check(features: np.ndarray, y: np.ndarray, split: np.ndarray, te
     fitted_owner = model.owner
 
     def class_scores(m: np.ndarray) -> np.ndarray:
-        return model.class_score_from_sentences(m, fitted_owner, len(labels))
+        return model.class_score_from_sentences(m, fitted_owner, len(texts.labels))
 
     return explanation_metrics(chosen, owner, y[test], match=match, class_scores=class_scores)
