@@ -253,7 +253,7 @@ var fileHeadings=Array.from(document.querySelectorAll('h1,h2,h3,h4')).map(functi
 var plots=document.querySelectorAll('.plot3d .main-svg, .plot3d canvas').length;
 document.title='PROBE'+JSON.stringify({images:imgs.length,broken:broken,errors:window.__errors,plots:plots,figures:figures.length,
  uncaptioned:uncaptioned,fileHeadings:fileHeadings,scrollWidth:document.documentElement.scrollWidth,viewport:window.innerWidth});
-if(window.parent!==window){window.parent.postMessage(document.title,'*');}},800);});</script>"""
+if(window.parent!==window){window.parent.postMessage(document.title,'*');}},2000);});</script>"""
 #: Chromium's window is at least 500 px wide, so a phone-width screen is an iframe of that width.
 HOST = """<!DOCTYPE html><html><head><title>WAIT</title></head><body style='margin:0'>
 <iframe src='{page}' style='border:0;width:{width}px;height:900px'></iframe>
@@ -270,7 +270,7 @@ def render_in_browser(page_path, tmp_path, width: int = 1280) -> dict:
     host.write_text(HOST.format(page=probed.name, width=width))
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--hide-scrollbars",
              "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,900",
-             f"--user-data-dir={tmp_path / f'profile-{width}'}", "--virtual-time-budget=6000", "--dump-dom"]
+             f"--user-data-dir={tmp_path / f'profile-{width}'}", "--virtual-time-budget=10000", "--dump-dom"]
     done = subprocess.run([browser, *flags, host.as_uri()], capture_output=True, text=True, timeout=180)
     match = re.search(r"<title>PROBE(.*?)</title>", done.stdout)
     assert match, f"the page never finished loading: {done.stderr[-500:]}"
