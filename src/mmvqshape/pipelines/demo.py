@@ -11,8 +11,10 @@ Steps, each the same public function its own command calls:
    side, Gram matrix, action-codebook selection, reconstruction probe with and without the
    action codebook                                    → ``analysis/``
 4. train + evaluate MiniRocket, VQShape (joint) and MMVQShape on the official split → ``runs/``
-5. explain the first test window of each class with MMVQShape → ``explain/``
-6. ``report.html`` (:func:`~mmvqshape.pipelines.report.build_report`): the headline first,
+5. one zero-shot fold (``mmvq bench zero-shot``: two activities held out, chosen by the
+   bench's fixed seeded draw)                        → ``zero-shot/``
+6. explain the first test window of each class with MMVQShape → ``explain/``
+7. ``report.html`` (:func:`~mmvqshape.pipelines.report.build_report`): the headline first,
    then the explanations, the shapes, the text analyses, data and method, provenance.
 
 Every step writes its own output atomically (a temporary name renamed into place), so an
@@ -38,6 +40,7 @@ from ..errors import UserError
 from ..signals import load_windows
 from ..training.config import merge_config
 from .analyze import run_codebook, run_gram, run_projection, run_recon
+from .bench_zero_shot import run_bench_zero_shot
 from .data import format_summary, summarize_data
 from .embed import run_embed
 from .evaluate import evaluate
@@ -186,6 +189,8 @@ def run_story(out: Path, data: str, *, quick: bool, seed: int, seconds: dict[str
     for name in models:
         _step(seconds, f"{tag}train {name}", lambda n=name: train(merge_config(common, specs[n]), runs / n))
         metrics[name] = _step(seconds, f"{tag}evaluate {name}", lambda n=name: evaluate(runs / n))
+    _step(seconds, f"{tag}zero-shot fold", lambda: run_bench_zero_shot(
+        data=data, corpus=spec_of.corpus, unseen_size=2, folds=1, seeds=1, out=out / "zero-shot", progress=False))
     if "mmvqshape" in models:
         for index in one_window_per_class(load_windows(data, seed=seed)):
             _step(seconds, f"{tag}explain window {index}",

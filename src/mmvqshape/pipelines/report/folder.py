@@ -303,12 +303,21 @@ def find_zero_shot_folds(files: list[Path], runs: list[Run]) -> list[ZeroShotFol
     return folds
 
 
-def bench_explanation(root: Path) -> tuple[dict, Path] | None:
+def zero_shot_bench(files: list[Path]) -> tuple[dict, Path] | None:
+    """The first zero-shot bench output among ``files`` (``zero_shot.json`` with ``per_fold``) and its path."""
+    for path in files:
+        if path.name == "zero_shot.json":
+            data = read_json(path)
+            if isinstance(data, dict) and data.get("per_fold"):
+                return data, path
+    return None
+
+
+def bench_explanation(files: list[Path]) -> tuple[dict, Path] | None:
     """The zero-shot bench's explanation check (``zero_shot.json`` ``explanation``) and its file."""
-    path = root / "zero_shot.json"
-    data = read_json(path) if path.is_file() else None
-    if isinstance(data, dict) and isinstance(data.get("explanation"), dict):
-        return data["explanation"], path
+    bench = zero_shot_bench(files)
+    if bench and isinstance(bench[0].get("explanation"), dict):
+        return bench[0]["explanation"], bench[1]
     return None
 
 

@@ -37,6 +37,7 @@ from .folder import (
     read_csv,
     read_json,
     scalar,
+    zero_shot_bench,
 )
 from .html import Raw, esc, figure, fold, label_html, link, mean_std, percent, section, table
 from .projection_view import METHOD_WORDS, VIEW_WORDS, projection_view
@@ -246,7 +247,8 @@ def _zero_shot_sentence(part: Part) -> str:
     else:
         return "Held-out-activity runs are here but report no zero-shot accuracy."
     verdict = "Yes, above chance" if chance is not None and mean > chance else "No, not above chance"
-    text = (f"<span class='verdict'>{verdict}</span>: trained without them (windows and sentences), the model named "
+    who = f"the zero-shot reader ({esc(folds[0].method)})" if folds[0].method else "the model"
+    text = (f"<span class='verdict'>{verdict}</span>: trained without them (windows and sentences), {who} named "
             f"held-out activities right in {percent(mean)} of their test windows {how} (chance {percent(chance)}; {count}).")
     if gzsl and how.endswith("held-out activities"):
         text += f" Among all activities: {percent(float(np.mean(gzsl)))}."
@@ -407,7 +409,7 @@ def bench_raw(part: Part) -> str:
 
 
 def explanations(part: Part) -> tuple[str, str] | None:
-    if not part.explanations and not bench_explanation(part.root) and not _explaining_runs(part):
+    if not part.explanations and not bench_explanation(part.files) and not _explaining_runs(part):
         return None
     blocks = []
     order = {label: i for i, label in enumerate(part.labels)}
@@ -461,7 +463,7 @@ def explanation_metrics(part: Part) -> str:
     """How good the chosen sentences are over all test windows: the runs' ``explanation`` entries
     and a zero-shot bench's explanation check (with its shuffled-corpus control)."""
     columns = _explaining_runs(part)
-    bench = bench_explanation(part.root)
+    bench = bench_explanation(part.files)
     if bench:
         columns.append(("zero-shot bench's reader", bench[0]))
         control = bench[0].get("shuffled_control")
@@ -709,8 +711,9 @@ def data_and_method(part: Part) -> tuple[str, str] | None:
         body.append(f"<p>Benchmark on <b>{esc(setup.get('data', '?'))}</b> ({esc(setup.get('channels', ''))} channels) with the "
                     f"{esc(setup.get('corpus', '?'))} corpus: {esc(setup.get('seeds', '?'))} seeds, training windows "
                     f"{esc(setup.get('shots', 'all'))}" + (f"; training budget {esc(budget)}" if budget else "") + ".</p>")
-    setup = read_json(part.root / "zero_shot.json") if (part.root / "zero_shot.json").is_file() else None
-    if isinstance(setup, dict) and setup.get("per_fold"):
+    zero_shot = zero_shot_bench(part.files)
+    if zero_shot:
+        setup = zero_shot[0]
         body.append(f"<p>Zero-shot benchmark on <b>{esc(setup.get('data', '?'))}</b> with the {esc(setup.get('corpus', '?'))} "
                     f"corpus ({esc(setup.get('encoder', '?'))} encoder, {esc(VIEW_WORDS.get(setup.get('view'), setup.get('view')))} "
                     f"view): {len(setup.get('folds') or [])} folds of held-out activities, {esc(setup.get('seeds', '?'))} seed(s). "
@@ -773,9 +776,9 @@ def provenance(part: Part, *, include_machine: bool = True) -> tuple[str, str] |
     bench = bench_summary(part.root)
     if bench and isinstance(bench[1].get("wall_seconds"), (int, float)):
         facts.append(["benchmark wall time", f"{bench[1]['wall_seconds'] / 60:.1f} minutes on {bench[1].get('cpu_count', '?')} cores"])
-    zero_shot = read_json(part.root / "zero_shot.json") if (part.root / "zero_shot.json").is_file() else None
-    if isinstance(zero_shot, dict) and isinstance(zero_shot.get("wall_seconds"), (int, float)):
-        facts.append(["benchmark wall time", f"{zero_shot['wall_seconds'] / 60:.1f} minutes ({esc(zero_shot.get('machine', ''))})"])
+    zero_shot = zero_shot_bench(part.files)
+    if zero_shot and isinstance(zero_shot[0].get("wall_seconds"), (int, float)):
+        facts.append(["zero-shot bench wall time", f"{zero_shot[0]['wall_seconds'] / 60:.1f} minutes ({zero_shot[0].get('machine', '')})"])
     facts.append(["folder", str(part.root)])
     body.append(table(["", ""], facts) if facts else "")
     timing = read_json(part.root / "timing.json")
