@@ -142,3 +142,22 @@ def test_generate_refuses_an_unknown_holdout_label(tmp_path):
 
     with pytest.raises(UserError, match="--holdout-labels"):
         generate(tmp_path / "c.json", labels=["walking", "sitting"], holdout_labels=["swimming"], api_key="x")
+
+
+def test_set_alignment_matches_slots_to_distinct_sentences():
+    import torch
+    import torch.nn.functional as F
+
+    from mmvqshape.models.mmvqshape import set_alignment
+
+    torch.manual_seed(0)
+    sentences = F.normalize(torch.randn(2, 6, 8), dim=-1)
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]]).bool()
+    slots = torch.stack([sentences[0, [4, 2, 0, 1]], sentences[1, [2, 1, 0, 0]]])  # any order, any subset: no loss
+    assert float(set_alignment(slots, sentences, mask)) == pytest.approx(0.0, abs=1e-6)
+    repeated = sentences[:, [0, 0, 0, 0]].clone().requires_grad_()  # one sentence four times: three slots pay
+    loss = set_alignment(repeated, sentences, mask)
+    assert float(loss) > 0.1
+    loss.backward()
+    assert repeated.grad.abs().sum() > 0
+    assert set_alignment(slots, sentences, torch.zeros_like(mask)) is None

@@ -34,7 +34,9 @@ codebook term when it is trainable).
 
 **Ablations** are config keys: ``use_text: false`` (exactly VQShape joint + classifier),
 ``quantize_actions: false`` (text side without the action codebook), ``num_slots`` (K),
-``slot_assignment`` (``stretch``|``pad``), the loss weights ``w_label``, ``w_align``,
+``slot_assignment`` (``stretch``|``pad``), ``align_targets`` (``ordered``: slot k against the
+k-th assigned sentence; ``set``: slots matched one-to-one to the label's sentences, see
+:func:`set_alignment`), the loss weights ``w_label``, ``w_align``,
 ``w_action_vq`` and the signal side's (``weight_ts``, ``weight_vq``, ``weight_shape``,
 ``weight_dist``, ``weight_cls``, or a ``preset``). The codebook selection method is the
 trainer's ``--codebook`` / default, and the text view is the embedding's.
@@ -49,9 +51,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
+from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 from .action import ActionCodebook, ActionDecoder, TextAttributeDecoder, assign_slots
@@ -70,6 +74,7 @@ class MMVQShapeConfig:
     quantize_actions: bool = True  # false = decoded slots go to the action decoder unquantised
     num_slots: int = 5  # K sub-action slots (ordered phases)
     slot_assignment: str = "stretch"  # how a label's n sentences fill K slots: stretch | pad (see action.assign_slots)
+    align_targets: str = "ordered"  # ordered: slot k -> the k-th assigned sentence; set: slots matched one-to-one to the label's sentences
     fusion_heads: int = 4
     fusion_dropout: float = 0.0
     text_hidden: int = 128  # text attribute decoder hidden width
@@ -88,6 +93,8 @@ class MMVQShapeConfig:
             problems.append("num_slots must be at least 1")
         if self.slot_assignment not in ("stretch", "pad"):
             problems.append(f"slot_assignment must be stretch or pad, not {self.slot_assignment!r}")
+        if self.align_targets not in ("ordered", "set"):
+            problems.append(f"align_targets must be ordered or set, not {self.align_targets!r}")
         if self.label_loss not in ("cosine", "mse"):
             problems.append(f"label_loss must be cosine or mse, not {self.label_loss!r}")
         if not 0.0 <= self.modality_dropout <= 1.0:
@@ -273,6 +280,11 @@ class MMVQShapeTask(nn.Module):
             else:
                 losses["label"] = F.mse_loss(prediction, target)
         if self.training and batch.get("sub_actions") is not None:  # targets only, never an input here
+            if cfg.align_targets == "set":
+                loss = set_alignment(unit, batch["sub_actions"].float(), batch.get("sub_action_mask"))
+                if loss is not None:
+                    losses["align"] = loss
+                return out
             targets, slot_mask = assign_slots(batch["sub_actions"].float(), batch.get("sub_action_mask"), cfg.num_slots, cfg.slot_assignment)
             weight = slot_mask.float()
             if weight.sum() > 0:
@@ -315,6 +327,35 @@ class MMVQShapeTask(nn.Module):
             raise ValueError("this task has no text side (use_text: false): no action codebook")
         labels = self.action_codebook.source_labels
         return [[labels[i] if i < len(labels) else "" for i in row] for row in action_idx.tolist()]
+
+
+def set_alignment(slots: torch.Tensor, sentences: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
+    """Set-valued alignment: each window's K unit slots (B, K, D) matched one-to-one (Hungarian,
+    on cosine distance, no gradient through the matching) to distinct sentences of its label
+    (B, n, D) + mask (B, n); mean 1 - cos over matched pairs. Which sentences, and in which
+    slot, is the signal's to choose. With n < K the unmatched slots take their nearest sentence.
+    None when no window has a sentence."""
+    if mask is None:
+        mask = torch.ones(sentences.shape[:2], dtype=torch.bool, device=sentences.device)
+    similarity = slots @ F.normalize(sentences, dim=-1).transpose(1, 2)  # (B, K, n)
+    similarity = similarity.masked_fill(~mask.bool()[:, None, :], -2.0)
+    cost = (1 - similarity).detach().cpu().numpy()
+    real_mask = mask.bool().cpu().numpy()
+    picked = torch.full(slots.shape[:2], -1, dtype=torch.long)  # (B, K) matched sentence per slot
+    for b in range(slots.shape[0]):
+        real = np.flatnonzero(real_mask[b])
+        if len(real) == 0:
+            continue
+        rows, cols = linear_sum_assignment(cost[b][:, real])
+        picked[b, torch.as_tensor(rows)] = torch.as_tensor(real[cols])
+    picked = picked.to(slots.device)
+    has_text = mask.any(dim=1)  # (B,)
+    if not bool(has_text.any()):
+        return None
+    nearest = similarity.argmax(-1)  # (B, K): for slots left unmatched (n < K)
+    index = torch.where(picked >= 0, picked, nearest)
+    matched = similarity.gather(-1, index[..., None])[..., 0]  # (B, K)
+    return (1 - matched[has_text]).mean()
 
 
 @dataclass

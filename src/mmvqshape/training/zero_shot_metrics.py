@@ -12,7 +12,7 @@ number averages over:
 
 Generalised scores are calibrated by stacking (Chao et al., 2016): ``gamma`` is subtracted
 from every seen label's score before the argmax. ``gamma`` is chosen on seen labels only
-(:func:`choose_gamma`), never on the unseen ones.
+(:mod:`mmvqshape.pipelines.zero_shot`), never on the unseen ones.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-GAMMA_GRID = np.round(np.linspace(-1.0, 2.0, 121), 4)  # in units of the scores (cosine-like)
+from ..labels import normalize_label
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float] | None:
@@ -61,8 +61,8 @@ def gzsl_metrics(scores: np.ndarray, y_true: np.ndarray, labels: Sequence[str], 
     """
     scores = np.asarray(scores, dtype=np.float64)
     y_true = np.asarray(y_true, dtype=np.int64)
-    folded = {name.casefold() for name in unseen}
-    unseen_idx = [i for i, name in enumerate(labels) if name.casefold() in folded]
+    folded = {normalize_label(name) for name in unseen}
+    unseen_idx = [i for i, name in enumerate(labels) if normalize_label(name) in folded]
     seen_idx = [i for i in range(len(labels)) if i not in unseen_idx]
     is_unseen = np.isin(y_true, unseen_idx)
     is_seen = np.isin(y_true, seen_idx)
@@ -96,28 +96,6 @@ def gzsl_metrics(scores: np.ndarray, y_true: np.ndarray, labels: Sequence[str], 
         "n_seen_windows": n_seen,
         "per_unseen_label": per_label,
     }
-
-
-def harmonic_by_gamma(scores: np.ndarray, y_true: np.ndarray, seen: Sequence[int], unseen: Sequence[int],
-                      grid: np.ndarray = GAMMA_GRID) -> np.ndarray:
-    """Harmonic mean of the generalised seen and unseen accuracies for every gamma of ``grid``."""
-    y_true = np.asarray(y_true)
-    is_seen, is_unseen = np.isin(y_true, seen), np.isin(y_true, unseen)
-    out = np.zeros(len(grid))
-    for j, gamma in enumerate(grid):
-        pred = calibrated_predictions(scores, seen, gamma)
-        a = float((pred[is_seen] == y_true[is_seen]).mean()) if is_seen.any() else float("nan")
-        b = float((pred[is_unseen] == y_true[is_unseen]).mean()) if is_unseen.any() else float("nan")
-        out[j] = harmonic(a, b)
-    return out
-
-
-def choose_gamma(curves: Sequence[np.ndarray], grid: np.ndarray = GAMMA_GRID) -> float:
-    """The gamma maximising the mean harmonic-mean curve over nested folds (each a held-out
-    *seen* label); ties go to the gamma closest to 0."""
-    mean = np.nanmean(np.stack(curves), axis=0)
-    best = np.flatnonzero(mean >= np.nanmax(mean) - 1e-12)
-    return float(grid[best[np.argmin(np.abs(grid[best]))]])
 
 
 def summarize_folds(folds: Sequence[dict[str, Any]], keys: Sequence[str] = (
