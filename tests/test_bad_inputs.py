@@ -53,6 +53,8 @@ TABLE = [
     (["convert-vqshape", "{tmp}/garbage.ckpt", "--out", "{tmp}/out.safetensors"], "garbage.ckpt", "out.safetensors"),
     (["report", "{tmp}/missing-folder"], "missing-folder", None),
     (["bench", "accuracy", "--models", "lstm", "--out", "{tmp}/out"], "lstm", "out"),
+    (["bench", "zero-shot", "--data", "basicmotions", "--unseen", "swimming", "--out", "{tmp}/out"], "swimming", "out"),
+    (["bench", "zero-shot", "--data", "basicmotions", "--unseen-size", "7", "--out", "{tmp}/out"], "unseen-size", "out"),
     (["corpus", "generate", "--labels", "{tmp}/missing.txt", "--out", "{tmp}/out.json"], "missing.txt", "out.json"),
 ]
 

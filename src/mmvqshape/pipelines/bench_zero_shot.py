@@ -73,6 +73,7 @@ def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequ
     if seeds < 1:
         raise UserError("--seeds", "must be at least 1")
     out = Path(out)
+    choose_folds(list(load_windows(data, channels=channels, seed=0).labels), unseen, unseen_size, folds)  # bad folds fail first
     out.parent.mkdir(parents=True, exist_ok=True)
     embeddings = embed_corpus(corpus, encoder, view=view)
     rows: list[dict[str, Any]] = []
