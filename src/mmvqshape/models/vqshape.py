@@ -84,7 +84,7 @@ LOSS_PRESETS: dict[str, dict[str, Any]] = {
     # window, no patch masking or dropout, 64-sample decoded shapes
     "shapes": {"weight_ts": 1.0, "weight_vq": 1.0, "weight_shape": 1.0, "weight_dist": 0.8,
                "shape_loss": "split", "shape_grad": "heads", "lambda_entropy": 0.0, "min_shape_len": 0.05,
-               "mask_ratio": 0.0, "dropout": 0.0, "len_s": 64},
+               "mask_ratio": 0.0, "dropout": 0.0, "len_s": 64, "shape_warmup_steps": 300},
 }
 DEFAULT_PRESET = "shapes"
 
@@ -127,6 +127,7 @@ class VQShapeConfig:
     shape_decode: str = "per_code"  # "per_code" (fast, exact) | "per_token" (the reference's)
     shape_loss: str = "reference"  # "reference" (one MSE of placed shapes) | "split" (split_shape_loss)
     shape_grad: str = "all"  # "all": vq/shape/dist losses train the encoder too (reference) | "heads": they do not
+    shape_warmup_steps: int = 0  # first training steps with the series loss only (0: none, the reference)
     placement: str = "predicted"  # mu, sigma "predicted" by the attribute decoder (reference) | "measured" (measured_placement)
 
     def __post_init__(self) -> None:
@@ -486,6 +487,7 @@ class VQShape(nn.Module):
         self.shape_decoder = ShapeDecoder(cfg)
         self.attribute_encoder = AttributeEncoder(cfg)
         self.series_decoder = SeriesDecoder(cfg)
+        self.train_steps = 0  # training forwards seen by this process (shape_warmup_steps); not saved
 
     # ---- stages ------------------------------------------------------------------------
     @staticmethod
@@ -580,12 +582,12 @@ class VQShape(nn.Module):
         return losses, s_true
 
     def total_loss(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Weighted sum of the four losses with the config's weights."""
+        """Weighted sum of the four losses with the config's weights; during the first
+        ``shape_warmup_steps`` training forwards only the series loss counts."""
         cfg = self.cfg
-        return (
-            cfg.weight_ts * losses["ts"] + cfg.weight_vq * losses["vq"]
-            + cfg.weight_shape * losses["shape"] + cfg.weight_dist * losses["dist"]
-        )
+        warming_up = self.training and self.train_steps <= cfg.shape_warmup_steps and cfg.shape_warmup_steps > 0
+        shape_terms = cfg.weight_vq * losses["vq"] + cfg.weight_shape * losses["shape"] + cfg.weight_dist * losses["dist"]
+        return cfg.weight_ts * losses["ts"] + (0.0 if warming_up else 1.0) * shape_terms
 
     def forward_encoded(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, h_patch: torch.Tensor) -> dict[str, Any]:
         """Everything after the patch encoder.
@@ -596,6 +598,8 @@ class VQShape(nn.Module):
         ``x_pred`` (B, T), ``mean``/``std`` (B, 1) (given), ``losses`` {ts, vq, shape, dist}
         and ``loss`` (weighted).
         """
+        if self.training and torch.is_grad_enabled():
+            self.train_steps += 1
         h_token = self.query_tokenizer(h_patch)  # (B, N, d)
         tokens = self.read_tokens(h_token)
         # with shape_grad "heads" the vq, shape and dist losses see the same numbers through a

@@ -134,19 +134,20 @@ def task_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict:
     return out
 
 
-def hapt_epoch_speed(steps: int = 6, seed: int = 0, batch_size: int | None = None) -> dict:
+def hapt_epoch_speed(steps: int = 6, seed: int = 0, batch_size: int | None = None, model_cfg: dict | None = None) -> dict:
     """Seconds of one MMVQShape training epoch over HAPT's training windows at the trainer's
     defaults (window length, batch size, model config; shipped HAPT corpus size of text).
 
     Times ``steps`` training steps on real HAPT batches and one validation batch, then scales
     to the training and validation split sizes (the full epoch would take as long again).
+    ``model_cfg`` replaces the default model config (to compare with another).
     """
     defaults = TrainConfig()
     batch = batch_size or defaults.batch_size
     windows = load_windows("hapt", seed=seed)
     text_dim, k = 384, 10
     torch.manual_seed(seed)
-    task = build_task("mmvqshape", {}, n_channels=windows.n_channels, length=defaults.length,
+    task = build_task("mmvqshape", dict(model_cfg or {}), n_channels=windows.n_channels, length=defaults.length,
                       n_classes=len(windows.labels), text_dim=text_dim)
     task.set_action_codebook(torch.nn.functional.normalize(torch.randn(24, text_dim), dim=-1), [f"code {i}" for i in range(24)])
     train_positions, val_positions = split_positions(windows, "train"), split_positions(windows, "val")
