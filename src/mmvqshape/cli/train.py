@@ -59,7 +59,7 @@ def train_command(
 
 def pretrain_command(
     data: list[str] = typer.Option(..., "--data", help="A source to pre-train on (repeat for several): every channel "
-                                   "of every window becomes one series; HAPT adds its unlabelled stretches."),
+                                   "of every window becomes one series; hapt-unused adds HAPT's unlabelled stretches."),
     out: Path = typer.Option(..., "--out", help="Run folder to write (a training run plus vqshape.safetensors)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config merged over the defaults (flags win)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN/checkpoints/last.ckpt."),

@@ -3,9 +3,10 @@
 Pre-training data is the DATA form ``series:A+B+...`` (``signals.loaders.load_series``):
 every channel of every window of each source (``hapt``, ``basicmotions``, a ``.npz`` ...)
 becomes one univariate series; each source keeps its own train / val / test split (so
-validation still chooses the checkpoint and test subjects stay unseen), and HAPT adds the
-stretches its 6-activity task does not use (unlabelled spans and transitions) of the
-non-test subjects. Labels become ``source/label`` and only feed the per-class numbers.
+validation still chooses the checkpoint and test subjects stay unseen); the source
+``hapt-unused`` adds the stretches HAPT's 6-activity task does not use (unlabelled spans and
+transitions) of the non-test subjects. Labels become ``source/label`` and only feed the
+per-class numbers.
 
 :func:`pretrain` trains ``vqshape`` with ``objective: pretrain`` on such data and writes
 ``RUN/vqshape.safetensors`` (our VQShape file, the format ``mmvq convert-vqshape`` writes

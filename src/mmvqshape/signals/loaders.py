@@ -230,15 +230,21 @@ def load_series(data: str, *, channels: str = "acc", seed: int = 0, val_fraction
     """``series:A+B+...`` -> every channel of every window of each source as one series (N, T, 1).
 
     Sources of other lengths are linearly interpolated to the longest one's; each keeps its own
-    train / val / test split (validation still chooses, test subjects stay unseen); ``hapt``
-    adds the stretches its 6-activity task leaves unused (unlabelled spans and transitions) of
-    the non-test subjects to training. Labels become ``source/label`` (``hapt/unlabelled``).
+    train / val / test split (validation still chooses, test subjects stay unseen). The source
+    ``hapt-unused`` is the stretches HAPT's 6-activity task leaves unused (unlabelled spans and
+    transitions) of its non-test subjects, all for training (measured: mostly still, they kept
+    the reconstruction of walking on its plateau longer; README). Labels become ``source/label``.
     """
     sources = [part for part in data.partition(":")[2].split("+") if part]
     if not sources or any(part.startswith("series") for part in sources):
         raise UserError(data, "expected series:SOURCE+SOURCE+... with at least one source (and no nested series:)")
-    parts = [(source, load_windows(source, channels=channels, seed=seed, val_fraction=val_fraction)) for source in sources]
-    length = max(windows.length for _, windows in parts)
+    unused = "hapt-unused" in sources
+    parts = [(source, load_windows(source, channels=channels, seed=seed, val_fraction=val_fraction))
+             for source in sources if source != "hapt-unused"]
+    extra = load_unlabelled_hapt(stretches="unused", channels=channels, subjects="train") if unused else None
+    if not parts:
+        raise UserError(data, "hapt-unused only adds training series: name a labelled source too")
+    length = max([windows.length for _, windows in parts] + ([extra.X.shape[1]] if unused else []))
     X, y, split, subject, labels = [], [], [], [], []
 
     def add(source: str, x: np.ndarray, codes: np.ndarray, splits, subjects) -> None:
@@ -253,10 +259,9 @@ def load_series(data: str, *, channels: str = "acc", seed: int = 0, val_fraction
         subjects = windows.subject if windows.subject is not None else np.arange(len(windows.y))
         add(source, windows.X, np.asarray(windows.y) + len(labels), windows.split, subjects)
         labels += [f"{source}/{name}" for name in windows.labels]
-        if source.partition(":")[0] == "hapt":
-            extra = load_unlabelled_hapt(stretches="unused", channels=channels, subjects="train")
-            add(source, extra.X, np.full(len(extra.X), len(labels)), np.full(len(extra.X), "train"), extra.subject)
-            labels.append(f"{source}/unlabelled")
+    if extra is not None:
+        add("hapt-unused", extra.X, np.full(len(extra.X), len(labels)), np.full(len(extra.X), "train"), extra.subject)
+        labels.append("hapt-unused/unlabelled")
     return make_windows(
         data, np.concatenate(X), np.concatenate(y), labels, name=f"{data} (every channel a series, {length} samples)",
         channel_names=["series"], subject=np.concatenate(subject), given_split=np.concatenate(split), seed=seed,
