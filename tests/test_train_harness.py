@@ -145,13 +145,8 @@ def test_mmvqshape_items_holdout_and_corpus_independent_evaluation(tiny, tmp_pat
     a, b = tmp_path / "eval_a", tmp_path / "eval_b"
     assert main(["evaluate", str(run), "--out", str(a)]) == 0
     assert main(["evaluate", str(run), "--corpus", str(tmp_path / "shuffled"), "--out", str(b)]) == 0
-    assert (a / "predictions.csv").read_text() == (b / "predictions.csv").read_text()
-    # zero-shot candidates and the sentences an explanation picks are text by definition: only they
-    # may read the corpus passed; the model's own action codes may not
-    metrics_a, metrics_b = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
-    metrics_a.pop("zero_shot"), metrics_b.pop("zero_shot")
-    assert metrics_a.pop("explanation")["action_codes"] == metrics_b.pop("explanation")["action_codes"]
-    assert metrics_a == metrics_b
+    for name in ("metrics.json", "predictions.csv"):
+        assert (a / name).read_text() == (b / name).read_text()
 
 
 def test_eval_items_carry_no_sentences(tmp_path):

@@ -55,4 +55,4 @@ def test_mmvqshape_evaluation_ignores_corpus_sentences(files, tmp_path):
     for name in ("metrics.json", "predictions.csv"):
         assert (a / name).read_text() == (b / name).read_text()
     metrics = json.loads((a / "metrics.json").read_text())
-    assert "action" in metrics["perplexity"] and "zero_shot" in metrics
+    assert "action" in metrics["perplexity"] and "label_text_retrieval" in metrics and "zero_shot" not in metrics

@@ -30,9 +30,12 @@ def evaluate(run: str | Path, *, data: str | None = None, corpus: str | None = N
     if cfg.model_name == "minirocket":
         return score_minirocket(out, cfg=cfg, windows=windows, model=read_minirocket(run / "model.joblib"))
     checkpoint = find_checkpoint(run)
-    embeddings = None
+    embeddings = reader_text = None
     if cfg.model_name == "mmvqshape":
         embeddings = load_text(corpus or cfg.corpus, encoder or cfg.encoder, cfg.view)
+        # the sub-action reader (explanations, zero-shot) reads the run's own corpus, not the one passed
+        reader_text = load_text(cfg.corpus, cfg.encoder, cfg.view) if corpus or encoder else embeddings
     if out != run and cfg.probe and (run / "probe.joblib").is_file():
         shutil.copy2(run / "probe.joblib", out / "probe.joblib")
-    return score_run(out, cfg=cfg, windows=windows, checkpoint=checkpoint, embeddings=embeddings, fit_probe=False, figures=True)
+    return score_run(out, cfg=cfg, windows=windows, checkpoint=checkpoint, embeddings=embeddings,
+                     reader_text=reader_text, fit_probe=False, figures=True)

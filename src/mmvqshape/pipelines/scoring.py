@@ -97,9 +97,13 @@ def figure_in_data_units(figure: dict[str, np.ndarray], affines: list[tuple[np.n
         figure["s_pred"] = figure["s_pred"] * scale[..., None, None] + offset[..., None, None]
 
 
-def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddings=None, fit_probe: bool = False,
-              figures: bool = True) -> dict[str, Any]:
+def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddings=None, reader_text=None,
+              fit_probe: bool = False, figures: bool = True) -> dict[str, Any]:
     """Score ``checkpoint`` on ``windows``' test split and write the scores into ``out``.
+
+    ``reader_text`` is the run's own corpus (default: ``embeddings``): the sub-action reader
+    behind ``explanation`` and ``zero_shot`` is fitted on it, as at training time, so a corpus
+    passed at evaluation changes no number.
 
     With ``cfg.probe`` the class comes from a linear probe on frozen features: fitted here
     (on train, C chosen on val) when ``fit_probe``, else read from ``out/probe.joblib``.
@@ -163,11 +167,15 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
         if key in outputs:
             code_usage[kind] = (outputs[key], sizes[kind])
     if "label_embedding_pred" in outputs and text is not None:
-        retrieval = zero_shot_metrics(outputs["label_embedding_pred"], text.label_embedding.numpy(), outputs["label"],
+        if reader_text is None:
+            reader_text, run_text = embeddings, text
+        else:  # the items above read the corpus passed (and ignore it); every text-side score reads the run's
+            run_text = TextTable.build(reader_text, windows.labels, where=str(cfg.corpus))
+        retrieval = zero_shot_metrics(outputs["label_embedding_pred"], run_text.label_embedding.numpy(), outputs["label"],
                                       list(windows.labels), cfg.holdout_labels)
-        extra["explanation"] = explanation_entry(task, windows, embeddings, cfg, outputs)
+        extra["explanation"] = explanation_entry(task, windows, reader_text, cfg, outputs)
         if cfg.holdout_labels:
-            extra["zero_shot"] = holdout_zero_shot(windows, embeddings, cfg, outputs, text)
+            extra["zero_shot"] = holdout_zero_shot(windows, reader_text, cfg, outputs, run_text)
         else:  # every label seen: a consistency check of the predicted label embedding, not zero-shot
             extra["label_text_retrieval"] = retrieval
     return write_scores(out, cfg=cfg, windows=windows, index=outputs["index"], y_true=outputs["label"], proba=proba,
