@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean shapes-weights
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,11 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# The shape model shipped in the package (mmvq train --init bundled; the demo starts from it):
+# VQShape pre-trained on HAPT's and BasicMotions' training windows, every channel a series.
+shapes-weights: $(STAMP)
+	mkdir -p runs && printf "warmup_steps: 50\n" > runs/shapes-weights.yaml
+	$(VENV)/bin/mmvq pretrain --data hapt --data basicmotions --config runs/shapes-weights.yaml \
+		--max-epochs 5 --lr 2e-3 --batch-size 32 --out runs/shapes-weights
+	cp runs/shapes-weights/vqshape.safetensors src/mmvqshape/weights/vqshape-hapt-basicmotions.safetensors

@@ -106,3 +106,14 @@ def test_init_refuses_what_the_weights_cannot_be(sources, tmp_path, capsys):
         assert message in capsys.readouterr().err
         assert not out.exists()
     assert main(["train", "--model", "minirocket", "--data", str(a), "--init", str(path), "--out", str(tmp_path / "m")]) == 2
+
+
+def test_bundled_weights_fit_the_default_model():
+    from mmvqshape.pipelines.run import BUNDLED_WEIGHTS
+
+    assert BUNDLED_WEIGHTS.stat().st_size < 5 * 2**20  # small enough to ship in the package
+    model = read_init_weights("bundled")
+    cfg = merge_config({"data": "basicmotions", "init": "bundled"})
+    apply_init(cfg, model)  # no clash with the defaults: the demo starts from it
+    default = build_task("vqshape", {}, n_channels=3, length=512, n_classes=4)
+    assert model.cfg.architecture() == default.cfg.architecture()

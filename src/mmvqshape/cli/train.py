@@ -21,7 +21,8 @@ def train_command(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config merged over the defaults (flags win)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN/checkpoints/last.ckpt."),
     init: Optional[str] = typer.Option(None, "--init", help="Start the shape model from pre-trained VQShape weights: "
-                                       "a .safetensors file (mmvq pretrain / convert-vqshape), a pre-training run folder or a .ckpt."),
+                                       "a .safetensors file (mmvq pretrain / convert-vqshape), a pre-training run folder, a .ckpt, "
+                                       "or 'bundled' (the shape model shipped with the package)."),
     objective: Optional[str] = typer.Option(None, "--objective", help="classify | pretrain."),
     channels: Optional[str] = typer.Option(None, "--channels", help="joint | independent (how channels are treated)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Loss-weight preset of the model (e.g. reference | flat)."),

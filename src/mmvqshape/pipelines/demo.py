@@ -182,8 +182,10 @@ def run_story(out: Path, data: str, *, quick: bool, seed: int, seconds: dict[str
     common = {"data": data, "seed": seed, "progress": True}
     specs = {
         "minirocket": {"model_name": "minirocket"},
-        "vqshape": {"model_name": "vqshape", **budget},
-        "mmvqshape": {"model_name": "mmvqshape", "corpus": corpus, **({"codebook": str(codebook)} if codebook else {}), **budget},
+        # both start from the shape model shipped with the package (README, "Shapes that explain")
+        "vqshape": {"model_name": "vqshape", "init": "bundled", **budget},
+        "mmvqshape": {"model_name": "mmvqshape", "corpus": corpus, **({"codebook": str(codebook)} if codebook else {}),
+                      "init": "bundled", **budget},
     }
     metrics = {}
     for name in models:

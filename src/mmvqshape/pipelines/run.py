@@ -147,12 +147,16 @@ def resume_checkpoint(out: Path, resume: bool) -> Path | None:
 
 # ------------------------------------------------------------------ pre-trained weights
 WEIGHTS_FILE = "vqshape.safetensors"  # what mmvq pretrain writes into its run folder
+#: ``--init bundled``: a shape model shipped with the package (``make shapes-weights`` builds it:
+#: mmvq pretrain on HAPT's and BasicMotions' training windows, 512 samples, default architecture)
+BUNDLED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "vqshape-hapt-basicmotions.safetensors"
 
 
 def read_init_weights(init: str | Path):
     """The VQShape to start from: our ``.safetensors`` file (``mmvq pretrain`` or
-    ``mmvq convert-vqshape``), a run folder holding one, or a training checkpoint (``.ckpt``)."""
-    path = Path(init)
+    ``mmvq convert-vqshape``), a run folder holding one, a training checkpoint (``.ckpt``), or
+    ``bundled`` (:data:`BUNDLED_WEIGHTS`)."""
+    path = BUNDLED_WEIGHTS if str(init) == "bundled" else Path(init)
     if path.is_dir():
         if not (path / WEIGHTS_FILE).is_file():
             raise UserError(path, f"holds no {WEIGHTS_FILE} (a folder written by mmvq pretrain)")
