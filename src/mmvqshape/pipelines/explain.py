@@ -33,9 +33,8 @@ from matplotlib.figure import Figure
 from ..atomic import atomic_file, write_json
 from ..errors import UserError
 from ..training import shape_metrics
-from ..training.checkpoint import load_task
 from ..training.data import SignalDataset
-from .run import check_same_labels, find_checkpoint, load_data, read_run
+from .run import find_checkpoint, load_shape_run, read_run
 
 PER_CHANNEL_KEYS = ("code_idx", "t", "l", "mu", "sigma", "s_pred", "x_pred")
 
@@ -190,12 +189,7 @@ def run_explain(run: str | Path, data: str | None = None, index: int = 0, out: s
     run = Path(run)
     checkpoint = find_checkpoint(run)
     cfg = read_run(run)
-    if cfg.model_name not in ("vqshape", "mmvqshape"):
-        raise UserError(run, f"explain needs a vqshape or mmvqshape run, this one is {cfg.model_name}")
-    task, info = load_task(checkpoint)
-    windows = load_data(cfg, data)
-    labels = list(info["labels"])
-    check_same_labels(windows, labels, data or cfg.data)
+    task, info, windows, labels = load_shape_run(run, checkpoint, cfg, data, "explain")
     rows = windows.indices("test")
     if not 0 <= int(index) < len(rows):
         raise UserError("--index", f"must be between 0 and {len(rows) - 1} (the test split has {len(rows)} windows), got {index}")

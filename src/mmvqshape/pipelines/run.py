@@ -64,6 +64,18 @@ def load_data(cfg: TrainConfig, data: str | None = None):
     return load_windows(data or cfg.data, channels=cfg.data_channels, seed=cfg.seed, val_fraction=cfg.val_fraction)
 
 
+def load_shape_run(run: Path, checkpoint: Path, cfg: TrainConfig, data: str | None, command: str):
+    """``(task, info, windows, labels)`` of a VQShape or MMVQShape run scored on ``data``
+    (default: the run's own), with the run's labels checked; ``command`` names the caller in errors."""
+    if cfg.model_name not in ("vqshape", "mmvqshape"):
+        raise UserError(run, f"{command} needs a vqshape or mmvqshape run, this one is {cfg.model_name}")
+    task, info = load_task(checkpoint)
+    windows = load_data(cfg, data)
+    labels = list(info["labels"])
+    check_same_labels(windows, labels, data or cfg.data)
+    return task, info, windows, labels
+
+
 def load_text(corpus: str, encoder: str = "minilm", view: str | None = None) -> EmbeddingSet:
     """An :class:`EmbeddingSet` from an embedding folder (has ``index.json``) or a corpus."""
     path = Path(corpus)

@@ -39,10 +39,9 @@ from ..atomic import atomic_file
 from ..errors import UserError
 from ..models.vqshape_task import VQShapeTask
 from ..signals import load_windows
-from ..training.checkpoint import load_task
 from ..training.config import read_run_config
 from ..training.data import SignalDataset, collate
-from .run import check_same_labels, find_checkpoint, load_data
+from .run import find_checkpoint, load_shape_run
 from .vqshape_convert import load_vqshape
 
 SPLITS = ("all", "train", "val", "test")
@@ -71,12 +70,7 @@ def _from_run(source: Path, data: str | None, split: str):
     """(task, dataset, windows, labels, positions) for a run folder or a checkpoint in one."""
     checkpoint, run = _run_source(source)
     cfg = read_run_config(run / "config.yaml")
-    if cfg.model_name not in ("vqshape", "mmvqshape"):
-        raise UserError(run, f"tokenize needs a vqshape or mmvqshape run, this one is {cfg.model_name}")
-    task, info = load_task(checkpoint)
-    windows = load_data(cfg, data)
-    labels = list(info["labels"])
-    check_same_labels(windows, labels, data or cfg.data)
+    task, info, windows, labels = load_shape_run(run, checkpoint, cfg, data, "tokenize")
     if windows.n_channels != info.get("n_channels", windows.n_channels):
         raise UserError(data or cfg.data, f"has {windows.n_channels} channels, the run's model {info['n_channels']}")
     positions = _positions(windows, split, data or cfg.data)
