@@ -171,24 +171,24 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
             reader_text, run_text = embeddings, text
         else:  # the items above read the corpus passed (and ignore it); every text-side score reads the run's
             run_text = TextTable.build(reader_text, windows.labels, where=str(cfg.corpus))
-        retrieval = zero_shot_metrics(outputs["label_embedding_pred"], run_text.label_embedding.numpy(), outputs["label"],
-                                      list(windows.labels), cfg.holdout_labels)
-        extra["explanation"] = explanation_entry(task, windows, reader_text, cfg, outputs)
+        # the sub-action reader's inputs, shared by the explanation and zero-shot entries
+        features = summary_features(np.asarray(windows.X))
+        texts = candidate_texts(reader_text, list(windows.labels), str(cfg.corpus))
+        extra["explanation"] = explanation_entry(task, windows, features, texts, cfg, outputs)
         if cfg.holdout_labels:
-            extra["zero_shot"] = holdout_zero_shot(windows, reader_text, cfg, outputs, run_text)
+            extra["zero_shot"] = holdout_zero_shot(windows, features, texts, cfg, outputs, run_text)
         else:  # every label seen: a consistency check of the predicted label embedding, not zero-shot
-            extra["label_text_retrieval"] = retrieval
+            extra["label_text_retrieval"] = zero_shot_metrics(outputs["label_embedding_pred"], run_text.label_embedding.numpy(),
+                                                              outputs["label"], list(windows.labels), cfg.holdout_labels)
     return write_scores(out, cfg=cfg, windows=windows, index=outputs["index"], y_true=outputs["label"], proba=proba,
                         extra=extra, code_usage=code_usage, figure=outputs["figure"], figures=figures)
 
 
-def holdout_zero_shot(windows, embeddings, cfg: TrainConfig, outputs: dict[str, Any], text) -> dict[str, Any]:
+def holdout_zero_shot(windows, features: np.ndarray, texts, cfg: TrainConfig, outputs: dict[str, Any], text) -> dict[str, Any]:
     """``metrics.json`` ``zero_shot`` of a ``--holdout-labels`` run: the held-out labels scored
     through their sub-action sentences under the bench's protocol (:func:`zero_shot_fold`, on the
     signal's summary features: held-out windows and sentences choose nothing), with the model's
     own label-embedding scoring (nearest label name, no calibration) as a baseline."""
-    features = summary_features(np.asarray(windows.X))
-    texts = candidate_texts(embeddings, list(windows.labels), str(cfg.corpus))
     result = zero_shot_fold(features, windows.y, windows.split, texts, cfg.holdout_labels)
     result["signal_representation"] = "summary_features"
     model_scores = normalized(outputs["label_embedding_pred"]) @ normalized(text.label_embedding.numpy()).T
@@ -198,15 +198,13 @@ def holdout_zero_shot(windows, embeddings, cfg: TrainConfig, outputs: dict[str, 
     return result
 
 
-def explanation_entry(task, windows, embeddings, cfg: TrainConfig, outputs: dict[str, Any]) -> dict[str, Any]:
+def explanation_entry(task, windows, features: np.ndarray, texts, cfg: TrainConfig, outputs: dict[str, Any]) -> dict[str, Any]:
     """``metrics.json`` ``explanation`` of an MMVQShape run, on the seen labels' test windows:
     the set-valued sub-action explanation (the k sentences that best explain a window, read from
     its summary features; :func:`explanation_check`) with a shuffled-corpus control, and under
     ``action_codes`` the same metrics for the model's K action-code slots (no faithfulness)."""
     labels = list(windows.labels)
-    texts = candidate_texts(embeddings, labels, str(cfg.corpus))
     seen = [i for i, name in enumerate(labels) if name not in set(cfg.holdout_labels or [])]
-    features = summary_features(np.asarray(windows.X))
     entry = explanation_check(features, windows.y, windows.split, texts, seen=seen)
     entry["shuffled_control"] = {"precision": explanation_check(features, windows.y, windows.split, texts, seen=seen,
                                                                 shuffle_seed=0)["precision"]}
