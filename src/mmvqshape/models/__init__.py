@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from .mmvqshape import MMVQShapeTask
+from .shape_tokens_task import ShapeTokensTask
 from .task import Task
 from .vqshape_task import VQShapeTask
 
-TASKS = ("vqshape", "mmvqshape")
+TASKS = ("vqshape", "mmvqshape", "shape-tokens")
 
 
 def build_task(
@@ -29,6 +30,8 @@ def build_task(
     """Build the task module named ``name`` from a plain config dict."""
     if name == "vqshape":
         return VQShapeTask.build(cfg, n_channels=n_channels, length=length, n_classes=n_classes)
+    if name == "shape-tokens":
+        return ShapeTokensTask.build(cfg, n_channels=n_channels, length=length, n_classes=n_classes)
     if name == "mmvqshape":
         if text_dim is None:
             raise ValueError("mmvqshape needs text_dim (the sub-action embedding size)")

@@ -186,6 +186,9 @@ class MMVQShapeTask(nn.Module):
     def resolved_config(self) -> dict[str, Any]:
         return self.config.to_dict()
 
+    def fit_shapes(self, signals: torch.Tensor, *, seed: int = 0) -> None:
+        """Nothing is fitted before training (the shape side trains end to end)."""
+
     # ---- text set-up (called by the trainer before training) ---------------------------
     def set_action_codebook(self, vectors: Any, sentences: Sequence[str] | None = None,
                             source_labels: Sequence[str] | None = None) -> None:

@@ -11,6 +11,8 @@ ask it directly instead of probing attributes:
   see :data:`OUTPUT_KEYS`).
 - ``num_codes()``: the size of each codebook the outputs index, by name (``"shape"`` for
   ``code_idx``, ``"action"`` for ``action_idx``); ``{}`` for a model without codes.
+- ``fit_shapes(signals, seed=)``: learn what is fitted before training (a frozen shape
+  codebook) from training windows (M, C, T); a no-op for models trained end to end.
 - ``resolved_config()``: the flat config dict the model was built with, defaults filled in
   (what ``config.yaml`` stores and ``mmvqshape.models.build_task`` rebuilds from).
 - explanation hooks: ``label_candidates()`` (names, (L, D) embeddings kept with the model
@@ -59,6 +61,8 @@ class Task(Protocol):
 
     def resolved_config(self) -> dict[str, Any]: ...
 
+    def fit_shapes(self, signals: torch.Tensor, *, seed: int = 0) -> None: ...
+
     def label_candidates(self) -> tuple[list[str], torch.Tensor]: ...
 
     def zero_shot_scores(self, outputs_or_batch: dict[str, Any], candidates: Any) -> torch.Tensor: ...
@@ -70,6 +74,9 @@ class Task(Protocol):
 
 class SignalOnly:
     """The explanation hooks of a model without a text side: no words, no zero-shot candidates."""
+
+    def fit_shapes(self, signals: torch.Tensor, *, seed: int = 0) -> None:
+        """Fit the parts learnt before training from training windows (M, C, T); none here."""
 
     def label_candidates(self) -> tuple[list[str], torch.Tensor]:
         return [], torch.zeros(0, 0)

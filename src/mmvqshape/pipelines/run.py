@@ -64,11 +64,15 @@ def load_data(cfg: TrainConfig, data: str | None = None):
     return load_windows(data or cfg.data, channels=cfg.data_channels, seed=cfg.seed, val_fraction=cfg.val_fraction)
 
 
+#: Models whose tokens are shapes (explain and tokenize read them).
+SHAPE_MODELS = ("vqshape", "mmvqshape", "shape-tokens")
+
+
 def load_shape_run(run: Path, checkpoint: Path, cfg: TrainConfig, data: str | None, command: str):
     """``(task, info, windows, labels)`` of a VQShape or MMVQShape run scored on ``data``
     (default: the run's own), with the run's labels checked; ``command`` names the caller in errors."""
-    if cfg.model_name not in ("vqshape", "mmvqshape"):
-        raise UserError(run, f"{command} needs a vqshape or mmvqshape run, this one is {cfg.model_name}")
+    if cfg.model_name not in SHAPE_MODELS:
+        raise UserError(run, f"{command} needs a {' or '.join(SHAPE_MODELS)} run, this one is {cfg.model_name}")
     task, info = load_task(checkpoint)
     windows = load_data(cfg, data)
     labels = list(info["labels"])

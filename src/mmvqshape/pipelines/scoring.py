@@ -31,7 +31,7 @@ from ..signals import WindowDataset
 from ..training.checkpoint import load_task
 from ..training.config import TrainConfig
 from ..training.data import SignalDataset, TextTable, split_positions
-from ..training.evaluation import PCA_TRAIN_SERIES, collect_outputs, figure_items, sample_signals
+from ..training.evaluation import PCA_TRAIN_SERIES, collect_outputs, figure_items, sample_signals, training_subsequences
 from ..training.figures import code_usage_figure, confusion_figure, reconstruction_figure
 from ..training.metrics import classification_metrics, predictions_table, softmax, zero_shot_metrics
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
@@ -127,7 +127,8 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
     # reconstruction R² with its PCA baseline (fitted on training windows as the model sees them)
     train_set = dataset("train")
     scores = ShapeMetricsAccumulator(
-        pca_train=lambda: sample_signals(train_set, max(1, PCA_TRAIN_SERIES // windows.n_channels), cfg.seed), seed=cfg.seed)
+        pca_train=lambda: sample_signals(train_set, max(1, PCA_TRAIN_SERIES // windows.n_channels), cfg.seed), seed=cfg.seed,
+        kmeans_train=lambda: training_subsequences(task, train_set, seed=cfg.seed))
     figure_at = figure_items(test.labels())
     outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64), device=device, figure_at=figure_at,
                               scores=scores)

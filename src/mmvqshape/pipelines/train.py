@@ -119,6 +119,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
         "length": cfg.length, "labels": list(windows.labels), "text_dim": eval_text.dim if eval_text is not None else None,
         "seed": cfg.seed, "scale": datamodule.scale,
     }
+    task.fit_shapes(datamodule.train_signals(), seed=cfg.seed)  # frozen parts learnt before the heads (no-op for most)
     module = TaskModule(task, cfg, info)
     checkpoint_cb, callbacks = build_callbacks(out / "checkpoints", cfg.objective)
     on_gpu = cfg.accelerator in ("gpu", "cuda") or (cfg.accelerator == "auto" and torch.cuda.is_available())

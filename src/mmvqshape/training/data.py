@@ -251,5 +251,13 @@ class WindowDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, shuffle=False)
 
+    def train_signals(self, max_windows: int = 4096) -> torch.Tensor:
+        """Up to ``max_windows`` training signals as the model sees them, (M, C, T) (a seeded draw
+        in order): what a task fits its frozen parts on (``fit_shapes``)."""
+        positions = np.arange(len(self.train_set))
+        if len(positions) > max_windows:
+            positions = np.sort(np.random.default_rng(self.seed).choice(positions, max_windows, replace=False))
+        return torch.stack([self.train_set[int(i)]["signal"] for i in positions])
+
     def split_sizes(self) -> dict[str, int]:
         return {"train": len(self.train_set), "val": len(self.val_set), "test": len(self.test_set)}

@@ -34,6 +34,27 @@ def sample_signals(dataset, max_windows: int, seed: int = 0) -> np.ndarray:
 
 
 @torch.no_grad()
+def training_subsequences(task, dataset, *, max_windows: int = 512, max_rows: int = 20_000, seed: int = 0,
+                          batch_size: int = 64) -> tuple[np.ndarray, int]:
+    """The k-means yardstick's training data: the sub-sequences ``task``'s tokens claim on up to
+    ``max_windows`` training windows (at most ``max_rows`` of them, a seeded draw), with the
+    number of shape codes the dictionary gets -> ((M, S), n_codes)."""
+    from .shape_metrics import claimed_subsequence  # lazy: keeps this module's imports to what every caller needs
+
+    x = torch.from_numpy(sample_signals(dataset, max_windows, seed))
+    task = task.eval()
+    rows = []
+    for part in x.split(batch_size):
+        out = task({"signal": part})
+        length = out["s_pred"].shape[-1]
+        rows.append(claimed_subsequence(part.numpy(), out["t"].float().cpu().numpy(), out["l"].float().cpu().numpy(), length)
+                    .reshape(-1, length))
+    rows = np.concatenate(rows)
+    keep = np.sort(np.random.default_rng(seed).permutation(len(rows))[:max_rows])
+    return rows[keep], int(task.num_codes()["shape"])
+
+
+@torch.no_grad()
 def collect_outputs(task, dataset, batch_size: int = 64, device: str | torch.device = "cpu",
                     figure_at: list[int] | None = None, scores: ShapeMetricsAccumulator | None = None) -> dict[str, Any]:
     """Outputs of ``task`` over ``dataset`` in order: ``index``, ``label``, the per-window keys

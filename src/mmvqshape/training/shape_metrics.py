@@ -37,6 +37,13 @@ Definitions (each "series" is one channel of one window):
   VQShape's normalisation). For VQShape this is the token's σ up to the 1e-5 the
   normalisation adds to the variance. Collapsed shapes give ≈ 0; a shape as tall as the
   window's spread gives ≈ 1.
+- **Coverage** (``coverage``): per series, the share of its samples inside at least one
+  token's claimed sub-sequence; summarised as the mean over series (and its minimum).
+- **k-means yardstick** (``kmeans_fit_r2``): a dictionary with as many codes as the model,
+  k-means (scikit-learn) on the z-scored sub-sequences that the model's tokens claim on
+  training windows; each test token's sub-sequence is fitted by its nearest centroid, placed
+  with the least-squares scale (≥ 0) and its own mean, and scored as ``shape_fit_r2`` scores
+  the model's shapes. What a plain dictionary reaches at the model's own placements.
 - **Code usage** (``code_usage``): ``perplexity`` = exp(entropy of the code frequencies),
   ``dead_codes`` = codes never used, ``histogram`` = count of each code.
 """
@@ -217,6 +224,42 @@ def shape_fit_r2(x: Any, t: Any, l: Any, s_pred: Any) -> np.ndarray:
         return np.where(defined, 1.0 - sse / np.where(defined, ss, 1.0), np.nan)
 
 
+def coverage(t: Any, l: Any, length: int) -> np.ndarray:
+    """Share of each series' samples inside at least one token's claimed sub-sequence:
+    t, l (W, C, N) fractions of a window of ``length`` samples -> (W, C)."""
+    t, l = as_array(t), as_array(l)
+    samples = np.arange(length)
+    start = t * (length - 1)
+    end = np.minimum(t + l, 1.0) * (length - 1)
+    inside = (samples >= np.floor(start[..., None])) & (samples <= np.ceil(end[..., None]))  # (W, C, N, T)
+    return inside.any(axis=-2).mean(axis=-1)
+
+
+def zscore_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (M, S) centred and scaled to unit norm -> (unit rows, norm of the centred rows)."""
+    centred = rows - rows.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(centred, axis=-1)
+    return centred / np.maximum(norm, 1e-12)[:, None], norm
+
+
+def kmeans_fit_r2(train_subsequences: Any, test_subsequences: Any, n_codes: int, *, seed: int = 0) -> np.ndarray:
+    """The k-means yardstick: (M, S) training and (M', S) test claimed sub-sequences -> (M',) R²
+    of each test sub-sequence's nearest centroid, placed with the least-squares scale (≥ 0) and
+    its own mean; nan for constant sub-sequences."""
+    from sklearn.cluster import KMeans  # lazy: scikit-learn's k-means is only needed here
+
+    train_unit, train_norm = zscore_rows(as_array(train_subsequences))
+    train_unit = train_unit[train_norm > 1e-9]
+    kmeans = KMeans(n_clusters=min(n_codes, len(train_unit)), n_init=1, random_state=seed).fit(train_unit)
+    centroids = kmeans.cluster_centers_
+    test_unit, test_norm = zscore_rows(as_array(test_subsequences))
+    nearest = centroids[kmeans.predict(test_unit)]  # (M', S)
+    nearest = nearest - nearest.mean(axis=-1, keepdims=True)
+    # R² of the least-squares placement = squared cosine of the centred centroid with the unit form
+    cosine = (nearest * test_unit).sum(-1) / np.maximum(np.linalg.norm(nearest, axis=-1), 1e-12)
+    return np.where(test_norm > 1e-9, np.clip(cosine, 0, None) ** 2, np.nan)
+
+
 def sigma_ratio(x: Any, s_pred: Any) -> np.ndarray:
     """Std of each token's placed shape over the std of its window's series -> (W, C, N).
 
@@ -284,7 +327,12 @@ class ShapeMetricsAccumulator:
     token of the model.
     """
 
-    def __init__(self, pca_train: Any = None, *, seed: int = 0) -> None:
+    def __init__(self, pca_train: Any = None, *, seed: int = 0, kmeans_train: Any = None,
+                 max_kmeans_tokens: int = 20_000) -> None:
+        self.kmeans_train = kmeans_train  # a function returning training sub-sequences (M, S) at the model's placements
+        self.max_kmeans_tokens = max_kmeans_tokens
+        self.claimed: list[np.ndarray] = []  # a sample of the test tokens' claimed sub-sequences (for kmeans_train)
+        self.covered: list[np.ndarray] = []
         self.errors: list[tuple[np.ndarray, np.ndarray]] = []
         self.pca_errors: list[tuple[np.ndarray, np.ndarray]] = []
         self.labels: list[np.ndarray] = []
@@ -305,6 +353,9 @@ class ShapeMetricsAccumulator:
         if all(outputs.get(k) is not None for k in ("t", "l", "s_pred")):
             self.fit.append(shape_fit_r2(x, outputs["t"], outputs["l"], outputs["s_pred"]).reshape(-1))
             self.ratio.append(sigma_ratio(x, outputs["s_pred"]).reshape(-1))
+            self.covered.append(coverage(outputs["t"], outputs["l"], x.shape[-1]).reshape(-1))
+            if self.kmeans_train is not None:
+                self.claimed.append(self._sample_claimed(x, outputs))
             self.tokens_per_series = int(as_array(outputs["t"]).shape[-1])
         if self.pca_train is not None and self.tokens_per_series:
             if self.pca is None:  # as many components as the model has tokens per series
@@ -324,11 +375,29 @@ class ShapeMetricsAccumulator:
         pca = r2_from_errors(*(np.concatenate(parts) for parts in zip(*self.pca_errors)), labels, class_names, channel_names)
         return with_pca_baseline(model, pca, self.pca.n_components)
 
+    def _sample_claimed(self, x: np.ndarray, outputs: dict[str, Any]) -> np.ndarray:
+        """Up to ``max_kmeans_tokens`` claimed sub-sequences of this batch's tokens (seeded draw)."""
+        s_pred = as_array(outputs["s_pred"])
+        claimed = claimed_subsequence(x, outputs["t"], outputs["l"], s_pred.shape[-1]).reshape(-1, s_pred.shape[-1])
+        rng = np.random.default_rng(self.seed + len(self.claimed))
+        keep = min(len(claimed), self.max_kmeans_tokens)
+        return claimed[np.sort(rng.choice(len(claimed), keep, replace=False))]
+
     def shapes(self) -> dict[str, Any] | None:
-        """``fit_r2`` and ``sigma_ratio`` over every token seen (:func:`shape_summary`); None without shapes."""
+        """``fit_r2``, ``sigma_ratio`` (:func:`shape_summary`), ``coverage`` and, with training
+        sub-sequences, ``kmeans_fit_r2`` over every token seen; None without shapes."""
         if not self.fit:
             return None
-        return {**_shape_entry(np.concatenate(self.fit), np.concatenate(self.ratio)), "tokens_per_series": self.tokens_per_series}
+        covered = np.concatenate(self.covered)
+        entry = {**_shape_entry(np.concatenate(self.fit), np.concatenate(self.ratio)), "tokens_per_series": self.tokens_per_series,
+                 "coverage": {"mean": float(covered.mean()), "min": float(covered.min()), "n_series": int(covered.size)}}
+        if self.claimed:
+            test = np.concatenate(self.claimed)
+            test = test[np.random.default_rng(self.seed).permutation(len(test))[: self.max_kmeans_tokens]]
+            train, n_codes = self.kmeans_train()
+            entry["kmeans_fit_r2"] = {**_quartiles(kmeans_fit_r2(train, test, n_codes, seed=self.seed)), "n_codes": int(n_codes),
+                                      "n_tokens": int(len(test))}
+        return entry
 
 
 def with_pca_baseline(model: dict[str, Any], pca: dict[str, Any], n_components: int) -> dict[str, Any]:
