@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from .mmvqshape import MMVQShapeTask
+from .mmvqshape_tokens import TokenMMVQShapeTask
 from .shape_tokens_task import ShapeTokensTask
 from .task import Task
 from .vqshape_task import VQShapeTask
 
 TASKS = ("vqshape", "mmvqshape", "shape-tokens")
+__all__ = ["MMVQShapeTask", "ShapeTokensTask", "Task", "TokenMMVQShapeTask", "VQShapeTask", "TASKS", "build_task"]
 
 
 def build_task(
@@ -35,5 +37,8 @@ def build_task(
     if name == "mmvqshape":
         if text_dim is None:
             raise ValueError("mmvqshape needs text_dim (the sub-action embedding size)")
-        return MMVQShapeTask.build(cfg, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
+        if cfg.get("architecture", "tokens") == "tokens":  # the default: sub-actions placed on shape tokens
+            return TokenMMVQShapeTask.build(cfg, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
+        fusion = {k: v for k, v in cfg.items() if k != "architecture"}  # the plan's first design (mmvqshape.py)
+        return MMVQShapeTask.build(fusion, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
     raise ValueError(f"unknown model {name!r}; known: {', '.join(TASKS)}")

@@ -26,6 +26,7 @@ from .. import models
 from ..analysis import codebook as cb
 from ..atomic import atomic_file, ensure_folder, write_json
 from ..errors import UserError
+from ..labels import normalize_label
 from ..models.minirocket import MiniRocketClassifier, MiniRocketConfig
 from ..signals import WindowDataset
 from ..training.callbacks import build_callbacks, build_loggers
@@ -52,7 +53,7 @@ def build_run_task(cfg: TrainConfig, windows, text_dim: int | None):
     return task
 
 
-def install_text(task, embeddings, codebook=None, *, seed: int = 0) -> None:
+def install_text(task, embeddings, codebook=None, *, seed: int = 0, holdout: tuple[str, ...] | list[str] = ()) -> None:
     """Give an MMVQShape task its label candidates and action codebook from the training corpus.
 
     ``codebook``: an :class:`mmvqshape.analysis.codebook.ActionCodebook`, a codebook folder
@@ -61,6 +62,11 @@ def install_text(task, embeddings, codebook=None, *, seed: int = 0) -> None:
     """
     task.set_label_candidates(embeddings.labels, embeddings.label_vectors)
     if not task.uses_text:
+        return
+    if isinstance(task, models.TokenMMVQShapeTask):  # every sentence is a candidate; held-out ones are never trained on
+        seen = [normalize_label(embeddings.labels[o]) not in {normalize_label(n) for n in holdout} for o in embeddings.owner]
+        task.set_action_codebook(embeddings.subactions, embeddings.sentences,
+                                 [embeddings.labels[o] for o in embeddings.owner], seen=seen)
         return
     if codebook is None:
         codebook = cb.select_codebook(embeddings, cb.DEFAULT_METHOD, None, seed=seed)
@@ -102,7 +108,9 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     task = build_run_task(cfg, windows, eval_text.dim if eval_text is not None else None)
     if init is not None:
         task.shape_model.load_state_dict(init.state_dict())
-    if train_embeddings is not None:
+    if isinstance(task, models.TokenMMVQShapeTask):  # the whole corpus, held-out labels' sentences as candidates only
+        install_text(task, embeddings, seed=cfg.seed, holdout=cfg.holdout_labels)
+    elif train_embeddings is not None:
         install_text(task, train_embeddings, cfg.codebook, seed=cfg.seed)  # action codebook from the training corpus only
     if prepares_run_folder():
         resume_from = prepare_run_folder(out, cfg, resume)
