@@ -1,20 +1,31 @@
-"""Models: the VQShape branch, MMVQShape, the MiniRocket baseline, and the task registry.
+"""Models: the VQShape branch, MMVQShape, the fitted baselines, and the task registry.
 
 Every trainable model is a *task* (the protocol in ``task.py``): ``task(batch) -> outputs``
 with ``outputs["loss"]``, ``num_codes()``, ``resolved_config()`` and the explanation hooks.
 :func:`build_task` is the one place that maps a model name to its class, so the trainer
-knows no model by name. Models do no I/O and raise ``ValueError`` for what they cannot use.
+knows no model by name; :func:`build_baseline` does the same for the baselines fitted in one
+call (no gradient, no checkpoints: MiniRocket, the summary-feature logistic regression).
+Models do no I/O and raise ``ValueError`` for what they cannot use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .minirocket import MiniRocketClassifier, MiniRocketConfig
 from .mmvqshape import MMVQShapeTask
+from .summary_lr import SummaryLRClassifier, SummaryLRConfig
 from .task import Task
 from .vqshape_task import VQShapeTask
 
 TASKS = ("vqshape", "mmvqshape")
+
+#: Baselines fitted in one call on the training windows: name -> (config class, model class).
+#: Each model has ``fit(X (N, C, T), y)``, ``predict_proba`` / ``predict`` and the task protocol.
+BASELINES: dict[str, tuple[type, type]] = {
+    "minirocket": (MiniRocketConfig, MiniRocketClassifier),
+    "summary-lr": (SummaryLRConfig, SummaryLRClassifier),
+}
 
 
 def build_task(
@@ -34,3 +45,12 @@ def build_task(
             raise ValueError("mmvqshape needs text_dim (the sub-action embedding size)")
         return MMVQShapeTask.build(cfg, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
     raise ValueError(f"unknown model {name!r}; known: {', '.join(TASKS)}")
+
+
+def build_baseline(name: str, cfg: dict[str, Any], *, n_classes: int, seed: int = 0):
+    """An unfitted baseline named ``name`` (a key of :data:`BASELINES`) from a plain config dict
+    (``objective`` / ``channels`` are ignored; other unknown keys raise ``ValueError``)."""
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+    config_class, model_class = BASELINES[name]
+    return model_class(config_class.from_dict(cfg), n_classes=n_classes, seed=seed)
