@@ -56,6 +56,13 @@ class TaskModule(pl.LightningModule):
             acc = (out["logits"].detach().argmax(-1) == labels).float().mean()
             self.log(f"{prefix}/acc", acc, batch_size=n, on_step=False, on_epoch=True, prog_bar=True, sync_dist=sync)
 
+    def on_train_batch_start(self, batch: dict[str, Any], batch_idx: int) -> None:
+        """The shape model's warm-up (``shape_warmup_steps``) counts the run's optimiser steps, a
+        resumed run's included: its step counter restarts from the trainer's, not from 0."""
+        shape_model = getattr(self.task, "shape_model", None)  # VQShape and MMVQShape tasks have one
+        if shape_model is not None:
+            shape_model.train_steps = self.global_step
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         out = self.task(batch)
         self._log_losses("train", out, batch["label"], on_step=True)
