@@ -76,7 +76,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     """Train ``cfg`` into run folder ``out``; returns ``{"out", "metrics", "best_checkpoint"}``.
 
     Test data chooses nothing: the checkpoint is the best on validation (accuracy when the
-    objective classifies, loss when it pre-trains); the test split is scored once after.
+    objective classifies, reconstruction R² when it pre-trains); the test split is scored once after.
     """
     cfg.validate()
     out = Path(out)
