@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from mmvqshape.models import build_task
 from mmvqshape.models.minirocket import MiniRocketClassifier, MiniRocketConfig
+from mmvqshape.models.summary_lr import SummaryLRClassifier, SummaryLRConfig
 from mmvqshape.models.task import OUTPUT_KEYS, Task
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mmvqshape"
@@ -132,7 +133,7 @@ def test_models_import_no_upper_layer_and_open_no_file():
 def test_models_module_scan_sees_models():
     """The scan above reads the real files (a wrong root would pass vacuously)."""
     names = {p.stem for p in (PACKAGE / "models").glob("*.py")}
-    assert {"vqshape", "vqshape_task", "shape_jacobian", "mmvqshape", "task", "minirocket"} <= names
+    assert {"vqshape", "vqshape_task", "shape_jacobian", "mmvqshape", "task", "minirocket", "summary_lr"} <= names
     assert "mmvqshape.models.vqshape" in imported_modules(PACKAGE / "models" / "vqshape_task.py")
 
 
@@ -150,17 +151,20 @@ def test_every_model_implements_the_task_protocol():
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((12, 3, 64)).astype(np.float32), np.arange(12) % 4
     mr = MiniRocketClassifier(MiniRocketConfig(n_kernels=84), n_classes=4).fit(X, y)
-    for task in (vq, mm, mr):
+    lr = SummaryLRClassifier(SummaryLRConfig(C=0.5), n_classes=4).fit(X, y)
+    for task in (vq, mm, mr, lr):
         assert isinstance(task, Task), type(task).__name__
     assert vq.num_codes() == {"shape": 8}
     assert mm.num_codes() == {"shape": 8, "action": 5}
-    assert mr.num_codes() == {}
+    assert mr.num_codes() == {} and lr.num_codes() == {}
     assert vq.resolved_config()["num_code"] == 8 and vq.resolved_config()["len_input"] == 64
     assert mm.resolved_config()["num_slots"] == 2 and mm.resolved_config()["channels"] == "joint"
-    assert mr.resolved_config()["n_kernels"] == 84
-    logits = mr({"signal": torch.from_numpy(X)})["logits"]
-    assert torch.equal(logits.argmax(-1), torch.from_numpy(mr.predict(X)))
-    assert vq.label_candidates()[0] == [] and mr.label_candidates()[0] == []
+    assert mr.resolved_config()["n_kernels"] == 84 and lr.resolved_config() == {"C": 0.5, "max_iter": 2000}
+    for baseline in (mr, lr):
+        out = baseline({"signal": torch.from_numpy(X)})
+        assert set(out) <= set(OUTPUT_KEYS) and out["logits"].shape == (12, 4)
+        assert torch.equal(out["logits"].argmax(-1), torch.from_numpy(baseline.predict(X)))
+    assert vq.label_candidates()[0] == [] and mr.label_candidates()[0] == [] and lr.label_candidates()[0] == []
 
 
 def test_resolved_config_rebuilds_the_same_model():

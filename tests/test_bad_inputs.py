@@ -20,6 +20,10 @@ def files(tmp_path):
     (fake_run / "checkpoints").mkdir(parents=True)
     (fake_run / "config.yaml").write_text("model_name: vqshape\ndata: basicmotions\n")
     (fake_run / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint")
+    fake_baseline = tmp_path / "fake_baseline"
+    fake_baseline.mkdir()
+    (fake_baseline / "config.yaml").write_text("model_name: summary-lr\ndata: basicmotions\n")
+    (fake_baseline / "model.joblib").write_bytes(b"not a model")
     emb = tmp_path / "emb"
     emb.mkdir()
     (emb / "index.json").write_text(json.dumps({"labels": ["a"], "owner": [0], "sentences": ["x"]}))
@@ -44,6 +48,8 @@ TABLE = [
     (["train", "--model", "vqshape", "--data", "{tmp}/missing.npz", "--out", "{tmp}/out"], "missing.npz", "out"),
     (["train", "--model", "mmvqshape", "--corpus", "{tmp}/emb", "--out", "{tmp}/out"], "emb", "out"),
     (["train", "--model", "minirocket", "--out", "{tmp}/a-file/run"], "a-file", None),
+    (["train", "--model", "summary-lr", "--data", "{tmp}/missing.npz", "--out", "{tmp}/out"], "missing.npz", "out"),
+    (["evaluate", "{tmp}/fake_baseline"], "model.joblib", None),
     (["evaluate", "{tmp}/missing-run"], "missing-run", None),
     (["evaluate", "{tmp}/fake_run"], "last.ckpt", None),
     (["explain", "{tmp}/fake_run", "--out", "{tmp}/out"], "last.ckpt", "out"),

@@ -38,6 +38,13 @@ def test_bench_accuracy_minirocket_rows_and_table(tmp_path):
     assert not list((tmp_path / "b").rglob("*.npz"))  # the temporary subsets are not left behind
 
 
+def test_bench_accuracy_takes_the_summary_lr_baseline(tmp_path):
+    result = run_bench_accuracy(seeds=1, models="summary-lr,minirocket", zero_shot=False, out=tmp_path / "b")
+    assert [r["model"] for r in result["rows"]] == ["summary-lr", "minirocket"]
+    assert "| summary-lr | — | all |" in result["markdown"]
+    assert "model_name: summary-lr" in (tmp_path / "b" / "runs" / "summary-lr-seed0-all" / "config.yaml").read_text()
+
+
 def test_bench_accuracy_rows_with_and_without_series_stats_side_by_side():
     from mmvqshape.models import build_task
     from mmvqshape.pipelines.bench_accuracy import MODELS, accuracy_markdown, summarize

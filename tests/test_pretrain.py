@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -15,6 +16,7 @@ from mmvqshape.models.vqshape import VQShape, VQShapeConfig
 from mmvqshape.pipelines.run import apply_init, read_init_weights
 from mmvqshape.signals import load_windows
 from mmvqshape.pipelines.vqshape_convert import load_vqshape, save_vqshape
+from mmvqshape.training.callbacks import monitor_for
 from mmvqshape.training.config import merge_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -70,6 +72,22 @@ def test_pretrain_writes_weights_that_init_a_classifier(sources, tmp_path):
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert resolved["init"] == str(run) and resolved["model"]["num_code"] == 16
     assert json.loads((out / "metrics.json").read_text())["accuracy"] is not None
+
+
+def test_pretraining_selects_its_checkpoint_on_the_validation_r2(sources, tmp_path):
+    assert monitor_for("pretrain") == ("val/r2", "max") and monitor_for("classify") == ("val/select", "max")
+    a, b, cfg = sources
+    run = tmp_path / "pre"
+    assert main(["pretrain", "--data", str(a), "--data", str(b), "--config", str(cfg), "--out", str(run),
+                 "--max-epochs", "3", "--length", "64", "--batch-size", "8", "--no-progress"]) == 0
+    logged = pd.read_csv(run / "logs" / "csv" / "metrics.csv")
+    r2_per_epoch = logged.dropna(subset=["val/r2"]).set_index("epoch")["val/r2"]
+    assert list(r2_per_epoch.index) == [0, 1, 2] and r2_per_epoch.between(-10, 1).all()
+    best = torch.load(run / "checkpoints" / "best.ckpt", weights_only=False)
+    selection = [state for name, state in best["callbacks"].items() if "'monitor': 'val/r2'" in name]
+    assert len(selection) == 1 and "'mode': 'max'" in next(n for n in best["callbacks"] if "val/r2" in n)
+    assert float(selection[0]["best_model_score"]) == pytest.approx(r2_per_epoch.max(), abs=1e-6)
+    assert best["epoch"] == int(r2_per_epoch.idxmax())
 
 
 def test_init_from_a_converted_reference_checkpoint(sources, tmp_path):

@@ -186,6 +186,32 @@ def test_minirocket_baseline_same_split(tmp_path):
     assert (run / "predictions.csv").read_text() == first
 
 
+def test_summary_lr_baseline_trains_scores_and_repeats(tmp_path):
+    data = ts.write_windows(tmp_path / "w.npz")
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run in runs:
+        assert main(["train", "--model", "summary-lr", "--data", str(data), "--out", str(run), "--length", "64"]) == 0
+    metrics = json.loads((runs[0] / "metrics.json").read_text())
+    assert metrics["model"] == "summary-lr" and metrics["n_test"] == 12 and metrics["accuracy"] > 0.5
+    assert metrics["objective"] == "classify" and metrics["perplexity"] == {} and metrics["val_accuracy"] is not None
+    assert read_run_config(runs[0] / "config.yaml").model == {"C": 1.0, "max_iter": 2000}
+    assert (runs[0] / "metrics.json").read_text() == (runs[1] / "metrics.json").read_text()  # same seed, same numbers
+    first = (runs[0] / "predictions.csv").read_text()
+    assert first == (runs[1] / "predictions.csv").read_text()
+    assert main(["evaluate", str(runs[0])]) == 0
+    assert (runs[0] / "predictions.csv").read_text() == first
+
+
+def test_summary_lr_refuses_a_config_key_it_does_not_have(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: {n_kernels: 84}\n")
+    data = ts.write_windows(tmp_path / "w.npz")
+    run = tmp_path / "run"
+    assert main(["train", "--model", "summary-lr", "--data", str(data), "--out", str(run), "--config", str(cfg)]) == 2
+    _one_error_line(capsys, "unknown summary-lr config keys: n_kernels")
+    assert not run.exists()
+
+
 # ------------------------------------------------------------------------------ bad input
 def _one_error_line(capsys, needle):
     err = capsys.readouterr().err.strip().splitlines()

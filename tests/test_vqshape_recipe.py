@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 
+import train_support as ts
 from mmvqshape.models.vqshape import VQShape, VQShapeConfig, measured_placement, split_shape_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -86,3 +88,43 @@ def test_warmup_trains_the_series_loss_alone_first():
     with torch.no_grad():
         out = model(x)
     assert not torch.allclose(out["loss"], out["losses"]["ts"])  # evaluation always counts every loss
+
+
+class _StopAfterFirstEpoch(Exception):
+    """Stands for a run killed between epochs (its last.ckpt written)."""
+
+
+def test_a_resumed_run_past_the_warm_up_does_not_warm_up_again(tmp_path, monkeypatch):
+    from mmvqshape.pipelines.train import train
+    from mmvqshape.training.config import merge_config
+    from mmvqshape.training.module import TaskModule
+
+    warming_up = []  # one flag per training forward: did only the series loss count?
+    total_loss = VQShape.total_loss
+
+    def recording_total_loss(self, losses):
+        loss = total_loss(self, losses)
+        if self.training:
+            warming_up.append(bool(torch.allclose(loss, self.cfg.weight_ts * losses["ts"])))
+        return loss
+
+    monkeypatch.setattr(VQShape, "total_loss", recording_total_loss)
+    epoch_start = TaskModule.on_train_epoch_start
+
+    def stop_at_second_epoch(self):
+        if self.current_epoch == 1 and not self.trainer.ckpt_path:
+            raise _StopAfterFirstEpoch
+        epoch_start(self)
+
+    monkeypatch.setattr(TaskModule, "on_train_epoch_start", stop_at_second_epoch)
+    model = {**yaml.safe_load(ts.TINY_VQSHAPE)["model"], "shape_warmup_steps": 2}
+    cfg = {"model_name": "vqshape", "data": str(ts.write_windows(tmp_path / "w.npz")), "length": 64, "batch_size": 4,
+           "max_epochs": 2, "progress": False, "accelerator": "cpu", "model": model}
+    run = tmp_path / "run"
+    with pytest.raises(_StopAfterFirstEpoch):
+        train(merge_config(cfg), run)
+    first_epoch, warming_up[:] = list(warming_up), []
+    assert first_epoch[:2] == [True, True] and not any(first_epoch[2:]) and len(first_epoch) > 2
+    train(merge_config(cfg), run, resume=True)
+    assert len(warming_up) == len(first_epoch)  # the second epoch ran, from the checkpoint
+    assert not any(warming_up)  # past the warm-up: every loss counts from the first resumed step

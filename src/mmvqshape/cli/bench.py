@@ -34,7 +34,8 @@ def accuracy(
     shots: str = typer.Option("all", help="Training windows per class, comma separated, e.g. 1,2,4,all."),
     models: str = typer.Option("mmvqshape,mmvqshape-no-stats,vqshape,vqshape-no-stats,vqshape-probe,minirocket",
                                help="Models to compare (-no-stats: the classifier reads the shape tokens only, without "
-                               "each channel's mean and std; also: vqshape-flat-weights, mmvqshape-flat-weights)."),
+                               "each channel's mean and std; also: vqshape-flat-weights, mmvqshape-flat-weights, "
+                               "summary-lr: a logistic regression on per-window summary features)."),
     zero_shot: bool = typer.Option(True, help="Also the leave-one-label-out zero-shot figure for MMVQShape."),
     zero_shot_seeds: int = typer.Option(None, help="Seeds for the zero-shot runs (default: all --seeds)."),
     max_epochs: int = typer.Option(None, help="Training epochs of every neural model (default: per data source, e.g. 10 for hapt)."),

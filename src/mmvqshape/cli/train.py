@@ -11,7 +11,7 @@ import typer
 
 def train_command(
     out: Path = typer.Option(..., "--out", help="Run folder to write (config.yaml, checkpoints/, logs/, metrics.json, predictions.csv)."),
-    model: Optional[str] = typer.Option(None, "--model", help="vqshape | mmvqshape | minirocket (default vqshape)."),
+    model: Optional[str] = typer.Option(None, "--model", help="vqshape | mmvqshape | minirocket | summary-lr (default vqshape)."),
     data: Optional[str] = typer.Option(None, "--data", help="basicmotions | hapt[:window=W,step=S] | hapt-transitions | path.npz | geneactiv-mat:DIR (default basicmotions)."),
     data_channels: Optional[str] = typer.Option(None, "--data-channels", help="acc | gyro | all: sensor channels of basicmotions / hapt (default acc)."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Sub-action corpus or embedding folder (mmvqshape)."),

@@ -1,23 +1,34 @@
-"""Models: the VQShape branch, MMVQShape, the MiniRocket baseline, and the task registry.
+"""Models: the VQShape branch, MMVQShape, the fitted baselines, and the task registry.
 
 Every trainable model is a *task* (the protocol in ``task.py``): ``task(batch) -> outputs``
 with ``outputs["loss"]``, ``num_codes()``, ``resolved_config()`` and the explanation hooks.
 :func:`build_task` is the one place that maps a model name to its class, so the trainer
-knows no model by name. Models do no I/O and raise ``ValueError`` for what they cannot use.
+knows no model by name; :func:`build_baseline` does the same for the baselines fitted in one
+call (no gradient, no checkpoints: MiniRocket, the summary-feature logistic regression).
+Models do no I/O and raise ``ValueError`` for what they cannot use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .minirocket import MiniRocketClassifier, MiniRocketConfig
 from .mmvqshape import MMVQShapeTask
 from .mmvqshape_tokens import TokenMMVQShapeTask
 from .shape_tokens_task import ShapeTokensTask
+from .summary_lr import SummaryLRClassifier, SummaryLRConfig
 from .task import Task
 from .vqshape_task import VQShapeTask
 
 TASKS = ("vqshape", "mmvqshape", "shape-tokens")
 __all__ = ["MMVQShapeTask", "ShapeTokensTask", "Task", "TokenMMVQShapeTask", "VQShapeTask", "TASKS", "build_task"]
+
+#: Baselines fitted in one call on the training windows: name -> (config class, model class).
+#: Each model has ``fit(X (N, C, T), y)``, ``predict_proba`` / ``predict`` and the task protocol.
+BASELINES: dict[str, tuple[type, type]] = {
+    "minirocket": (MiniRocketConfig, MiniRocketClassifier),
+    "summary-lr": (SummaryLRConfig, SummaryLRClassifier),
+}
 
 
 def build_task(
@@ -42,3 +53,12 @@ def build_task(
         fusion = {k: v for k, v in cfg.items() if k != "architecture"}  # the plan's first design (mmvqshape.py)
         return MMVQShapeTask.build(fusion, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
     raise ValueError(f"unknown model {name!r}; known: {', '.join(TASKS)}")
+
+
+def build_baseline(name: str, cfg: dict[str, Any], *, n_classes: int, seed: int = 0):
+    """An unfitted baseline named ``name`` (a key of :data:`BASELINES`) from a plain config dict
+    (``objective`` / ``channels`` are ignored; other unknown keys raise ``ValueError``)."""
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+    config_class, model_class = BASELINES[name]
+    return model_class(config_class.from_dict(cfg), n_classes=n_classes, seed=seed)

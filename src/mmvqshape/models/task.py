@@ -1,9 +1,10 @@
 """The task protocol: what the trainer and the pipelines may ask of any model.
 
 Every model the trainer, ``evaluate``, ``explain`` and ``bench`` handle — :class:`VQShapeTask`
-(``vqshape_task.py``), :class:`MMVQShapeTask` (``mmvqshape.py``) and
-:class:`MiniRocketClassifier` (``minirocket.py``) — implements :class:`Task`, so callers
-ask it directly instead of probing attributes:
+(``vqshape_task.py``), :class:`MMVQShapeTask` (``mmvqshape.py``) and the fitted baselines
+:class:`MiniRocketClassifier` (``minirocket.py``) and :class:`SummaryLRClassifier`
+(``summary_lr.py``) — implements :class:`Task`, so callers ask it directly instead of
+probing attributes:
 
 - ``task(batch) -> outputs``. ``batch``: ``signal`` (B, C, T) float, ``label`` (B,) int and,
   for a model with a text side, ``sub_actions`` (B, K, D), ``sub_action_mask`` (B, K),

@@ -487,7 +487,9 @@ class VQShape(nn.Module):
         self.shape_decoder = ShapeDecoder(cfg)
         self.attribute_encoder = AttributeEncoder(cfg)
         self.series_decoder = SeriesDecoder(cfg)
-        self.train_steps = 0  # training forwards seen by this process (shape_warmup_steps); not saved
+        # training forwards so far (shape_warmup_steps); not saved: the trainer sets it from its
+        # global step before every batch, so a resumed run goes on counting where it stopped
+        self.train_steps = 0
 
     # ---- stages ------------------------------------------------------------------------
     @staticmethod

@@ -1,4 +1,4 @@
-"""``mmvq bench accuracy``: MMVQShape, VQShape and MiniRocket on identical splits.
+"""``mmvq bench accuracy``: MMVQShape, VQShape and the baselines (MiniRocket, summary-lr) on identical splits.
 
 For every seed the DATA's split is drawn once (the official test split stays fixed where
 the data has one; HAPT's test subjects are UCI's, its validation subjects are drawn by
@@ -31,6 +31,7 @@ import numpy as np
 
 from ..atomic import atomic_dir
 from ..errors import UserError
+from ..models import BASELINES
 from ..signals import load_windows
 from ..training.config import merge_config
 from .train import train
@@ -46,6 +47,7 @@ MODELS = {
     "vqshape-flat-weights": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify", "preset": "flat"}},
     "vqshape-probe": {"model_name": "vqshape", "model": {"channels": "independent", "objective": "pretrain"}, "probe": "token"},
     "minirocket": {"model_name": "minirocket"},
+    "summary-lr": {"model_name": "summary-lr"},
 }
 
 #: Training budget of the neural models per data source when the caller gives none.
@@ -148,7 +150,7 @@ def run_bench_accuracy(
                     spec = {**MODELS[name], "data": str(npz), "seed": seed, "progress": False}
                     if spec["model_name"] == "mmvqshape":
                         spec["corpus"] = corpus
-                    if spec["model_name"] != "minirocket":
+                    if spec["model_name"] not in BASELINES:  # epochs and batch size mean nothing to a fitted baseline
                         spec.update(budget)
                     metrics, seconds = _train(spec, work / f"{name}-seed{seed}-{shot_name}")
                     rows.append({"model": name, "shots": shot_name, "seed": seed, "accuracy": metrics["accuracy"],
@@ -234,7 +236,7 @@ def summarize(rows: list[dict[str, Any]], labels: list[str] | None = None) -> li
 
 def series_stats_shown(name: str) -> str:
     """"yes" / "no": whether a bench model's classifier also reads each channel's mean and log std;
-    "—" for models without that option (MiniRocket, the token probe)."""
+    "—" for models without that option (the fitted baselines, the token probe)."""
     spec = MODELS.get(name.split(" ")[0], {})
     if spec.get("probe") or spec.get("model_name") not in ("vqshape", "mmvqshape"):
         return "—"

@@ -14,8 +14,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..models import BASELINES
 from .run import find_checkpoint, load_data, load_text, read_run
-from .scoring import read_minirocket, score_minirocket, score_run
+from .scoring import read_baseline, score_baseline, score_run
 
 
 def evaluate(run: str | Path, *, data: str | None = None, corpus: str | None = None, encoder: str | None = None,
@@ -27,8 +28,8 @@ def evaluate(run: str | Path, *, data: str | None = None, corpus: str | None = N
     out = Path(out) if out is not None else run
     out.mkdir(parents=True, exist_ok=True)
     windows = load_data(cfg, data)
-    if cfg.model_name == "minirocket":
-        return score_minirocket(out, cfg=cfg, windows=windows, model=read_minirocket(run / "model.joblib"))
+    if cfg.model_name in BASELINES:
+        return score_baseline(out, cfg=cfg, windows=windows, model=read_baseline(run / "model.joblib", cfg.model_name))
     checkpoint = find_checkpoint(run)
     embeddings = reader_text = None
     if cfg.model_name == "mmvqshape":

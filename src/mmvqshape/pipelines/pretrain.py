@@ -3,7 +3,8 @@
 Pre-training data is the DATA form ``series:A+B+...`` (``signals.loaders.load_series``):
 every channel of every window of each source (``hapt``, ``basicmotions``, a ``.npz`` ...)
 becomes one univariate series; each source keeps its own train / val / test split (so
-validation still chooses the checkpoint and test subjects stay unseen); the source
+validation still chooses the checkpoint — the epoch with the highest reconstruction R² over
+every validation series, ``val/r2`` — and test subjects stay unseen); the source
 ``hapt-unused`` adds the stretches HAPT's 6-activity task does not use (unlabelled spans and
 transitions) of the non-test subjects. Labels become ``source/label`` and only feed the
 per-class numbers.
@@ -50,7 +51,7 @@ def series_data(sources: list[str]) -> str:
 # ----------------------------------------------------------------------------- pretrain
 def pretrain(sources: list[str], out: str | Path, cfg: TrainConfig, *, resume: bool = False) -> dict[str, Any]:
     """Pre-train VQShape on ``sources`` into run folder ``out``; returns train()'s result plus
-    ``weights`` (``out/vqshape.safetensors``, from the best-on-validation checkpoint)."""
+    ``weights`` (``out/vqshape.safetensors``, from the checkpoint with the best validation R²)."""
     cfg = dataclasses.replace(cfg, model_name="vqshape", data=series_data(sources),
                               model={**cfg.model, "objective": "pretrain", "channels": "independent"})
     result = train(cfg, out, resume=resume)

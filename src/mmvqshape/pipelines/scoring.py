@@ -1,7 +1,7 @@
 """Scoring a trained model on the test split, once: metrics, predictions and figures.
 
 :func:`score_run` scores a checkpoint (``mmvq train`` after training, ``mmvq evaluate``
-later), :func:`score_minirocket` the MiniRocket baseline, and :func:`write_scores` writes
+later), :func:`score_baseline` a fitted baseline (MiniRocket, summary-lr), and :func:`write_scores` writes
 what both produce (design.md's run folder): ``metrics.json`` (accuracy, macro_f1,
 per_class, confusion, n_test, split, model, seed, perplexity and dead_codes of the shape
 and action codebooks with each code's count, for models with shapes ``reconstruction``
@@ -26,7 +26,7 @@ import torch
 from ..atomic import atomic_file, write_json
 from ..errors import UserError
 from ..labels import normalize_label
-from ..models.minirocket import MiniRocketClassifier
+from ..models import BASELINES
 from ..signals import WindowDataset
 from ..training.checkpoint import load_task
 from ..training.config import TrainConfig
@@ -55,8 +55,9 @@ def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_t
         metrics.update({"accuracy": None, "macro_f1": None, "per_class": None, "confusion": None, "n_test": int(len(y_true))})
     metrics["split"] = windows.split_summary()
     metrics["model"] = cfg.model_name
-    metrics["objective"] = cfg.objective if cfg.model_name != "minirocket" else "classify"
-    metrics["channels"] = cfg.model.get("channels") if cfg.model_name != "minirocket" else None
+    baseline = cfg.model_name in BASELINES
+    metrics["objective"] = "classify" if baseline else cfg.objective
+    metrics["channels"] = None if baseline else cfg.model.get("channels")
     metrics["seed"] = cfg.seed
     health = {name: usage_of(idx, n) for name, (idx, n) in (code_usage or {}).items()}  # with each code's count
     metrics["perplexity"] = {name: h["perplexity"] for name, h in health.items()}
@@ -226,22 +227,23 @@ def normalized(a: np.ndarray) -> np.ndarray:
     return a / (np.linalg.norm(a, axis=-1, keepdims=True) + 1e-12)
 
 
-def score_minirocket(out: Path, *, cfg: TrainConfig, windows, model: MiniRocketClassifier, figures: bool = True) -> dict[str, Any]:
-    """Score a fitted MiniRocket on ``windows``' test split (and its validation accuracy) into ``out``."""
+def score_baseline(out: Path, *, cfg: TrainConfig, windows, model, figures: bool = True) -> dict[str, Any]:
+    """Score a fitted baseline on ``windows``' test split (and its validation accuracy) into ``out``."""
     test = WindowDataset(windows, "test", cfg.length, cfg.normalize == "window")
-    X_test, y_test = test.arrays()
+    X_test, y_test = test.arrays()  # (N, C, T), (N,)
     X_val, y_val = WindowDataset(windows, "val", cfg.length, cfg.normalize == "window").arrays()
     val_acc = float((model.predict(X_val) == y_val).mean()) if len(y_val) else None
     return write_scores(out, cfg=cfg, windows=windows, index=test.rows, y_true=y_test, proba=model.predict_proba(X_test),
                         extra={"val_accuracy": val_acc, "checkpoint": "model.joblib"}, figures=figures)
 
 
-def read_minirocket(path: Path) -> MiniRocketClassifier:
-    """The MiniRocket model ``mmvq train`` saved (anything else is a :class:`UserError`)."""
+def read_baseline(path: Path, model_name: str):
+    """The fitted baseline ``model_name`` that ``mmvq train`` saved (anything else is a :class:`UserError`)."""
     try:
         model = joblib.load(path)
     except Exception:  # noqa: BLE001 - any unreadable file is the user's problem here
         model = None
-    if not isinstance(model, MiniRocketClassifier):
-        raise UserError(path, "missing or not a MiniRocket model written by mmvq train")
+    _, model_class = BASELINES[model_name]
+    if not isinstance(model, model_class):
+        raise UserError(path, f"missing or not a {model_name} model written by mmvq train")
     return model

@@ -27,7 +27,6 @@ from ..analysis import codebook as cb
 from ..atomic import atomic_file, ensure_folder, write_json
 from ..errors import UserError
 from ..labels import normalize_label
-from ..models.minirocket import MiniRocketClassifier, MiniRocketConfig
 from ..signals import WindowDataset
 from ..training.callbacks import build_callbacks, build_loggers
 from ..training.checkpoint import AtomicCheckpointIO
@@ -37,7 +36,7 @@ from ..training.module import TaskModule
 from .run import (CONFIG, apply_init, drop_label_sentences, load_data, load_text, prepare_run_folder, prepares_run_folder,
                   read_init_weights,
                   resume_checkpoint)
-from .scoring import score_minirocket, score_run
+from .scoring import score_baseline, score_run
 
 
 # ------------------------------------------------------------------------------- training
@@ -83,12 +82,12 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     """Train ``cfg`` into run folder ``out``; returns ``{"out", "metrics", "best_checkpoint"}``.
 
     Test data chooses nothing: the checkpoint is the best on validation (accuracy when the
-    objective classifies, loss when it pre-trains); the test split is scored once after.
+    objective classifies, reconstruction R² when it pre-trains); the test split is scored once after.
     """
     cfg.validate()
     out = Path(out)
-    if cfg.model_name == "minirocket":
-        return train_minirocket(cfg, out, resume=resume)
+    if cfg.model_name in models.BASELINES:
+        return train_baseline(cfg, out, resume=resume)
 
     _quiet_lightning(cfg.progress)
     started = time.time()
@@ -189,23 +188,24 @@ def _strategy(name: str) -> str:
     return "ddp_find_unused_parameters_true" if name == "ddp" else name
 
 
-# ----------------------------------------------------------------------------- minirocket
-def train_minirocket(cfg: TrainConfig, out: Path, *, resume: bool = False) -> dict[str, Any]:
-    """The MiniRocket baseline on the same windows and split; writes the same files."""
+# ------------------------------------------------------------------------------ baselines
+def train_baseline(cfg: TrainConfig, out: Path, *, resume: bool = False) -> dict[str, Any]:
+    """A fitted baseline (``models.BASELINES``: MiniRocket, summary-lr) on the same windows and
+    split as the neural models; writes the same files, the model as ``model.joblib``."""
     started = time.time()
+    windows = load_data(cfg)
     try:
-        mr_cfg = MiniRocketConfig.from_dict(cfg.model)
+        model = models.build_baseline(cfg.model_name, dict(cfg.model), n_classes=len(windows.labels), seed=cfg.seed)
     except (ValueError, TypeError) as err:
         raise UserError("model config", str(err)) from None
-    cfg.model = {**mr_cfg.to_dict(), **{k: v for k, v in cfg.model.items() if k in ("objective", "channels")}}
-    windows = load_data(cfg)
+    cfg.model = {**model.resolved_config(), **{k: v for k, v in cfg.model.items() if k in ("objective", "channels")}}
     prepare_run_folder(out, cfg, resume)
     ensure_folder(out, what="run folder")
     save_config(cfg, out / CONFIG)
-    X_train, y_train = WindowDataset(windows, "train", cfg.length, cfg.normalize == "window").arrays()
-    model = MiniRocketClassifier(mr_cfg, n_classes=len(windows.labels), seed=cfg.seed).fit(X_train, y_train)
+    X_train, y_train = WindowDataset(windows, "train", cfg.length, cfg.normalize == "window").arrays()  # (N, C, T), (N,)
+    model.fit(X_train, y_train)
     with atomic_file(out / "model.joblib", "wb") as handle:
         joblib.dump(model, handle)
-    metrics = score_minirocket(out, cfg=cfg, windows=windows, model=model)
+    metrics = score_baseline(out, cfg=cfg, windows=windows, model=model)
     write_json(out / "timing.json", {"train_seconds": round(time.time() - started, 2)})
     return {"out": out, "metrics": metrics, "best_checkpoint": out / "model.joblib"}

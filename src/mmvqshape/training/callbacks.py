@@ -10,8 +10,9 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 def monitor_for(objective: str) -> tuple[str, str]:
     """What selects the best checkpoint: validation accuracy (ties: lower loss) to classify,
-    validation loss to pre-train."""
-    return ("val/select", "max") if objective == "classify" else ("val/loss", "min")
+    the validation reconstruction R² (pooled as ``metrics.json``'s ``reconstruction.r2``) to
+    pre-train — the weighted loss mixes terms whose scale moves as training goes on."""
+    return ("val/select", "max") if objective == "classify" else ("val/r2", "max")
 
 
 def build_callbacks(checkpoint_dir: Path, objective: str) -> tuple[ModelCheckpoint, list[Callback]]:

@@ -17,7 +17,7 @@ import yaml
 from ..atomic import atomic_file
 from ..errors import UserError
 
-MODELS = ("vqshape", "mmvqshape", "shape-tokens", "minirocket")
+MODELS = ("vqshape", "mmvqshape", "shape-tokens", "minirocket", "summary-lr")
 OBJECTIVES = ("pretrain", "classify")
 CHANNEL_MODES = ("independent", "joint")
 PROBES = ("token", "histogram")
@@ -30,7 +30,7 @@ class TrainConfig:
     """Everything one training run depends on (``model`` is handed to the task's builder)."""
 
     # what to train, on what
-    model_name: str = "vqshape"  # vqshape | mmvqshape | shape-tokens | minirocket
+    model_name: str = "vqshape"  # vqshape | mmvqshape | shape-tokens | minirocket | summary-lr
     data: str = "basicmotions"  # basicmotions | path.npz | geneactiv-mat:DIR
     data_channels: str = "acc"  # acc | gyro | all
     length: int = 512  # windows are linearly interpolated to this many samples

@@ -1,8 +1,10 @@
 """One LightningModule that trains any task following the model task protocol.
 
-``task(batch) -> {"loss", "losses": {name: scalar}, "logits"?, ...}``. The module adds the
-optimiser (AdamW), the schedule (linear warm-up then cosine), logging of every loss, and
-validation accuracy/loss. Gradient clipping and precision are the Trainer's.
+``task(batch) -> {"loss", "losses": {name: scalar}, "logits"?, "x_pred"?, ...}``. The module
+adds the optimiser (AdamW), the schedule (linear warm-up then cosine), logging of every loss,
+and validation accuracy, loss and reconstruction R² (``val/r2``, pooled over every validation
+series as ``metrics.json``'s ``reconstruction.r2``). Gradient clipping and precision are the
+Trainer's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from .config import TrainConfig
+from .shape_metrics import series_errors
 
 CHECKPOINT_KEY = "mmvq"  # where the rebuild information lives inside a checkpoint
 
@@ -56,6 +59,13 @@ class TaskModule(pl.LightningModule):
             acc = (out["logits"].detach().argmax(-1) == labels).float().mean()
             self.log(f"{prefix}/acc", acc, batch_size=n, on_step=False, on_epoch=True, prog_bar=True, sync_dist=sync)
 
+    def on_train_batch_start(self, batch: dict[str, Any], batch_idx: int) -> None:
+        """The shape model's warm-up (``shape_warmup_steps``) counts the run's optimiser steps, a
+        resumed run's included: its step counter restarts from the trainer's, not from 0."""
+        shape_model = getattr(self.task, "shape_model", None)  # VQShape and MMVQShape tasks have one
+        if shape_model is not None:
+            shape_model.train_steps = self.global_step
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         out = self.task(batch)
         self._log_losses("train", out, batch["label"], on_step=True)
@@ -68,16 +78,25 @@ class TaskModule(pl.LightningModule):
             n = batch["label"].shape[0]
             correct = (out["logits"].detach().argmax(-1) == batch["label"]).sum().float()
             self._val_sums += torch.stack([correct, torch.tensor(float(n), device=correct.device), out["loss"].detach().float() * n])
+        if out.get("x_pred") is not None:
+            sse, ss = series_errors(batch["signal"], out["x_pred"])  # (B, C) each: one per series
+            self._val_r2_sums += np.array([sse.sum(), ss.sum()])
 
     def on_validation_epoch_start(self) -> None:
         self._val_sums = torch.zeros(3, device=self.device)
+        self._val_r2_sums = np.zeros(2)  # summed squared error, summed squares around each series' mean
 
     def on_validation_epoch_end(self) -> None:
         """``val/select`` = accuracy - 0.001 * loss: accuracy, ties (frequent on a small
-        validation split) broken by the lower loss. The best checkpoint is chosen on it."""
+        validation split) broken by the lower loss; ``val/r2`` = 1 - Σ SSE / Σ SS over every
+        validation series. The best checkpoint is chosen on one of them (``callbacks.monitor_for``)."""
         sums = self.trainer.strategy.reduce(self._val_sums, reduce_op="sum")
         if float(sums[1]) > 0:
             self.log("val/select", sums[0] / sums[1] - 1e-3 * sums[2] / sums[1], on_epoch=True)
+        sse, ss = self.trainer.strategy.reduce(torch.tensor(self._val_r2_sums, device=self.device, dtype=torch.float32),
+                                               reduce_op="sum")
+        if float(ss) > 0:
+            self.log("val/r2", 1.0 - sse / ss, on_epoch=True, prog_bar=True)
 
     # -- reproducibility -----------------------------------------------------------------
     def on_train_epoch_start(self) -> None:

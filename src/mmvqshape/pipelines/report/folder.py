@@ -23,6 +23,8 @@ SKIPPED = {"checkpoints", "logs", "__pycache__"}
 #: Display name and one line of what each model is, by run key (folder name without seed / shots).
 MODEL_WORDS: dict[str, tuple[str, str]] = {
     "minirocket": ("MiniRocket", "baseline: 10,000 random convolution kernels and a ridge classifier; explains nothing"),
+    "summary-lr": ("Summary features + logistic regression",
+                   "baseline: per-window statistics, band energies and gravity direction, a logistic regression; explains nothing"),
     "vqshape": ("VQShape", "shape tokens from a learned codebook, then a classifier"),
     "vqshape-probe": ("VQShape, pre-trained + linear probe", "self-supervised shape tokens per channel, a linear classifier on top"),
     "vqshape-flat-weights": ("VQShape, flat loss weights", "VQShape with the plan author's equal loss weights (ablation)"),

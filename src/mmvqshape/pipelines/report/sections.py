@@ -736,6 +736,9 @@ def _method_line(run: Run, root: Path) -> str:
     if run.model == "minirocket":
         return (f"aeon MiniRocket, {m.get('n_kernels', 10_000):,} random convolution kernels; {m.get('classifier', 'ridge')} "
                 "classifier, its regularisation chosen by leave-one-out on the training windows")
+    if run.model == "summary-lr":
+        return (f"per-window summary features (statistics, band energies, gravity direction), standardised on the "
+                f"training windows; logistic regression with fixed C = {m.get('C', 1.0)}, nothing tuned")
     parts = []
     if c.get("max_epochs"):
         parts.append(f"{c['max_epochs']} epochs, batch {c.get('batch_size')}, learning rate {c.get('lr')}")
