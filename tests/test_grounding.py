@@ -91,3 +91,68 @@ def test_sample_accuracy_counts_labelled_samples_only():
     assert sample_accuracy(predicted, np.full((2, 4), -1)) is None
     with pytest.raises(ValueError, match="differ in shape"):
         sample_accuracy(predicted[:, :3], activity)
+
+
+# ----------------------------------------------------------------------------- the sliding anchor
+def _synthetic(n: int, activity: np.ndarray, rng) -> np.ndarray:
+    """(n, T, 2) windows: label 0 is quiet, label 1 loud (noise 10x larger), -1 medium."""
+    scale = np.where(activity == 1, 10.0, np.where(activity == 0, 1.0, 3.0))  # (n, T)
+    return (rng.normal(size=(n, activity.shape[1], 2)) * scale[..., None]).astype(np.float32)
+
+
+def _single_activity_windows(rng):
+    from mmvqshape.signals import make_windows
+
+    y = np.arange(40) % 2
+    X = _synthetic(40, np.repeat(y[:, None], 100, axis=1), rng)
+    split = np.array(["train"] * 30 + ["test"] * 10)
+    return make_windows("single", X, y, ["quiet", "loud"], name="single", channel_names=None, subject=None,
+                        given_split=split, seed=0, val_fraction=0.2)
+
+
+def _two_activity_windows(rng):
+    from mmvqshape.signals import make_windows
+
+    activity = np.zeros((20, 100), np.int64)
+    activity[:, 50:] = 1
+    activity[:, 48:52] = -1  # a short unlabelled change
+    activity[10:] = activity[10:, ::-1]  # half of the windows loud first
+    X = _synthetic(20, activity, rng)
+    split = np.array(["train"] * 8 + ["val"] * 4 + ["test"] * 8)
+    return make_windows("two", X, (activity[:, 0] == 1).astype(int), ["quiet", "loud"], name="two", channel_names=None,
+                        subject=None, given_split=split, seed=0, val_fraction=0.2, activity=activity)
+
+
+def test_sliding_anchor_finds_easy_activities_on_their_parts():
+    from mmvqshape.pipelines.grounding import sliding_anchor, sliding_geometry, sub_window_starts
+
+    rng = np.random.default_rng(0)
+    single, two = _single_activity_windows(rng), _two_activity_windows(rng)
+    assert sliding_geometry(two) == (25, 5)  # no sampling rate: a quarter of the window, hop a fifth of that
+    assert sub_window_starts(100, 25, 5).tolist() == list(range(0, 76, 5))
+    assert sub_window_starts(100, 25, 30).tolist() == [0, 30, 60, 75]  # the last start covers the end
+    result = sliding_anchor(single, two, split="test")
+    assert result["grounding"]["n_windows"] == 8 and result["split"] == "test"
+    assert result["grounding"]["both_located"] == 1.0
+    assert result["sample_accuracy"] > 0.9 and result["grounding"]["precision"] > 0.85
+    # without single-activity data, pure pieces of the two-activity windows' own training split train it
+    own = sliding_anchor(two, two, split="val")
+    assert own["grounding"]["both_located"] == 1.0 and own["sample_accuracy"] > 0.9
+    with pytest.raises(ValueError, match="carry each sample's activity"):
+        sliding_anchor(single, single)
+
+
+def test_model_grounding_reads_explain_sub_actions():
+    from mmvqshape.pipelines.grounding import model_grounding, placements_from_sub_actions
+
+    rng = np.random.default_rng(1)
+    two = _two_activity_windows(rng)  # window 0: quiet 0..47, -1 48..51, loud 52..99
+    chosen = [{"sentence": "s", "source_label": "Quiet", "score": 2.0, "start": 0, "end": 50},
+              {"sentence": "t", "source_label": "loud", "score": 1.0, "start": 40, "end": 100},
+              {"sentence": "u", "source_label": "swimming", "score": -1.0, "start": 0, "end": 10}]
+    placements, weights = placements_from_sub_actions(chosen, two.labels)
+    assert placements == [(0, 0, 50), (1, 40, 100), (-1, 0, 10)] and weights == [2.0, 1.0, 0.0]
+    result = model_grounding(two, np.array([0]), [placements], [weights])
+    # right: 2*48 + 1*48 + 0 = 144; labelled: 2*48 + 1*(8 + 48) + 0 = 152
+    assert result["precision"] == pytest.approx(144 / 152)
+    assert result["both_located"] == 1.0 and result["n_windows"] == 1

@@ -107,3 +107,19 @@ def test_bad_boundary_specs(hapt_slice, spec, problem):
     with pytest.raises(UserError) as err:
         load_windows(spec)
     assert problem in str(err.value)
+
+
+def test_evaluate_writes_the_sliding_classifier_under_baselines_only(hapt_slice, tmp_path, one_thread):
+    import json
+
+    run = tmp_path / "run"
+    assert main(["train", "--model", "minirocket", "--data", "hapt-boundary", "--out", str(run), "--no-progress"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    anchor = metrics["baselines"]["sliding_classifier"]
+    windows = load_windows("hapt-boundary")
+    assert anchor["grounding"]["n_windows"] == len(windows.indices("test")) and anchor["split"] == "test"
+    assert set(anchor["grounding"]) == {"precision", "both_located", "n_windows"}
+    assert anchor["sub_window"] == 125 and anchor["hop"] == 25 and anchor["trained_on"].startswith("hapt[acc")
+    assert "grounding" not in metrics  # the model's own grounding is not computed by this hook
+    assert main(["evaluate", str(run)]) == 0
+    assert json.loads((run / "metrics.json").read_text())["baselines"] == metrics["baselines"]

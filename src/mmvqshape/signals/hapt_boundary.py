@@ -114,7 +114,7 @@ def load_hapt_boundary(spec: str = "hapt-boundary", *, channels: str = "acc", se
         channel_names=names, subject=subject, given_split=split_like_hapt(subject, seed, val_fraction),
         seed=seed, val_fraction=val_fraction, split_method_name="hapt's subjects per split", activity=activity,
         extra={"sampling_hz": SAMPLING_HZ, "window": window, "step": step, "min_samples": min_samples,
-               "sensor": "smartphone at the waist", "single_activity_data": "hapt", "channels": channels,
+               "sensor": "smartphone at the waist", "single_activity_data": "hapt", "channels": channels, "val_fraction": val_fraction,
                "y": "the activity holding most samples (tie: the first in time)"},
     )
 
@@ -178,6 +178,6 @@ def load_hapt_splice(spec: str = "hapt-splice", *, channels: str = "acc", seed: 
         channel_names=names, subject=subject, given_split=split_like_hapt(subject, seed, val_fraction),
         seed=seed, val_fraction=val_fraction, split_method_name="hapt's subjects per split", activity=activity,
         extra={"sampling_hz": SAMPLING_HZ, "window": window, "per_pair": per_pair, "sensor": "smartphone at the waist",
-               "single_activity_data": "hapt", "channels": channels, "natural_pairs": sorted(NATURAL_PAIRS),
+               "single_activity_data": "hapt", "channels": channels, "val_fraction": val_fraction, "natural_pairs": sorted(NATURAL_PAIRS),
                "y": "the first half's activity (each half holds the same number of samples; tie: the first in time)"},
     )
