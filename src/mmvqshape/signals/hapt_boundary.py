@@ -17,8 +17,8 @@ a tie goes to the activity that comes first in time (so a spliced window's ``y``
 half). A third activity shorter than ``min`` samples may sit in a boundary window; its samples
 keep their label in ``activity``.
 
-Natural pairs (:data:`NATURAL_PAIRS`, what HAPT's protocol records back to back) dominate
-``hapt-boundary``; ``hapt-splice`` adds the others (walking next to lying, ...). A spliced
+``hapt-boundary`` holds only the natural pairs (:data:`NATURAL_PAIRS`: upstairs and downstairs,
+sitting, standing and lying); ``hapt-splice`` adds the others (walking next to lying, ...). A spliced
 window has an abrupt change of level at its middle, a cue no real recording gives.
 
 Split: exactly ``hapt``'s subjects per split for the same seed and ``val_fraction`` (UCI's test
@@ -38,8 +38,9 @@ from .windows import Windows, make_windows
 
 BOUNDARY_DEFAULTS = {"window": 500, "step": 125, "min": 100}
 SPLICE_DEFAULTS = {"window": 500, "per_pair": 2}
-#: Activity pairs (label indices, lower first) that HAPT's protocol records next to each other.
-NATURAL_PAIRS = {(1, 2), (3, 4), (3, 5), (4, 5), (0, 1), (0, 2), (0, 4)}
+#: Activity pairs (label indices, lower first) that HAPT's recordings hold within one 10-s window
+#: (the only pairs ``hapt-boundary`` finds: stairs up and down, sitting, standing and lying).
+NATURAL_PAIRS = {(1, 2), (3, 4), (3, 5), (4, 5)}
 
 
 def activity_of_codes(codes: np.ndarray) -> np.ndarray:
