@@ -21,6 +21,8 @@ from mmvqshape.signals import (
     to_channel_independent,
 )
 from mmvqshape.signals.geneactiv_bin import windows_from_recording
+from mmvqshape.signals.preprocess import resample_labels
+from mmvqshape.signals.windows import activity_pairs
 
 
 def make_npz(path, n=24, t=50, c=3, n_labels=3, subject=True, split=None, **override):
@@ -196,6 +198,10 @@ BAD_NPZ = {
     "empty": dict(X=np.zeros((0, 50, 3), np.float32), y=np.zeros(0, int), subject=None),
     "missing_y": dict(y=None),
     "dup_labels": dict(labels=np.array(["a", "a", "b"])),
+    "activity_shape": dict(activity=np.zeros((24, 49), np.int64)),
+    "activity_range": dict(activity=np.full((24, 50), 3, np.int64)),
+    "activity_below": dict(activity=np.full((24, 50), -2, np.int64)),
+    "activity_float": dict(activity=np.full((24, 50), 0.5)),
 }
 
 
@@ -205,6 +211,57 @@ def test_bad_npz_exits_2_with_one_line(case, tmp_path, capsys):
     assert main(["data", "summary", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(path) in err[0]
+
+
+@pytest.mark.parametrize("case,problem", [
+    ("activity_shape", "activity must have shape (24, 50) like X's (N, T), got (24, 49)"),
+    ("activity_range", "activity out of range: values 3..3 but labels has 3 names"),
+    ("activity_below", "activity out of range: values -2..-2"),
+    ("activity_float", "activity must hold integer label indices"),
+])
+def test_bad_activity_names_the_problem(case, problem, tmp_path, capsys):
+    path = make_npz(tmp_path / f"{case}.npz", **BAD_NPZ[case])
+    assert main(["data", "summary", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(path) in err and problem in err
+
+
+def _two_activity_npz(tmp_path):
+    activity = np.zeros((24, 50), np.int64)  # window i: label i % 3 for 30 samples, then -1, then (i + 1) % 3
+    for i in range(24):
+        activity[i, :30], activity[i, 30:35], activity[i, 35:] = i % 3, -1, (i + 1) % 3
+    return make_npz(tmp_path / "two.npz", activity=activity), activity
+
+
+def test_npz_activity_is_kept_through_splits_subsets_and_resampling(tmp_path, capsys):
+    path, activity = _two_activity_npz(tmp_path)
+    w = load_windows(path)
+    assert np.array_equal(w.activity, activity) and w.activity.dtype == np.int64
+    rows = w.indices("test")
+    part = w.subset(rows)
+    assert np.array_equal(part.activity, activity[rows]) and np.array_equal(part.y, w.y[rows])
+    assert list(part.split) == ["test"] * len(rows) and np.array_equal(part.X, w.X[rows])
+    item = WindowDataset(w, "test", length=99)[0]
+    expected = resample_labels(activity[rows[0]], 99)
+    assert item["activity"].shape == (99,) and np.array_equal(item["activity"].numpy(), expected)
+    assert "activity" not in WindowDataset(load_windows(make_npz(tmp_path / "plain.npz")), "test", 64)[0]
+    assert main(["data", "summary", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "windows per pair of activities" in out and "class0 + class1" in out
+
+
+def test_resample_labels_is_nearest_neighbour_on_the_interpolation_grid():
+    # output j sits at j * 3 / 6 = 0, 0.5, 1, 1.5, 2, 2.5, 3 input samples; .5 rounds up
+    assert resample_labels(np.array([0, 0, 1, 1]), 7).tolist() == [0, 0, 0, 1, 1, 1, 1]
+    assert resample_labels(np.array([2, -1, 5]), 3).tolist() == [2, -1, 5]  # same length: unchanged
+    assert resample_labels(np.array([[0, 1, 2, 3, 4]]), 3).tolist() == [[0, 2, 4]]  # down-sampling, last axis
+    labels = np.repeat(np.array([0, 1]), 250)
+    assert (resample_labels(labels, 512) == 0).sum() == 256  # a change at the middle stays at the middle
+
+
+def test_activity_pairs_name_the_two_main_activities():
+    activity = np.array([[0, 0, 0, 2, 2, 1], [1, 1, 1, 1, -1, -1], [-1, -1, -1, -1, -1, -1]])
+    assert activity_pairs(activity, ["a", "b", "c"]) == ["a + c", "b", "none"]
 
 
 def test_bad_files_exit_2(tmp_path, capsys):

@@ -9,7 +9,7 @@ data_app = typer.Typer(help="Accelerometer windows: inspect a DATA argument.", n
 
 @data_app.command("summary")
 def summary(
-    data: str = typer.Argument(..., help="basicmotions | hapt[:window=W,step=S] | hapt-transitions | PATH.npz | geneactiv-mat:DIR | geneactiv-bin:FILE.bin@ANNOT.csv"),
+    data: str = typer.Argument(..., help="basicmotions | hapt[:window=W,step=S] | hapt-transitions | hapt-boundary | hapt-splice | PATH.npz | geneactiv-mat:DIR | geneactiv-bin:FILE.bin@ANNOT.csv"),
     channels: str = typer.Option("acc", help="BasicMotions / HAPT channels: acc | gyro | all."),
     length: int = typer.Option(512, help="Interpolate windows to this length (0 keeps the native length)."),
     seed: int = typer.Option(0, help="Seed for splits that are drawn at random."),

@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 
 from ..signals import load_windows
+from ..signals.windows import activity_pairs
 
 
 def summarize_data(data: str, *, channels: str = "acc", length: int | None = 512, seed: int = 0, val_fraction: float = 0.2) -> dict:
@@ -15,7 +16,8 @@ def summarize_data(data: str, *, channels: str = "acc", length: int | None = 512
 
     ``official_train`` counts the file's own training part (train + the validation carved from it).
     ``subjects_per_split`` lists each split's subjects (``None`` without subjects);
-    ``subjects_in_two_splits`` must stay empty.
+    ``subjects_in_two_splits`` must stay empty. Windows that carry each sample's activity add
+    ``activity_pairs``: per split, the number of windows per pair of main activities.
     """
     windows = load_windows(data, channels=channels, seed=seed, val_fraction=val_fraction)
     out_length = length or windows.length
@@ -47,7 +49,18 @@ def summarize_data(data: str, *, channels: str = "acc", length: int | None = 512
         "subjects": None if windows.subject is None else int(len(np.unique(windows.subject))),
         "subjects_per_split": per_split,
         "subjects_in_two_splits": shared,
+        "activity_pairs": None if windows.activity is None else pair_counts(windows),
     }
+
+
+def pair_counts(windows) -> dict[str, dict[str, int]]:
+    """Per split, the number of windows per pair of main activities (most windows first)."""
+    pairs = np.array(activity_pairs(windows.activity, windows.labels))
+    out = {}
+    for name in ("train", "val", "test"):
+        counts = Counter(pairs[windows.indices(name)].tolist())
+        out[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return out
 
 
 def _sorted_subjects(values: np.ndarray) -> list:
@@ -81,4 +94,17 @@ def format_summary(summary: dict) -> str:
     lines.append(
         f"  (train + val = {tuple(summary['official_train'])}: validation is carved from training data only)"
     )
+    if summary.get("activity_pairs"):
+        lines += format_pairs(summary["activity_pairs"])
     return "\n".join(lines)
+
+
+def format_pairs(pairs: dict[str, dict[str, int]]) -> list[str]:
+    """Lines of a table: windows per pair of main activities (rows) and split (columns)."""
+    names = sorted({p for counts in pairs.values() for p in counts}, key=lambda p: (-sum(c.get(p, 0) for c in pairs.values()), p))
+    width = max(len(p) for p in names) + 2
+    lines = ["windows per pair of activities (each sample's activity):",
+             "  " + "pair".ljust(width) + "".join(split.rjust(7) for split in pairs)]
+    for name in names:
+        lines.append("  " + name.ljust(width) + "".join(str(pairs[split].get(name, 0)).rjust(7) for split in pairs))
+    return lines

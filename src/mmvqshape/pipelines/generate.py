@@ -30,7 +30,8 @@ HAPT_DESCRIPTION = (
     "of the trunk, and which way gravity points through the waist."
 )
 #: The device description put into the prompt when ``--data`` names a source with a known device.
-DEVICE_DESCRIPTIONS = {"basicmotions": BASICMOTIONS_DESCRIPTION, "hapt": HAPT_DESCRIPTION, "hapt-transitions": HAPT_DESCRIPTION}
+DEVICE_DESCRIPTIONS = {"basicmotions": BASICMOTIONS_DESCRIPTION, "hapt": HAPT_DESCRIPTION, "hapt-transitions": HAPT_DESCRIPTION,
+                       "hapt-boundary": HAPT_DESCRIPTION, "hapt-splice": HAPT_DESCRIPTION}
 
 
 def read_label_file(path: str | Path) -> list[str]:

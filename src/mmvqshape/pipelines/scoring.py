@@ -7,7 +7,9 @@ per_class, confusion, n_test, split, model, seed, perplexity and dead_codes of t
 and action codebooks with each code's count, for models with shapes ``reconstruction``
 (R² and its PCA baseline) and ``shapes`` (fit and σ ratio; see ``training.shape_metrics``),
 and for ``mmvqshape`` ``label_text_retrieval`` (every label seen) or ``zero_shot`` (a
-``--holdout-labels`` run: see :mod:`mmvqshape.pipelines.zero_shot`)), ``predictions.csv`` and PNGs (``figures/confusion.png``,
+``--holdout-labels`` run: see :mod:`mmvqshape.pipelines.zero_shot`), and for windows that carry each
+sample's ``activity`` ``baselines.sliding_classifier`` (its ``grounding`` and ``sample_accuracy``: see
+:mod:`mmvqshape.pipelines.grounding`; the model's own ``grounding`` is not written yet)), ``predictions.csv`` and PNGs (``figures/confusion.png``,
 ``figures/code_usage.png``, ``figures/reconstruction.png``).
 
 Honesty: test items never carry sub-action text (zeroed, ``text_present=False``), so the
@@ -39,6 +41,7 @@ from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usag
 from ..signals.features import summary_features
 from ..training.explanation_metrics import explanation_metrics
 from ..training.zero_shot_metrics import gzsl_metrics
+from .grounding import sliding_baseline_entry
 from .run import check_same_labels
 from .zero_shot import candidate_texts, explanation_check, zero_shot_fold
 
@@ -64,6 +67,8 @@ def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_t
     metrics["dead_codes"] = {name: h["dead_codes"] for name, h in health.items()}
     metrics["codebooks"] = health
     metrics.update(extra or {})
+    if getattr(windows, "activity", None) is not None:  # each sample's activity: the sliding classifier's grounding
+        metrics.setdefault("baselines", {})["sliding_classifier"] = sliding_baseline_entry(windows, split="test")
     write_json(out / "metrics.json", metrics)
     if proba is not None:
         with atomic_file(out / "predictions.csv") as handle:

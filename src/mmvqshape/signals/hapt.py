@@ -229,26 +229,32 @@ def select_channels(X: np.ndarray, channels: str, where: str = "--channels") -> 
     return X * scale, list(names)
 
 
+def parse_options(spec: str, defaults: dict[str, int], counts: tuple[str, ...] = ()) -> dict[str, int]:
+    """``name[:key=N,key=N]`` → ``defaults`` updated with the options given (positive whole
+    numbers: of samples, except the keys in ``counts``)."""
+    values = dict(defaults)
+    expected = ", ".join(f"{key}={'N' if key in counts else 'SAMPLES'}" for key in defaults)
+    for part in filter(None, (p.strip() for p in spec.partition(":")[2].split(","))):
+        key, eq, value = part.partition("=")
+        if not eq or key.strip() not in defaults:
+            raise UserError(spec, f"unknown option {part!r} (expected {expected})")
+        if not value.strip().isdigit() or int(value) < 1:
+            unit = "" if key.strip() in counts else " of samples"
+            raise UserError(spec, f"{key.strip()} must be a positive whole number{unit}, got {value.strip()!r}")
+        values[key.strip()] = int(value)
+    return values
+
+
 def parse_spec(spec: str) -> tuple[str, int, int]:
     """``hapt[:window=W,step=S]`` / ``hapt-transitions[...]`` → (variant, window, step)."""
-    variant, _, options = spec.strip().partition(":")
-    variant = variant.lower()
+    variant = spec.strip().partition(":")[0].lower()
     if variant not in DEFAULT_WINDOWS:
         raise UserError(spec, f"unknown HAPT variant {variant!r} (expected {' or '.join(DEFAULT_WINDOWS)})")
     window, step = DEFAULT_WINDOWS[variant]
-    for part in filter(None, (p.strip() for p in options.split(","))):
-        key, eq, value = part.partition("=")
-        if not eq or key.strip() not in ("window", "step"):
-            raise UserError(spec, f"unknown option {part!r} (expected window=SAMPLES, step=SAMPLES)")
-        if not value.strip().isdigit() or int(value) < 1:
-            raise UserError(spec, f"{key.strip()} must be a positive whole number of samples, got {value.strip()!r}")
-        if key.strip() == "window":
-            window = int(value)
-        else:
-            step = int(value)
-    if window < 2:
+    options = parse_options(spec.strip(), {"window": window, "step": step})
+    if options["window"] < 2:
         raise UserError(spec, "window must be at least 2 samples")
-    return variant, window, step
+    return variant, options["window"], options["step"]
 
 
 def load_hapt(spec: str = "hapt", *, channels: str = "acc", seed: int = 0, val_fraction: float = 0.2) -> Windows:

@@ -6,8 +6,11 @@
   accelerometer channels by default, ``channels="gyro"|"all"``), its official split;
 * ``hapt`` / ``hapt-transitions`` (options ``:window=W,step=S``) — UCI HAPT, a smartphone at
   the waist, 30 subjects, UCI's test subjects (:mod:`~mmvqshape.signals.hapt`);
+* ``hapt-boundary`` / ``hapt-splice`` — HAPT windows holding two activities with each
+  sample's activity, ``hapt``'s subjects per split (:mod:`~mmvqshape.signals.hapt_boundary`);
 * a path to an ``.npz`` — ``X`` (N, T, C) time-major, ``y`` (N,), ``labels`` (L,), optional
-  ``subject`` (N,) and ``split`` (N,). ``X`` may instead live in a separate ``.npy`` opened
+  ``subject`` (N,), ``split`` (N,) and ``activity`` (N, T) (each sample's label index, -1 =
+  none, for windows holding two activities). ``X`` may instead live in a separate ``.npy`` opened
   memory-mapped: name it in a string entry ``X_file`` (relative to the ``.npz``), or put it
   beside the ``.npz`` as ``<stem>.X.npy``;
 * ``geneactiv-mat:DIR`` — files ``ID-<subject>_CLASS-<k>_Window-<n>.mat`` holding ``xw`` (T, 3);
@@ -36,6 +39,7 @@ from scipy.io import loadmat
 from ..errors import UserError
 from .geneactiv_bin import load_geneactiv_bin
 from .hapt import load_hapt, load_unlabelled_hapt
+from .hapt_boundary import load_hapt_boundary, load_hapt_splice
 from .preprocess import interpolate
 from .windows import Windows, make_windows
 
@@ -141,6 +145,7 @@ def _npz(path: Path, seed: int, val_fraction: float) -> Windows:
         y = archive["y"]
         subject = archive["subject"] if "subject" in keys else None
         split = archive["split"].astype(str) if "split" in keys else None
+        activity = archive["activity"] if "activity" in keys else None
     except ValueError as err:  # object arrays need pickle, which we refuse
         raise UserError(path, f"cannot read arrays ({err})") from None
     if np.issubdtype(X.dtype, np.integer):
@@ -148,7 +153,7 @@ def _npz(path: Path, seed: int, val_fraction: float) -> Windows:
     return make_windows(
         path, X, y, labels,
         name=str(path), channel_names=None, subject=subject, given_split=split,
-        seed=seed, val_fraction=val_fraction,
+        seed=seed, val_fraction=val_fraction, activity=activity,
     )
 
 
@@ -275,9 +280,11 @@ SOURCES: dict[str, Callable[..., Windows]] = {
     "basicmotions": load_basicmotions,
     "hapt": load_hapt,
     "hapt-transitions": load_hapt,
+    "hapt-boundary": load_hapt_boundary,
+    "hapt-splice": load_hapt_splice,
     "geneactiv-mat": load_geneactiv_mat,
     "geneactiv-bin": load_geneactiv_bin,
     "series": load_series,
 }
 #: How each source is written, for messages and help texts.
-SOURCE_FORMS = ("basicmotions", "hapt[:window=W,step=S]", "hapt-transitions", "geneactiv-mat:DIR", "geneactiv-bin:FILE.bin@ANNOT.csv", "series:A+B")
+SOURCE_FORMS = ("basicmotions", "hapt[:window=W,step=S]", "hapt-transitions", "hapt-boundary", "hapt-splice", "geneactiv-mat:DIR", "geneactiv-bin:FILE.bin@ANNOT.csv", "series:A+B")

@@ -5,6 +5,8 @@
 * :func:`preprocess` — the *joint* view: (…, T, C) time-major windows → (…, C, L) float32.
 * :func:`to_channel_independent` / :func:`from_channel_independent` — VQShape's view: every
   channel becomes its own univariate series, the label copied.
+* :func:`resample_labels` — per-sample labels (a window's ``activity``) to a target length by
+  nearest neighbour, on the same time grid as :func:`interpolate`.
 * optional per-window, per-channel z-normalisation.
 """
 
@@ -31,6 +33,21 @@ def interpolate(x: np.ndarray, length: int, axis: int = -1) -> np.ndarray:
         frac = (position - left).astype(np.float32)
         out = x[..., left] * (1.0 - frac) + x[..., left + 1] * frac  # (..., L)
     return np.moveaxis(out, -1, axis)
+
+
+def resample_labels(labels: np.ndarray, length: int, axis: int = -1) -> np.ndarray:
+    """Per-sample labels resampled along ``axis`` to ``length`` points by nearest neighbour.
+
+    Output point ``j`` sits where :func:`interpolate` puts it (``j * (T - 1) / (length - 1)``
+    input samples) and takes the label of the nearest input sample; labels stay whole numbers.
+    """
+    labels = np.moveaxis(np.asarray(labels), axis, -1)  # (..., T)
+    n = labels.shape[-1]
+    if length < 2 or n < 2:
+        raise ValueError(f"cannot resample {n} labels to {length}")
+    position = np.linspace(0.0, n - 1, length)
+    nearest = np.minimum(np.floor(position + 0.5).astype(np.int64), n - 1)  # (length,)
+    return np.moveaxis(labels[..., nearest], -1, axis)
 
 
 def zscore(x: np.ndarray, axis: int = -1, eps: float = 1e-6) -> np.ndarray:

@@ -36,6 +36,17 @@ class Windows:
     subject: np.ndarray | None = None  # (N,)
     seed: int = 0
     extra: dict = field(default_factory=dict)
+    activity: np.ndarray | None = None  # (N, T) int64: each sample's label index, -1 = none
+
+    def subset(self, rows: np.ndarray) -> "Windows":
+        """The windows at ``rows`` (their split, subject and activity kept; ``X`` read into memory)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return Windows(
+            X=np.asarray(self.X[rows]), y=self.y[rows], labels=list(self.labels), split=self.split[rows],
+            split_method=self.split_method, name=self.name, channel_names=list(self.channel_names),
+            subject=None if self.subject is None else self.subject[rows], seed=self.seed, extra=dict(self.extra),
+            activity=None if self.activity is None else self.activity[rows],
+        )
 
     @property
     def n_channels(self) -> int:
@@ -75,14 +86,17 @@ def make_windows(
     val_fraction: float,
     split_method_name: str | None = None,
     extra: dict | None = None,
+    activity: np.ndarray | None = None,
 ) -> Windows:
     """Validate arrays from any loader, assign splits, and return the :class:`Windows`.
 
     ``given_split`` is the source's own split ("train"/"val"/"test" per window); without a
     "val", validation is carved from "train" (by subject when ``subject`` is given).
     ``split_method_name`` replaces the word ``file`` in the recorded split method.
+    ``activity`` (N, T) gives each sample's label index (-1 = none) for windows holding
+    more than one activity.
     """
-    check_windows(where, X, y, labels, subject=subject, split=given_split)
+    check_windows(where, X, y, labels, subject=subject, split=given_split, activity=activity)
     split, method = assign_splits(
         np.asarray(y), subject=subject, given=given_split, seed=seed, val_fraction=val_fraction
     )
@@ -100,7 +114,22 @@ def make_windows(
         subject=None if subject is None else np.asarray(subject),
         seed=seed,
         extra=dict(extra or {}),
+        activity=None if activity is None else np.asarray(activity, dtype=np.int64),
     )
+
+
+def activity_pairs(activity: np.ndarray, labels: list[str]) -> list[str]:
+    """Name of each window's two main activities, ``"a + b"`` in label order (the two labels
+    holding most samples; a window with one labelled activity gets its name alone, none ``"none"``).
+
+    ``activity`` is (N, T) label indices with -1 = none; returns N names.
+    """
+    names = []
+    for row in np.asarray(activity):
+        counts = np.bincount(row[row >= 0], minlength=len(labels))  # (L,)
+        top = [int(k) for k in np.argsort(-counts, kind="stable")[:2] if counts[k] > 0]
+        names.append(" + ".join(labels[k] for k in sorted(top)) or "none")
+    return names
 
 
 def check_windows(
@@ -111,6 +140,7 @@ def check_windows(
     *,
     subject: np.ndarray | None = None,
     split: np.ndarray | None = None,
+    activity: np.ndarray | None = None,
 ) -> None:
     """Raise :class:`UserError` naming ``where`` for every inconsistency design.md forbids."""
     if X.ndim != 3:
@@ -154,3 +184,23 @@ def check_windows(
             raise UserError(where, f"split holds unknown values {sorted(unknown)} (allowed: train, val, test)")
         if not (np.asarray(split) == "train").any() or not (np.asarray(split) == "test").any():
             raise UserError(where, "split must contain both 'train' and 'test' windows")
+    if activity is not None:
+        check_activity(where, activity, n, t, len(labels))
+
+
+def check_activity(where: str | Path, activity: np.ndarray, n: int, t: int, n_labels: int) -> None:
+    """``activity`` must be (N, T) whole numbers in [-1, L): each sample's label index, -1 = none."""
+    activity = np.asarray(activity)
+    if activity.shape != (n, t):
+        raise UserError(where, f"activity must have shape ({n}, {t}) like X's (N, T), got {tuple(activity.shape)}")
+    if not np.issubdtype(activity.dtype, np.integer):
+        whole = np.issubdtype(activity.dtype, np.floating) and np.all(np.isfinite(activity)) and np.all(activity == np.round(activity))
+        if not whole:
+            raise UserError(where, f"activity must hold integer label indices (-1 = none), got dtype {activity.dtype}")
+    low, high = int(activity.min()), int(activity.max())
+    if low < -1 or high >= n_labels:
+        raise UserError(
+            where,
+            f"activity out of range: values {low}..{high} but labels has {n_labels} names "
+            f"(activity must be in [-1, {n_labels}), -1 = none)",
+        )

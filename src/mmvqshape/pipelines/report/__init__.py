@@ -53,7 +53,8 @@ def read_part(root: Path, page_dir: Path, anchor: str = "") -> Part:
 
 
 #: Data sources in words (the part of a DATA name before its options).
-DATA_WORDS = {"basicmotions": "BasicMotions", "hapt": "UCI HAPT", "hapt-transitions": "UCI HAPT with transitions"}
+DATA_WORDS = {"basicmotions": "BasicMotions", "hapt": "UCI HAPT", "hapt-transitions": "UCI HAPT with transitions",
+              "hapt-boundary": "UCI HAPT two-activity windows", "hapt-splice": "UCI HAPT spliced two-activity windows"}
 
 
 def _data_name(root: Path) -> str:
