@@ -63,7 +63,7 @@ def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_t
     metrics["dead_codes"] = {name: h["dead_codes"] for name, h in health.items()}
     metrics["codebooks"] = health
     metrics.update(extra or {})
-    write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", {"kind": "metrics", **metrics})
     if proba is not None:
         with atomic_file(out / "predictions.csv") as handle:
             predictions_table(index, y_true, proba, labels).to_csv(handle, index=False)
