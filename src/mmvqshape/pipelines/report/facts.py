@@ -172,8 +172,9 @@ def run_folds(run: Run) -> list[ZeroShotFold]:
         scorer = Scorer(SENTENCE_READER) if isinstance(values.get("method"), str) else Scorer(NOT_RECORDED)
     fold = ZeroShotFold(held_out_of(values, run.holdout), dict(values), scorer, run.metrics.get("seed"), run.path / "metrics.json")
     folds = [fold, *_baseline_folds(values.get("baselines"), fold, run.name)]
-    if reader is not None:
-        folds += _baseline_folds(run.metrics.get("baselines"), fold, run.name)
+    if reader is not None:  # baselines.<name> holds the same keys as the run: its zero_shot entry
+        others = {name: entry.get("zero_shot") for name, entry in run.metrics["baselines"].items() if isinstance(entry, dict)}
+        folds += _baseline_folds(others, fold, run.name)
     return folds
 
 
