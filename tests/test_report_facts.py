@@ -73,6 +73,8 @@ def test_zero_shot_of_a_held_out_run_is_credited_to_what_computed_it():
     assert [(f.scorer.name, f.scorer.is_model) for f in folds] == [
         (SENTENCE_READER, False), ("MMVQShape (fold0), predicted label embedding", True), ("baseline: label names only", False)]
     assert all(f.held_out == ["running", "walking"] for f in folds)
+    zero_shot["candidates"] = LABELS
+    assert all(chance_among_all(f) == 0.25 for f in run_folds(_run("fold0-seed0", zero_shot=zero_shot)))  # the fold's candidates
 
 
 def test_a_zero_shot_result_without_a_method_is_not_credited_to_the_model():

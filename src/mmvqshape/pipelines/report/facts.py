@@ -41,6 +41,8 @@ BASELINE_WORDS = {
 MODEL_BASELINES = {"model_label_embedding": "predicted label embedding"}
 #: Keys that make a dict a zero-shot result (``holdout_accuracy``: older runs).
 ZERO_SHOT_KEYS = ("unseen_accuracy", "unseen_gzsl_accuracy", "holdout_accuracy")
+#: What a baseline scored beside a fold shares with it when it does not say so itself.
+SHARED_FOLD_KEYS = ("candidates", "chance", "chance_unseen", "unseen_labels")
 #: Entries of an explanation dict that are not its own measures.
 NESTED_EXPLANATION_KEYS = ("action_codes", "shuffled_control")
 
@@ -156,7 +158,8 @@ def _baseline_folds(baselines: Any, fold: ZeroShotFold, model_name: str | None) 
             scorer = Scorer(f"{model_name}, {MODEL_BASELINES[name]}", True)
         else:
             scorer = Scorer(BASELINE_WORDS.get(name, name))
-        found.append(ZeroShotFold(fold.held_out, dict(values), scorer, fold.seed, fold.source))
+        shared = {k: fold.values[k] for k in SHARED_FOLD_KEYS if k in fold.values}  # the same candidates, the same chance
+        found.append(ZeroShotFold(fold.held_out, {**shared, **values}, scorer, fold.seed, fold.source))
     return found
 
 
