@@ -122,6 +122,10 @@ def test_headline_answers_the_three_questions_in_words(tmp_path):
     assert "<b>MMVQShape</b> wins with test accuracy 0.950 (38 of 40 windows)" in headline
     assert "For a <b>standing</b> test window the model predicted <b>standing</b>" in headline
     assert "Yes, above chance" in headline and "80 %" in headline and "chance 50 %" in headline
+    # the held-out run's zero_shot names no method and the file no owner: not credited to the model
+    zero_shot_card = headline.split("Were unseen activities recognised?")[1].split("</div>")[0]
+    assert "the model," not in zero_shot_card and "not credited to the model" in zero_shot_card
+    assert "<td>not recorded (the file does not say which model computed it)</td>" in headline
     assert "label_text_retrieval" not in page
     assert "78 %" in headline and "0.775" in headline  # retrieval in words, the number kept in the fold
     assert "unseen windows named right, among unseen activities" in page  # the zero-shot table
@@ -298,3 +302,60 @@ def check_page_in_browser(page_path, tmp_path, *, min_images: int, min_plots: in
 def test_report_renders_in_a_real_browser(tmp_path):
     page = build_report(_fake_demo(tmp_path / "demo"))
     check_page_in_browser(page, tmp_path, min_images=8, min_plots=1)
+
+
+def test_explanation_numbers_sit_under_what_computed_them(tmp_path):
+    """Today's metrics.json: ``explanation`` is the sentence reader's, ``explanation.action_codes`` the model's own."""
+    root = _fake_demo(tmp_path / "demo", zero_shot=False)
+    metrics_path = root / "runs" / "mmvqshape" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["explanation"]["action_codes"] = {"precision": 0.42, "diversity": 0.5}
+    metrics_path.write_text(json.dumps(metrics))
+    section = build_report(root).read_text().split("<h2>What the model explains")[1].split("Test window")[0]
+    head = re.findall(r"<th[^>]*>(.*?)</th>", section)
+    assert head[2:] == ["MMVQShape", "sentence reader (baseline)"]
+    assert "<td class='num'>0.420</td><td class='num'>0.810</td>" in section  # precision: the model's, then the reader's
+
+
+def test_the_layout_with_a_sentence_reader_baseline(tmp_path):
+    """metrics.json with ``baselines.sentence_reader``: ``explanation`` and ``zero_shot`` are the model's own."""
+    root = _fake_demo(tmp_path / "demo", zero_shot=False)
+    metrics_path = root / "runs" / "mmvqshape" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    reader = {"explanation": {"precision": 0.66, "shuffled_control": {"precision": 0.3}}}
+    metrics_path.write_text(json.dumps({**metrics, "explanation": {"precision": 0.81}, "baselines": {"sentence_reader": reader}}))
+    held = _metrics("mmvqshape", 0.7, zero_shot={"unseen_labels": ["running", "walking"], "unseen_accuracy": 0.6, "candidates": 4},
+                    baselines={"sentence_reader": {"zero_shot": {"unseen_labels": ["running", "walking"], "unseen_accuracy": 0.9}}})
+    _run(root / "zero-shot", "fold0-seed0", held)
+    page = build_report(root).read_text()
+    section = page.split("<h2>What the model explains")[1].split("Test window")[0]
+    head = re.findall(r"<th[^>]*>(.*?)</th>", section)
+    assert head[2:] == ["MMVQShape", "sentence reader (baseline)", "sentence reader (baseline), corpus shuffled across labels (control)"]
+    card = page.split("Were unseen activities recognised?")[1].split("</div>")[0]
+    assert "the model, MMVQShape (fold0), named" in card and "60 %" in card  # the model's own, not the reader's 90 %
+    assert "<td>sentence reader (baseline)</td><td>running, walking</td>" in page
+
+
+def test_a_json_of_unknown_kind_is_listed_not_parsed(tmp_path):
+    root = _fake_demo(tmp_path / "demo", zero_shot=False)
+    fold = {"unseen_labels": ["running", "walking"], "unseen_accuracy": 0.99, "method": "mystery"}
+    (root / "extra").mkdir()
+    (root / "extra" / "notes.json").write_text(json.dumps({"per_fold": [fold]}))  # no kind, no documented name
+    (root / "extra" / "later.json").write_text(json.dumps({"kind": "something_new", "per_fold": [fold]}))
+    (root / "extra" / "zero_shot.json").write_text(json.dumps({"kind": "not_a_bench", "per_fold": [fold]}))  # kind wins over name
+    page = build_report(root).read_text()
+    assert "Not tested here" in page and "mystery" not in page and "0.990" not in page
+    for name in ("notes.json", "later.json", "zero_shot.json"):
+        assert f"href='extra/{name}'>extra/{name}</a> <span class='tag'>(not read by this page" in page
+
+
+def test_a_timeline_of_the_chosen_sentences_where_they_carry_start_and_end(tmp_path):
+    root = _fake_demo(tmp_path / "demo", zero_shot=False)
+    path = root / "explain" / "explain_0.json"
+    explanation = json.loads(path.read_text())
+    for position, entry in enumerate(explanation["sub_actions"]):
+        entry.update(start=100 * position, end=100 * position + 150)
+    path.write_text(json.dumps({"kind": "explanation", **explanation, "length": 512}))
+    page = build_report(root).read_text()
+    assert page.count("Where in the window each chosen sentence sits") == 1  # window 10 has no start / end: no timeline
+    assert "alt='Timeline of the sub-actions chosen for test window 0'" in page

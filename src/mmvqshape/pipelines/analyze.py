@@ -110,7 +110,7 @@ def run_projection(
                             f"{method} 3-D projection of sub-actions", tmp / "projection.plotly.json")
             files += ["projection.html", "projection.plotly.json"]
         result = {"method": method, "dims": dims, "seed": seed, "panels": params, "labels": labels, "files": files}
-        write_json(tmp / "projection.json", result)
+        write_json(tmp / "projection.json", {"kind": "projection", **result})
     return {**result, "out": str(out)}
 
 
@@ -178,7 +178,7 @@ def run_gram(source: str | Path | EmbeddingSet, out: str | Path, *, top: int = 2
                                                   for label, row in zip(embeddings.labels, stats["label_mean_similarity"])],
                    ["label", *embeddings.labels])
         plot_gram(gram, embeddings.owner[order], embeddings.labels, tmp / "gram.png")
-        write_json(tmp / "gram_stats.json", stats)
+        write_json(tmp / "gram_stats.json", {"kind": "gram_stats", **stats})
         write_json(tmp / "top_pairs.json", pairs)
         _write_csv(tmp / "top_pairs.csv", pairs, ["cosine", "label_a", "sentence_a", "label_b", "sentence_b", "row_a", "row_b"])
     return {"within": stats["within"], "between": stats["between"], "separation": stats["separation"],
@@ -272,7 +272,7 @@ def run_recon(
         _write_csv(tmp / "runs.csv", runs, ["protocol", "input", "model", "hidden", "seed", "k", "n_train", "n_test",
                                             "train_cosine", "train_top1", "test_cosine", "test_top1"])
         _write_csv(tmp / "summary.csv", wide)
-        write_json(tmp / "recon.json", result)
+        write_json(tmp / "recon.json", {"kind": "recon_probe", **result})
         plot_recon(summary, tmp / "recon.png")
     return {"summary": wide, "k": ks, "chance_top1": chance, "out": str(out)}
 
@@ -348,7 +348,7 @@ def run_codebook(
     with atomic_dir(out) as tmp:
         write_codebook_files(codebook, tmp)
         _write_csv(tmp / "codes.csv", codes)
-        write_json(tmp / "coverage.json", coverage)
+        write_json(tmp / "coverage.json", {"kind": "codebook_coverage", **coverage})
         plot_coverage(coverage, embeddings.labels, tmp / "coverage.png")
     return {
         "method": codebook.method,

@@ -274,7 +274,7 @@ def run_bench_speed(out: str | Path, *, quick: bool = False, seed: int = 0, size
     result["scaling"] = scaling_speed(sizes or ((1_000, 10_000) if quick else (1_000, 10_000, 100_000)),
                                       steps=3 if quick else 8, seed=seed)
     with atomic_dir(out) as tmp:
-        (tmp / "speed.json").write_text(json.dumps(result, indent=2) + "\n")
+        (tmp / "speed.json").write_text(json.dumps({"kind": "bench_speed", **result}, indent=2) + "\n")
         (tmp / "speed.md").write_text(speed_markdown(result))
     return result
 

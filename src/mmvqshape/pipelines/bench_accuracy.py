@@ -175,7 +175,7 @@ def run_bench_accuracy(
         summary = summarize(rows, labels)
         markdown = accuracy_markdown(summary, data=data, seeds=seeds, labels=labels, setup=setup)
         _write_tables(tmp, rows, labels)
-        (tmp / "summary.json").write_text(json.dumps({"setup": setup, "summary": summary}, indent=2) + "\n")
+        (tmp / "summary.json").write_text(json.dumps({"kind": "bench_accuracy", "setup": setup, "summary": summary}, indent=2) + "\n")
         (tmp / "accuracy.md").write_text(markdown)
         for npz in work.glob("*.npz"):
             npz.unlink()

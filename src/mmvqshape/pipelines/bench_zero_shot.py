@@ -117,7 +117,7 @@ def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequ
     }
     markdown = bench_markdown(summary)
     with atomic_dir(out) as tmp:
-        (tmp / "zero_shot.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+        (tmp / "zero_shot.json").write_text(json.dumps({"kind": "zero_shot_bench", **summary}, indent=2, default=_json_default) + "\n")
         (tmp / "zero_shot.md").write_text(markdown)
         (tmp / "zero_shot.csv").write_text(_csv(rows))
     summary["markdown"] = markdown

@@ -243,7 +243,7 @@ def _public(report: dict[str, Any]) -> dict[str, Any]:
 
 def _write_outputs(report: dict[str, Any], embeddings: Any, out: Path) -> None:
     with atomic_dir(out) as tmp:
-        (tmp / "check.json").write_text(json.dumps(_public(report), indent=2, default=_json_default) + "\n")
+        (tmp / "check.json").write_text(json.dumps({"kind": "corpus_check", **_public(report)}, indent=2, default=_json_default) + "\n")
         if "similarity" in report:
             _figures(report, embeddings, tmp)
 

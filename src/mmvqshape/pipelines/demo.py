@@ -126,7 +126,7 @@ def run_demo(out: str | Path = "runs/demo", *, data: str = "basicmotions", also:
         part = run_story(out / name, name, quick=quick, seed=seed, seconds=seconds, models=("minirocket", "mmvqshape"),
                          analyses=False, tag=f"{name}: ")
         metrics.update({f"{name}/{model}": m for model, m in part.items()})
-    write_json(out / "timing.json", seconds)
+    write_json(out / "timing.json", {"kind": "timing", **seconds})
     title = f"MMVQShape demo: {DEMO_DATA[data].title}" if not also else (
         "MMVQShape demo: " + " and ".join(DEMO_DATA[name].name for name in (data, *also)))
     report = _step(seconds, "report", lambda: build_report(out, title=title))
@@ -150,7 +150,7 @@ def run_story(out: Path, data: str, *, quick: bool, seed: int, seconds: dict[str
     def summary() -> dict:
         result = summarize_data(data, seed=seed)
         text = format_summary(result)
-        write_json(out / "data" / "summary.json", result)
+        write_json(out / "data" / "summary.json", {"kind": "data_summary", **result})
         with atomic_file(out / "data" / "summary.txt") as handle:
             handle.write(text + "\n")
         print(text)

@@ -206,5 +206,5 @@ def run_explain(run: str | Path, data: str | None = None, index: int = 0, out: s
     png = explain_figure(result, out / f"explain_{int(index)}.png", list(windows.channel_names),
                          title=f"{cfg.model_name} · {Path(str(windows.name)).name} · test window {index}")
     explanation = {k: v for k, v in result.items() if k != "arrays"}
-    write_json(out / f"explain_{int(index)}.json", explanation)
+    write_json(out / f"explain_{int(index)}.json", {"kind": "explanation", **explanation})
     return {"png": png, "json": out / f"explain_{int(index)}.json", "explanation": explanation}

@@ -69,7 +69,7 @@ def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_t
     metrics.update(extra or {})
     if getattr(windows, "activity", None) is not None:  # each sample's activity: the sliding classifier's grounding
         metrics.setdefault("baselines", {})["sliding_classifier"] = sliding_baseline_entry(windows, split="test")
-    write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", {"kind": "metrics", **metrics})
     if proba is not None:
         with atomic_file(out / "predictions.csv") as handle:
             predictions_table(index, y_true, proba, labels).to_csv(handle, index=False)

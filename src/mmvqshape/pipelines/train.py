@@ -158,7 +158,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     best = Path(checkpoint_cb.best_model_path) if checkpoint_cb.best_model_path else out / "checkpoints" / "last.ckpt"
     metrics = score_run(out, cfg=cfg, windows=windows, checkpoint=best, embeddings=embeddings,
                         fit_probe=cfg.probe is not None, figures=False)
-    write_json(out / "timing.json", {"train_seconds": round(train_seconds, 2), "epochs": cfg.max_epochs})
+    write_json(out / "timing.json", {"kind": "timing", "train_seconds": round(train_seconds, 2), "epochs": cfg.max_epochs})
     return {"out": out, "metrics": metrics, "best_checkpoint": best}
 
 
@@ -207,5 +207,5 @@ def train_baseline(cfg: TrainConfig, out: Path, *, resume: bool = False) -> dict
     with atomic_file(out / "model.joblib", "wb") as handle:
         joblib.dump(model, handle)
     metrics = score_baseline(out, cfg=cfg, windows=windows, model=model)
-    write_json(out / "timing.json", {"train_seconds": round(time.time() - started, 2)})
+    write_json(out / "timing.json", {"kind": "timing", "train_seconds": round(time.time() - started, 2)})
     return {"out": out, "metrics": metrics, "best_checkpoint": out / "model.joblib"}

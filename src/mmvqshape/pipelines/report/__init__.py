@@ -26,30 +26,13 @@ from plotly.offline import get_plotlyjs
 
 from ...atomic import atomic_file
 from ...errors import UserError
-from .folder import (
-    bench_summary,
-    files_of,
-    find_explanations,
-    find_projections,
-    find_runs,
-    find_zero_shot_folds,
-    labels_of,
-    nested_parts,
-    read_json,
-)
+from .folder import bench_summary, document_data, nested_parts
+from .headline import part_note
 from .html import esc, label_html, page
-from .sections import Part, part_note, render_part
+from .part import Part, read_part
+from .sections import render_part
 
 __all__ = ["build_report", "read_part"]
-
-
-def read_part(root: Path, page_dir: Path, anchor: str = "") -> Part:
-    """Everything one data set's folder holds that the sections draw."""
-    files = files_of(root)
-    runs = find_runs(files)
-    return Part(root=root, page_dir=page_dir, files=files, runs=runs, explanations=find_explanations(files),
-                projections=find_projections(files), labels=labels_of(root, files, runs),
-                zero_shot=find_zero_shot_folds(files, runs), anchor=anchor)
 
 
 #: Data sources in words (the part of a DATA name before its options).
@@ -58,15 +41,15 @@ DATA_WORDS = {"basicmotions": "BasicMotions", "hapt": "UCI HAPT", "hapt-transiti
 
 
 def _data_name(root: Path) -> str:
-    summary = read_json(root / "data" / "summary.json")
-    if isinstance(summary, dict) and summary.get("data"):
+    summary = document_data(root / "data" / "summary.json", "data_summary")
+    if summary and summary.get("data"):
         data = str(summary["data"])
         return DATA_WORDS.get(data.split("[")[0].split(":")[0].lower(), data)
     bench = bench_summary(root)
     if bench and bench[1].get("data"):
         return f"{bench[1]['data']} benchmark"
-    zero_shot = read_json(root / "zero_shot.json")
-    if isinstance(zero_shot, dict) and zero_shot.get("data"):
+    zero_shot = document_data(root / "zero_shot.json", "zero_shot_bench")
+    if zero_shot and zero_shot.get("data"):
         return f"{zero_shot['data']} zero-shot benchmark"
     return root.name
 
@@ -116,8 +99,8 @@ def build_report(folder: str | Path, out: str | Path | None = None, title: str |
 def _facts(part: Part) -> list[str]:
     """The line under the title: data, activities, test windows."""
     facts = []
-    summary = read_json(part.root / "data" / "summary.json")
-    if isinstance(summary, dict):
+    summary = document_data(part.root / "data" / "summary.json", "data_summary")
+    if summary:
         facts.append(esc(summary.get("data")))
         test = ((summary.get("splits") or {}).get("test") or {}).get("n")
         if test:

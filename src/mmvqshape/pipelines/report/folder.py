@@ -1,5 +1,9 @@
 """Reading a run, demo or bench folder into what the report's sections draw.
 
+JSON files are read by their documented formats: the ``kind`` each of our writers records
+(``metrics``, ``explanation``, ``zero_shot_bench`` ...), or, for files written before that
+field, the documented name that fixes the format (``metrics.json`` in a run folder,
+``zero_shot.json`` in a bench folder). Any other JSON is linked from the page, never parsed.
 Nothing here writes HTML. Every reader tolerates what is absent (an older run without a
 key, a bench folder without explanations) by returning ``None`` or an empty list, so each
 section shows what is present and skips the rest.
@@ -26,6 +30,7 @@ MODEL_WORDS: dict[str, tuple[str, str]] = {
     "summary-lr": ("Summary features + logistic regression",
                    "baseline: per-window statistics, band energies and gravity direction, a logistic regression; explains nothing"),
     "vqshape": ("VQShape", "shape tokens from a learned codebook, then a classifier"),
+    "shape-tokens": ("Shape tokens", "shapes cut from the signal and coded by a k-means codebook; a classifier on the tokens alone"),
     "vqshape-probe": ("VQShape, pre-trained + linear probe", "self-supervised shape tokens per channel, a linear classifier on top"),
     "vqshape-flat-weights": ("VQShape, flat loss weights", "VQShape with the plan author's equal loss weights (ablation)"),
     "mmvqshape": ("MMVQShape", "VQShape plus sub-action sentences the model chooses from the signal alone"),
@@ -133,6 +138,80 @@ def run_key(name: str) -> str:
     return key
 
 
+#: The kinds of JSON the report reads (the ``kind`` our writers record). A JSON file of any
+#: other kind, or with none and no documented name, is linked from the page and not read.
+READ_KINDS = {"metrics", "explanation", "projection", "zero_shot_bench", "bench_accuracy", "data_summary", "timing",
+              "gram_stats", "embedding_index"}
+#: Documented file names that fix the format of files written before the ``kind`` field.
+DOCUMENTED_NAMES = {"metrics.json": "metrics", "zero_shot.json": "zero_shot_bench", "projection.json": "projection",
+                    "index.json": "embedding_index", "timing.json": "timing", "gram_stats.json": "gram_stats"}
+#: Our writers put ``kind`` first, so it is read from the file's opening without parsing the rest.
+KIND_AT_START = re.compile(r'\A\s*\{\s*"kind"\s*:\s*"([\w-]+)"')
+
+
+def documented_kind(path: Path) -> str | None:
+    """The kind a file has by its documented name and place (a run's ``metrics.json``, a bench's
+    ``zero_shot.json``, a demo's ``data/summary.json``, ``explain_<I>.json`` ...); None elsewhere."""
+    if path.name in DOCUMENTED_NAMES:
+        return DOCUMENTED_NAMES[path.name]
+    if re.fullmatch(r"explain_\d+\.json", path.name):
+        return "explanation"
+    if path.name == "summary.json" and path.parent.name == "data":
+        return "data_summary"
+    if path.name == "summary.json" and (path.parent / "accuracy.csv").is_file():
+        return "bench_accuracy"
+    return None
+
+
+def opening_kind(path: Path) -> str | None:
+    """The ``kind`` a JSON file names first (as our writers do), read from its first bytes only."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            match = KIND_AT_START.match(handle.read(512))
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+@dataclass
+class Document:
+    """One JSON file of the folder: its kind and content, or ``kind`` None when the report does not read it."""
+
+    path: Path
+    kind: str | None
+    data: Any = None
+
+
+def read_document(path: Path) -> Document:
+    """Read ``path`` when its kind is one the report reads: the kind it records, else the one its
+    documented name fixes. Other files are not parsed."""
+    expected = documented_kind(path) if path.is_file() else None
+    if expected is None and opening_kind(path) not in READ_KINDS:
+        return Document(path, None)
+    data = read_json(path)
+    recorded = data.get("kind") if isinstance(data, dict) else None
+    kind = recorded if isinstance(recorded, str) else expected
+    if kind not in READ_KINDS or data is None:
+        return Document(path, None)
+    return Document(path, kind, data)
+
+
+def read_documents(files: list[Path]) -> list[Document]:
+    """Every JSON file among ``files``, in path order."""
+    return [read_document(path) for path in files if path.suffix == ".json"]
+
+
+def of_kind(documents: list[Document], kind: str) -> list[Document]:
+    """The documents of one kind whose content is a JSON object."""
+    return [d for d in documents if d.kind == kind and isinstance(d.data, dict)]
+
+
+def document_data(path: Path, kind: str) -> dict | None:
+    """The content of the single file ``path`` when it is of ``kind``; None otherwise."""
+    document = read_document(path)
+    return document.data if document.kind == kind and isinstance(document.data, dict) else None
+
+
 @dataclass
 class Run:
     """One trained model's folder: ``metrics.json`` and whatever sits beside it."""
@@ -177,22 +256,18 @@ class Run:
         return None
 
 
-def find_runs(files: list[Path]) -> list[Run]:
-    """Every folder with a readable ``metrics.json`` among ``files``."""
+def find_runs(documents: list[Document]) -> list[Run]:
+    """Every folder whose ``metrics.json`` (kind ``metrics``) is readable."""
     runs = []
-    for path in files:
-        if path.name != "metrics.json":
-            continue
-        metrics = read_json(path)
-        if isinstance(metrics, dict):
-            config = read_yaml(path.parent / "config.yaml") if (path.parent / "config.yaml").is_file() else {}
-            runs.append(Run(path.parent, metrics, config))
+    for document in of_kind(documents, "metrics"):
+        config_path = document.path.parent / "config.yaml"
+        runs.append(Run(document.path.parent, document.data, read_yaml(config_path) if config_path.is_file() else {}))
     return runs
 
 
 @dataclass
 class Explanation:
-    """One explained window: ``explain_<I>.json`` and its figure."""
+    """One explained window: ``explain_<I>.json`` (kind ``explanation``) and its figure."""
 
     json_path: Path
     data: dict
@@ -203,14 +278,11 @@ class Explanation:
         return int(self.data.get("index", -1))
 
 
-def find_explanations(files: list[Path]) -> list[Explanation]:
+def find_explanations(documents: list[Document]) -> list[Explanation]:
     found = []
-    for path in files:
-        if re.fullmatch(r"explain_\d+\.json", path.name):
-            data = read_json(path)
-            if isinstance(data, dict):
-                png = path.with_suffix(".png")
-                found.append(Explanation(path, data, png if png.is_file() else None))
+    for document in of_kind(documents, "explanation"):
+        png = document.path.with_suffix(".png")
+        found.append(Explanation(document.path, document.data, png if png.is_file() else None))
     return sorted(found, key=lambda e: (str(e.json_path.parent), e.index))
 
 
@@ -231,93 +303,22 @@ class Projection:
         return int(self.params.get("dims", 2))
 
 
-def find_projections(files: list[Path]) -> list[Projection]:
-    found = []
-    for path in files:
-        if path.name == "projection.json":
-            params = read_json(path)
-            rows = read_csv(path.parent / "coordinates.csv")
-            if isinstance(params, dict):
-                found.append(Projection(path.parent, params, rows))
-    return found
+def find_projections(documents: list[Document]) -> list[Projection]:
+    return [Projection(d.path.parent, d.data, read_csv(d.path.parent / "coordinates.csv"))
+            for d in of_kind(documents, "projection")]
 
 
-@dataclass
-class ZeroShotFold:
-    """One held-out-activity result: the activities held out, its numbers (design.md
-    ``zero_shot`` keys), and the seed and scoring method when the source names them."""
-
-    held_out: list[str]
-    values: dict[str, Any]
-    seed: Any = None
-    method: str | None = None
-    source: Path | None = None
-
-
-ZERO_SHOT_KEYS = ("unseen_accuracy", "unseen_gzsl_accuracy", "holdout_accuracy")
-METHOD_KEYS = ("method", "scorer", "scoring", "model", "baseline")
-#: The zero-shot bench's baselines (``baselines`` of each fold) in words.
-BASELINE_WORDS = {
-    "name_only": "baseline: label names only",
-    "text_only": "text check: a label's held-out sentences matched by its others (no signal)",
-}
-
-
-def _fold_of(entry: Any, source: Path, seed: Any = None) -> ZeroShotFold | None:
-    if not isinstance(entry, dict):
-        return None
-    values = entry.get("zero_shot") if isinstance(entry.get("zero_shot"), dict) else entry
-    if not any(key in values for key in ZERO_SHOT_KEYS):
-        return None
-    held = values.get("unseen_labels") or values.get("holdout_labels") or entry.get("unseen") or []
-    method = next((str(entry[k]) for k in METHOD_KEYS if isinstance(entry.get(k), str)), None)
-    return ZeroShotFold([str(h) for h in held], dict(values), entry.get("seed", seed), method, source)
-
-
-def find_zero_shot_folds(files: list[Path], runs: list[Run]) -> list[ZeroShotFold]:
-    """Held-out-activity results: every run trained with held-out labels, and the folds a
-    zero-shot bench lists in its JSON files (a list of folds, or ``{"folds": [...]}``)."""
-    folds = []
-    for run in runs:
-        if run.holdout and isinstance(run.metrics.get("zero_shot"), dict):
-            fold = _fold_of(run.metrics, run.path / "metrics.json", run.metrics.get("seed"))
-            if fold:
-                fold.held_out = fold.held_out or run.holdout
-                fold.method = fold.method if fold.method not in (None, run.model) else None
-                folds.append(fold)
-    run_files = {run.path / "metrics.json" for run in runs}
-    for path in files:
-        if path.suffix != ".json" or path in run_files or path.stat().st_size > 5_000_000:
-            continue
-        data = read_json(path)
-        entries = data if isinstance(data, list) else None
-        if isinstance(data, dict):
-            entries = next((data[k] for k in ("per_fold", "folds") if isinstance(data.get(k), list)
-                            and any(isinstance(e, dict) for e in data[k])), None)
-        for entry in entries if isinstance(entries, list) else []:
-            fold = _fold_of(entry, path)
-            if not fold:
-                continue
-            folds.append(fold)
-            for name, values in (entry.get("baselines") or {}).items():  # scored beside the model, same fold
-                if isinstance(values, dict):
-                    folds.append(ZeroShotFold(fold.held_out, dict(values), fold.seed, BASELINE_WORDS.get(name, name), path))
-    return folds
-
-
-def zero_shot_bench(files: list[Path]) -> tuple[dict, Path] | None:
-    """The first zero-shot bench output among ``files`` (``zero_shot.json`` with ``per_fold``) and its path."""
-    for path in files:
-        if path.name == "zero_shot.json":
-            data = read_json(path)
-            if isinstance(data, dict) and data.get("per_fold"):
-                return data, path
+def zero_shot_bench(documents: list[Document]) -> tuple[dict, Path] | None:
+    """The first zero-shot bench output (kind ``zero_shot_bench``, with ``per_fold``) and its path."""
+    for document in of_kind(documents, "zero_shot_bench"):
+        if document.data.get("per_fold"):
+            return document.data, document.path
     return None
 
 
-def bench_explanation(files: list[Path]) -> tuple[dict, Path] | None:
+def bench_explanation(documents: list[Document]) -> tuple[dict, Path] | None:
     """The zero-shot bench's explanation check (``zero_shot.json`` ``explanation``) and its file."""
-    bench = zero_shot_bench(files)
+    bench = zero_shot_bench(documents)
     if bench and isinstance(bench[0].get("explanation"), dict):
         return bench[0]["explanation"], bench[1]
     return None
@@ -332,11 +333,12 @@ def first(files: list[Path], name: str, *, under: str | None = None) -> Path | N
 
 
 def bench_summary(root: Path) -> tuple[list[dict], dict] | None:
-    """A ``bench accuracy`` folder's ``summary.json``: (rows, setup); None elsewhere.
-    Reads both the list of rows and the ``{"setup", "summary"}`` form."""
-    if not (root / "accuracy.csv").is_file():
+    """A ``bench accuracy`` folder's ``summary.json`` (kind ``bench_accuracy``): (rows, setup);
+    None elsewhere. Reads both the older list of rows and the ``{"setup", "summary"}`` form."""
+    document = read_document(root / "summary.json")
+    if document.kind != "bench_accuracy":
         return None
-    data = read_json(root / "summary.json")
+    data = document.data
     if isinstance(data, dict):
         rows, setup = data.get("summary"), data.get("setup") or {}
     else:
@@ -346,15 +348,14 @@ def bench_summary(root: Path) -> tuple[list[dict], dict] | None:
     return [r for r in rows if isinstance(r, dict)], setup if isinstance(setup, dict) else {}
 
 
-def labels_of(root: Path, files: list[Path], runs: list[Run]) -> list[str]:
-    """The activity labels in class-index order: data summary, else a run's, else an embedding's."""
-    summary = read_json(root / "data" / "summary.json")
-    if isinstance(summary, dict) and summary.get("labels"):
+def labels_of(root: Path, documents: list[Document], runs: list[Run]) -> list[str]:
+    """The activity labels in class-index order: data summary, else a bench's, else a run's, else an embedding's."""
+    summary = document_data(root / "data" / "summary.json", "data_summary")
+    indexes = [[str(label) for label in d.data.get("labels") or []] for d in of_kind(documents, "embedding_index")]
+    if summary and summary.get("labels"):
         labels = [str(label) for label in summary["labels"]]
-        for path in files:  # a corpus may describe more labels than the data holds: they come after
-            index = read_json(path) if path.name == "index.json" else None
-            if isinstance(index, dict):
-                labels += [str(label) for label in index.get("labels") or [] if str(label) not in labels]
+        for index in indexes:  # a corpus may describe more labels than the data holds: they come after
+            labels += [label for label in index if label not in labels]
         return labels
     bench = bench_summary(root)
     if bench and bench[1].get("labels"):
@@ -363,9 +364,4 @@ def labels_of(root: Path, files: list[Path], runs: list[Run]) -> list[str]:
         per_class = run.metrics.get("per_class")
         if isinstance(per_class, dict) and per_class:
             return list(per_class)
-    for path in files:
-        if path.name == "index.json":
-            index = read_json(path)
-            if isinstance(index, dict) and index.get("labels"):
-                return [str(label) for label in index["labels"]]
-    return []
+    return next((index for index in indexes if index), [])

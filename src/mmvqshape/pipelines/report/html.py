@@ -79,15 +79,16 @@ def mean_std(mean: float | None, std: float | None, n: int) -> str:
     return f"{mean:.3f}" if n <= 1 or std is None else f"{mean:.3f} ± {std:.3f}"
 
 
-def image(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
+def image(source: Path | bytes, alt: str) -> str:
+    """An embedded PNG from a file or from the PNG's bytes."""
+    data = base64.b64encode(source if isinstance(source, bytes) else source.read_bytes()).decode()
     return f"<img src='data:image/png;base64,{data}' alt='{esc(alt)}' loading='eager'>"
 
 
-def figure(path: Path, caption: str, *, alt: str | None = None, caption_html: str | None = None) -> str:
-    """One embedded PNG with its caption (``caption_html`` is trusted, already-escaped HTML)."""
+def figure(source: Path | bytes, caption: str, *, alt: str | None = None, caption_html: str | None = None) -> str:
+    """One embedded PNG (a file or its bytes) with its caption (``caption_html`` is trusted, already-escaped HTML)."""
     text = caption_html if caption_html is not None else esc(caption)
-    return f"<figure>{image(path, alt or caption)}<figcaption>{text}</figcaption></figure>"
+    return f"<figure>{image(source, alt or caption)}<figcaption>{text}</figcaption></figure>"
 
 
 def table(head: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: Sequence[bool] | None = None,
