@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .run import find_checkpoint, load_data, load_text, read_run
+from .run.folder import find_checkpoint, read_run
+from .run.inputs import load_data, load_text
 from .scoring import read_minirocket, score_minirocket, score_run
 
 
