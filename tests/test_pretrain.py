@@ -13,7 +13,7 @@ import train_support as ts
 from mmvqshape.cli import main
 from mmvqshape.models import build_task
 from mmvqshape.models.vqshape import VQShape, VQShapeConfig
-from mmvqshape.pipelines.run import apply_init, read_init_weights
+from mmvqshape.pipelines.run.weights import apply_init, read_init_weights
 from mmvqshape.signals import load_windows
 from mmvqshape.pipelines.vqshape_convert import load_vqshape, save_vqshape
 from mmvqshape.training.callbacks import monitor_for
@@ -127,7 +127,7 @@ def test_init_refuses_what_the_weights_cannot_be(sources, tmp_path, capsys):
 
 
 def test_bundled_weights_fit_the_default_model():
-    from mmvqshape.pipelines.run import BUNDLED_WEIGHTS
+    from mmvqshape.pipelines.run.weights import BUNDLED_WEIGHTS
 
     assert BUNDLED_WEIGHTS.stat().st_size < 5 * 2**20  # small enough to ship in the package
     model = read_init_weights("bundled")

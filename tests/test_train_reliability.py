@@ -20,7 +20,7 @@ import torch
 
 import train_support as ts
 from mmvqshape.cli import main
-from mmvqshape.pipelines.run import prepares_run_folder
+from mmvqshape.pipelines.run.prepare import prepares_run_folder
 
 SCRIPT = Path(__file__).with_name("train_support.py")
 MODELS = ("vqshape", "mmvqshape")

@@ -49,6 +49,21 @@ class TokenTextConfig:
     temperature: float = 0.1
     w_text: float = 0.5
     w_segment: float = 0.5
+    objective: str = "classify"  # the trainer's harness keys: token MMVQShape always classifies ...
+    channels: str = "joint"  # ... and reads the channels jointly
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.architecture != "tokens":
+            problems.append(f"architecture must be tokens here, not {self.architecture!r}")
+        if self.objective != "classify" or self.channels != "joint":
+            problems.append("token MMVQShape needs objective classify and channels joint")
+        if not 0 < self.segment_span <= 1 or not 0 < self.segment_hop <= 1:
+            problems.append("segment_span and segment_hop must be in (0, 1]")
+        if self.num_slots < 1 or self.temperature <= 0:
+            problems.append("num_slots must be at least 1 and temperature positive")
+        if problems:
+            raise ValueError("; ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

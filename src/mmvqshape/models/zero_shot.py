@@ -44,9 +44,15 @@ import numpy as np
 from sklearn.covariance import LedoitWolf
 from sklearn.linear_model import LogisticRegression, Ridge
 
+from ..numeric import unit_rows
 
-def _unit(a: np.ndarray) -> np.ndarray:
-    return a / (np.linalg.norm(a, axis=-1, keepdims=True) + 1e-12)
+
+def novelty_threshold(novelty: np.ndarray, quantile: float) -> float:
+    """The novelty above which a window goes to the unseen labels: exceeded by the share
+    ``quantile`` of the (seen validation windows') ``novelty`` values; ``inf`` for 0 (none)."""
+    if quantile <= 0:
+        return float("inf")
+    return float(np.quantile(novelty, 1 - quantile))
 
 
 @dataclass
@@ -75,8 +81,8 @@ class CandidateTexts:
         if any(len(s) == 0 for s in sentences):
             raise ValueError("every candidate label needs at least one sentence")
         self.labels = list(labels)
-        self.sentences = [_unit(np.asarray(s, dtype=np.float64)) for s in sentences]
-        self.names = None if names is None else _unit(np.asarray(names, dtype=np.float64))
+        self.sentences = [unit_rows(s) for s in sentences]
+        self.names = None if names is None else unit_rows(names)
 
     def centre(self, seen: Sequence[int]) -> np.ndarray:
         return np.concatenate([self.sentences[i] for i in seen]).mean(0)
@@ -84,22 +90,29 @@ class CandidateTexts:
     def sentence_rows(self, seen: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """All labels' sentences centred on the seen ones: (M, D) unit rows and their owner (M,)."""
         mu = self.centre(seen)
-        rows = np.concatenate([_unit(s - mu) for s in self.sentences])
+        rows = np.concatenate([unit_rows(s - mu) for s in self.sentences])
         owner = np.concatenate([np.full(len(s), i) for i, s in enumerate(self.sentences)])
         return rows, owner
 
     def prototypes(self, seen: Sequence[int], name_weight: float = 0.0) -> np.ndarray:
         """(L, D) unit: mean of each label's centred sentences (+ its centred name)."""
         mu = self.centre(seen)
-        protos = _unit(np.stack([_unit(s - mu).mean(0) for s in self.sentences]))
+        protos = unit_rows(np.stack([unit_rows(s - mu).mean(0) for s in self.sentences]))
         if name_weight > 0 and self.names is not None:
-            names = _unit(self.names - self.names[list(seen)].mean(0))
-            protos = _unit((1 - name_weight) * protos + name_weight * names)
+            names = unit_rows(self.names - self.names[list(seen)].mean(0))
+            protos = unit_rows((1 - name_weight) * protos + name_weight * names)
         return protos
 
 
 class SubActionZeroShot:
-    """Fit on seen windows' features; score any candidate labels by their sentences."""
+    """Fit on seen windows' features; score any candidate labels by their sentences.
+
+    Fitted attributes end in ``_`` (as in scikit-learn): ``seen_`` (label indices),
+    ``feature_mean_`` / ``feature_std_`` (standardisation), ``prototypes_`` (L, D),
+    ``sentences_`` (M, D) with ``owner_`` (M,), ``reader_`` (ridge map), ``seen_expert_``
+    (logistic regression), ``class_ids_`` / ``class_means_`` (S, F) and
+    ``inverse_covariance_`` (F, F, the shrunk shared within-class covariance's inverse).
+    """
 
     def __init__(self, config: ZeroShotConfig | None = None):
         self.config = config or ZeroShotConfig()
@@ -108,78 +121,76 @@ class SubActionZeroShot:
         """``features`` (N, F) and labels ``y`` (N,) of training windows, all in ``seen``."""
         features = np.asarray(features, dtype=np.float64)
         y = np.asarray(y, dtype=np.int64)
-        self.seen = sorted(int(s) for s in seen)
-        if not np.isin(y, self.seen).all():
+        self.seen_ = sorted(int(s) for s in seen)
+        if not np.isin(y, self.seen_).all():
             raise ValueError("training windows must belong to seen labels only")
         if len(np.unique(y)) < 2:
             raise ValueError("at least two seen labels with windows are needed")
-        self.texts = texts
-        self.mean, self.std = features.mean(0), features.std(0) + 1e-6
+        self.feature_mean_, self.feature_std_ = features.mean(0), features.std(0) + 1e-6
         x = self._standardise(features)
-        self.prototypes = texts.prototypes(self.seen, self.config.name_weight)  # (L, D)
-        self.sentences, self.owner = texts.sentence_rows(self.seen)  # (M, D), (M,)
-        self.reader = Ridge(alpha=self.config.ridge_alpha).fit(x, self.prototypes[y])
-        self.seen_expert = LogisticRegression(C=self.config.classifier_c, max_iter=3000).fit(x, y)
-        self.class_ids = np.unique(y)
-        self.class_means = np.stack([x[y == c].mean(0) for c in self.class_ids])  # (S, F)
-        residuals = x - self.class_means[np.searchsorted(self.class_ids, y)]
-        self.precision = LedoitWolf().fit(residuals).precision_  # shared within-class covariance, shrunk
+        self.prototypes_ = texts.prototypes(self.seen_, self.config.name_weight)  # (L, D)
+        self.sentences_, self.owner_ = texts.sentence_rows(self.seen_)  # (M, D), (M,)
+        self.reader_ = Ridge(alpha=self.config.ridge_alpha).fit(x, self.prototypes_[y])
+        self.seen_expert_ = LogisticRegression(C=self.config.classifier_c, max_iter=3000).fit(x, y)
+        self.class_ids_ = np.unique(y)
+        self.class_means_ = np.stack([x[y == c].mean(0) for c in self.class_ids_])  # (S, F)
+        residuals = x - self.class_means_[np.searchsorted(self.class_ids_, y)]
+        self.inverse_covariance_ = LedoitWolf().fit(residuals).precision_  # shared within-class covariance, shrunk
         return self
 
     def _standardise(self, features: np.ndarray) -> np.ndarray:
-        return (np.asarray(features, dtype=np.float64) - self.mean) / self.std
+        return (np.asarray(features, dtype=np.float64) - self.feature_mean_) / self.feature_std_
 
     def read(self, features: np.ndarray) -> np.ndarray:
         """What the model reads from the signal, in the sentence space: (N, D) unit."""
-        return _unit(self.reader.predict(self._standardise(features)))
+        return unit_rows(self.reader_.predict(self._standardise(features)))
 
     def text_scores(self, features: np.ndarray) -> np.ndarray:
         """(N, L) cosine of each window's reading with each candidate's sentence prototype."""
-        return self.read(features) @ self.prototypes.T
+        return self.read(features) @ self.prototypes_.T
 
     def sentence_match(self, features: np.ndarray) -> np.ndarray:
         """(N, M) cosine of each window's reading with every candidate sentence."""
-        return self.read(features) @ self.sentences.T
+        return self.read(features) @ self.sentences_.T
 
     def novelty(self, features: np.ndarray) -> np.ndarray:
         """(N,) smallest squared Mahalanobis distance to a seen class mean (shared within-class
         covariance, Ledoit-Wolf shrinkage, all feature directions)."""
-        difference = self._standardise(features)[:, None, :] - self.class_means[None]  # (N, S, F)
-        return np.einsum("nsf,fg,nsg->ns", difference, self.precision, difference).min(1)
+        difference = self._standardise(features)[:, None, :] - self.class_means_[None]  # (N, S, F)
+        return np.einsum("nsf,fg,nsg->ns", difference, self.inverse_covariance_, difference).min(1)
 
     def novelty_threshold(self, seen_validation_features: np.ndarray, quantile: float) -> float:
-        """Novelty above which a window goes to the unseen labels: the share ``quantile`` of
-        *seen* validation windows that would be called unseen (0: none)."""
-        if quantile <= 0:
-            return float("inf")
-        return float(np.quantile(self.novelty(seen_validation_features), 1 - quantile))
+        """:func:`novelty_threshold` of the *seen* validation windows' novelty: the share
+        ``quantile`` of them would be called unseen (0: none)."""
+        return novelty_threshold(self.novelty(seen_validation_features), quantile)
 
     def generalised_scores(self, features: np.ndarray) -> np.ndarray:
         """(N, L) scores over all candidates for calibrated stacking with ``gamma = -threshold``
-        (:meth:`novelty_threshold`): seen labels score ``-novelty`` (+ 1e-6 x the seen expert's
-        probability, to rank within them), unseen labels ``0`` (+ 1e-6 x the text score). After
-        subtracting ``gamma`` from the seen labels, a window goes to the unseen labels exactly
-        when its novelty exceeds the threshold."""
+        (:meth:`novelty_threshold`; the rule is ``training.zero_shot_metrics.calibrated_predictions``):
+        seen labels score ``-novelty`` (+ 1e-6 x the seen expert's probability, to rank within
+        them), unseen labels ``0`` (+ 1e-6 x the text score). After subtracting ``gamma`` from
+        the seen labels, a window goes to the unseen labels exactly when its novelty exceeds the
+        threshold."""
         x = self._standardise(features)
-        n_labels = len(self.prototypes)
-        unseen = [i for i in range(n_labels) if i not in self.seen]
+        n_labels = len(self.prototypes_)
+        unseen = [i for i in range(n_labels) if i not in self.seen_]
         scores = np.full((len(x), n_labels), -np.inf)
-        proba = self.seen_expert.predict_proba(x)  # columns follow classes_
-        scores[:, self.seen_expert.classes_] = -self.novelty(features)[:, None] + 1e-6 * proba
+        proba = self.seen_expert_.predict_proba(x)  # columns follow classes_
+        scores[:, self.seen_expert_.classes_] = -self.novelty(features)[:, None] + 1e-6 * proba
         if unseen:
             scores[:, unseen] = 1e-6 * self.text_scores(features)[:, unseen]
         return scores
 
     def explain(self, features: np.ndarray, k: int, posterior_weight: float = 1.0) -> np.ndarray:
-        """(N, k) indices into :attr:`sentences`: the ``k`` seen-label sentences that best explain
+        """(N, k) indices into :attr:`sentences_`: the ``k`` seen-label sentences that best explain
         each window, a set (no order, no repeats). A sentence's score is its match with the
         window's reading plus ``posterior_weight`` x the log-probability the seen expert gives
         its label, so the chosen sentences are right (their label fits the signal) and specific
         (among a label's sentences, those the window's reading is nearest)."""
-        allowed = np.isin(self.owner, self.seen)
-        proba = np.zeros((len(features), len(self.prototypes)))
-        proba[:, self.seen_expert.classes_] = self.seen_expert.predict_proba(self._standardise(features))
-        score = self.sentence_match(features) + posterior_weight * np.log(proba[:, self.owner] + 1e-9)
+        allowed = np.isin(self.owner_, self.seen_)
+        proba = np.zeros((len(features), len(self.prototypes_)))
+        proba[:, self.seen_expert_.classes_] = self.seen_expert_.predict_proba(self._standardise(features))
+        score = self.sentence_match(features) + posterior_weight * np.log(proba[:, self.owner_] + 1e-9)
         score = np.where(allowed[None, :], score, -np.inf)
         k = min(k, int(allowed.sum()))
         return np.argsort(-score, axis=1, kind="stable")[:, :k]

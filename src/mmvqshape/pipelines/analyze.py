@@ -216,16 +216,7 @@ def run_recon(
     embeddings = _load(source)
     config = config or ProbeConfig()
     config.validate()
-    hidden = [int(h) for h in hidden]
-    if not hidden or min(hidden) < 1:
-        raise UserError("--hidden", "needs one or more positive hidden sizes")
-    seed_list = list(range(seed, seed + seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if not seed_list:
-        raise UserError("--seeds", "needs at least one seed")
-    protocols = list(protocols)
-    for protocol in protocols:
-        if protocol not in PROTOCOLS:
-            raise UserError("--protocols", f"unknown protocol '{protocol}' (choose from {', '.join(PROTOCOLS)})")
+    hidden, seed_list, protocols = _recon_options(hidden, seeds, seed, protocols)
     action_codebook = None
     if codebook is not None:
         action_codebook = codebook if isinstance(codebook, ActionCodebook) else load_codebook(codebook)
@@ -235,19 +226,7 @@ def run_recon(
         tables["quantized"] = quantize(embeddings.subactions, action_codebook)
 
     splits = {(p, s): make_split(embeddings, p, s, config) for p in protocols for s in seed_list}  # validates before training
-    runs: list[dict[str, Any]] = []
-    total = len(splits) * len(tables) * len(hidden)
-    with _threads(threads), tqdm(total=total, desc="recon probe", disable=not progress, leave=False) as bar:
-        for (protocol, run_seed), split in splits.items():
-            common = {"protocol": protocol, "seed": run_seed, "k": split.k, "n_train": len(split.train_rows), "n_test": len(split.test_rows)}
-            for input_name, table in tables.items():
-                base = baseline_scores(table, embeddings.label_vectors, split)
-                runs.append({**common, "input": input_name, "model": "baseline", "hidden": "", "train_cosine": "", "train_top1": "",
-                             "test_cosine": base["test_cosine"], "test_top1": base["test_top1"]})
-                for size in hidden:
-                    _, scores = train_probe(table, embeddings.label_vectors, split, size, run_seed, config)
-                    runs.append({**common, "input": input_name, "model": "probe", "hidden": size, **scores})
-                    bar.update(1)
+    runs = _recon_runs(embeddings, tables, splits, hidden, config, threads, progress)
 
     chance = 1.0 / len(embeddings.labels)
     summary = _summarise(runs, chance)
@@ -275,6 +254,41 @@ def run_recon(
         write_json(tmp / "recon.json", {"kind": "recon_probe", **result})
         plot_recon(summary, tmp / "recon.png")
     return {"summary": wide, "k": ks, "chance_top1": chance, "out": str(out)}
+
+
+def _recon_options(hidden: Sequence[int], seeds: int | Sequence[int], seed: int,
+                   protocols: Sequence[str]) -> tuple[list[int], list[int], list[str]]:
+    """``run_recon``'s hidden sizes, seed list and protocols, checked (a :class:`UserError` naming the flag)."""
+    hidden = [int(h) for h in hidden]
+    if not hidden or min(hidden) < 1:
+        raise UserError("--hidden", "needs one or more positive hidden sizes")
+    seed_list = list(range(seed, seed + seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list:
+        raise UserError("--seeds", "needs at least one seed")
+    protocols = list(protocols)
+    for protocol in protocols:
+        if protocol not in PROTOCOLS:
+            raise UserError("--protocols", f"unknown protocol '{protocol}' (choose from {', '.join(PROTOCOLS)})")
+    return hidden, seed_list, protocols
+
+
+def _recon_runs(embeddings: EmbeddingSet, tables: dict[str, np.ndarray], splits: dict, hidden: list[int], config: Any,
+                threads: int | None, progress: bool) -> list[dict[str, Any]]:
+    """One row per split (protocol, seed), input table and model: the baseline, then the probe at each hidden size."""
+    runs: list[dict[str, Any]] = []
+    total = len(splits) * len(tables) * len(hidden)
+    with _threads(threads), tqdm(total=total, desc="recon probe", disable=not progress, leave=False) as bar:
+        for (protocol, run_seed), split in splits.items():
+            common = {"protocol": protocol, "seed": run_seed, "k": split.k, "n_train": len(split.train_rows), "n_test": len(split.test_rows)}
+            for input_name, table in tables.items():
+                base = baseline_scores(table, embeddings.label_vectors, split)
+                runs.append({**common, "input": input_name, "model": "baseline", "hidden": "", "train_cosine": "", "train_top1": "",
+                             "test_cosine": base["test_cosine"], "test_top1": base["test_top1"]})
+                for size in hidden:
+                    _, scores = train_probe(table, embeddings.label_vectors, split, size, run_seed, config)
+                    runs.append({**common, "input": input_name, "model": "probe", "hidden": size, **scores})
+                    bar.update(1)
+    return runs
 
 
 def _summarise(runs: list[dict[str, Any]], chance: float) -> list[dict[str, Any]]:

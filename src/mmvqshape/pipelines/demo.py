@@ -182,7 +182,7 @@ def run_story(out: Path, data: str, *, quick: bool, seed: int, seconds: dict[str
     common = {"data": data, "seed": seed, "progress": True}
     specs = {
         "minirocket": {"model_name": "minirocket"},
-        # both start from the shape model shipped with the package (README, "Shapes that explain")
+        # both start from the shape model shipped with the package (docs/shapes.md, "Shapes that explain")
         "vqshape": {"model_name": "vqshape", "init": "bundled", **budget},
         "mmvqshape": {"model_name": "mmvqshape", "corpus": corpus, **({"codebook": str(codebook)} if codebook else {}),
                       "init": "bundled", **budget},

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..models import BASELINES
-from .run import find_checkpoint, load_data, load_text, read_run
+from .run.folder import find_checkpoint, read_run
+from .run.inputs import load_data, load_text
 from .scoring import read_baseline, score_baseline, score_run
 
 

@@ -34,7 +34,9 @@ from ..atomic import atomic_file, write_json
 from ..errors import UserError
 from ..training import shape_metrics
 from ..training.data import SignalDataset
-from .run import find_checkpoint, load_shape_run, read_run
+from .data_units import to_data_units
+from .run.folder import find_checkpoint, read_run
+from .run.inputs import load_shape_run
 
 PER_CHANNEL_KEYS = ("code_idx", "t", "l", "mu", "sigma", "s_pred", "x_pred")
 
@@ -87,6 +89,7 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
         sse, ss = shape_metrics.series_errors(arrays["signal"], arrays["x_pred"])  # (C,)
         result["reconstruction_r2"] = _round(shape_metrics.window_r2(arrays["signal"][None], arrays["x_pred"][None])[0])
         channel_r2 = [_round(1 - e / v) if v > 0 else None for e, v in zip(sse, ss)]
+    data_units = to_data_units(arrays, offset, scale)  # what the figure and mu_signal / sigma_signal show
     if "code_idx" in arrays:
         fit = (shape_metrics.shape_fit_r2(arrays["signal"][None], arrays["t"][None], arrays["l"][None], arrays["s_pred"][None])[0]
                if "s_pred" in arrays else np.full(arrays["code_idx"].shape, np.nan))  # (C, N)
@@ -95,7 +98,7 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
             shapes = []
             for n in np.argsort(arrays["t"][c]):  # shapes in time order
                 t, l = float(arrays["t"][c, n]), float(arrays["l"][c, n])
-                placed = arrays["s_pred"][c, n] * scale[c] + offset[c] if "s_pred" in arrays else None
+                placed = data_units["s_pred"][c, n] if "s_pred" in arrays else None
                 shapes.append({
                     "token": int(n), "code": int(arrays["code_idx"][c, n]), "t": round(t, 6), "l": round(l, 6),
                     "mu": round(float(arrays["mu"][c, n]), 6), "sigma": round(float(arrays["sigma"][c, n]), 6),
@@ -105,11 +108,6 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
                 })
             channels.append({"channel": c, "reconstruction_r2": channel_r2[c], "shapes": shapes})
         result["channels"] = channels
-    for key in ("signal", "x_pred"):  # the figure draws the data's units
-        if key in arrays:
-            arrays[key] = arrays[key] * scale[:, None] + offset[:, None]
-    if "s_pred" in arrays:
-        arrays["s_pred"] = arrays["s_pred"] * scale[:, None, None] + offset[:, None, None]
     if out.get("action_idx") is not None:
         idx = out["action_idx"][0].reshape(-1).tolist()
         words = task.action_sentences(out["action_idx"][:1].reshape(1, -1))[0]
@@ -126,7 +124,7 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
             scores = task.zero_shot_scores(out, candidates)[0].numpy()
             order = np.argsort(-scores)[:top]
             result["zero_shot"] = [{"label": names[i], "cosine": round(float(scores[i]), 6)} for i in order]
-    result["arrays"] = arrays
+    result["arrays"] = data_units
     return result
 
 

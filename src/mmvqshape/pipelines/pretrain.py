@@ -13,7 +13,7 @@ per-class numbers.
 ``RUN/vqshape.safetensors`` (our VQShape file, the format ``mmvq convert-vqshape`` writes
 for reference checkpoints). ``mmvq train --init WEIGHTS`` starts VQShape or MMVQShape from
 such a file, a pre-training run folder or a training checkpoint
-(:func:`mmvqshape.pipelines.run.read_init_weights`, :func:`~mmvqshape.pipelines.run.apply_init`).
+(:func:`mmvqshape.pipelines.run.weights.read_init_weights`, :func:`~mmvqshape.pipelines.run.weights.apply_init`).
 Notebook use::
 
     from mmvqshape.pipelines.pretrain import pretrain
@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import UserError
 from ..training.checkpoint import load_task
 from ..training.config import TrainConfig
-from .run import WEIGHTS_FILE
+from .run.weights import WEIGHTS_FILE
 from .train import train
 from .vqshape_convert import save_vqshape
 

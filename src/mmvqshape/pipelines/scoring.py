@@ -29,21 +29,27 @@ from ..atomic import atomic_file, write_json
 from ..errors import UserError
 from ..labels import normalize_label
 from ..models import BASELINES
+from ..models.zero_shot import CandidateTexts
+from ..numeric import unit_rows
 from ..signals import WindowDataset
+from ..signals.features import summary_features
 from ..training.checkpoint import load_task
 from ..training.config import TrainConfig
 from ..training.data import SignalDataset, TextTable, split_positions
 from ..training.evaluation import PCA_TRAIN_SERIES, collect_outputs, figure_items, sample_signals, training_subsequences
+from ..training.explanation_metrics import explanation_metrics
 from ..training.figures import code_usage_figure, confusion_figure, reconstruction_figure
 from ..training.metrics import classification_metrics, predictions_table, softmax, zero_shot_metrics
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
 from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of, window_r2
-from ..signals.features import summary_features
-from ..training.explanation_metrics import explanation_metrics
-from ..training.zero_shot_metrics import gzsl_metrics
+from ..training.zero_shot_metrics import gzsl_metrics, headline
 from .grounding import sliding_baseline_entry
-from .run import check_same_labels
-from .zero_shot import candidate_texts, explanation_check, zero_shot_fold
+from .data_units import to_data_units
+from .run.inputs import check_same_labels
+from .zero_shot import candidate_texts, explanation_check, shuffled_corpus_precision, zero_shot_fold
+
+#: Shuffles of the corpus averaged in a run's ``explanation.shuffled_control`` (the bench averages its own count).
+N_SHUFFLES = 1
 
 
 def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_true: np.ndarray, proba: np.ndarray | None,
@@ -93,128 +99,171 @@ def figure_in_data_units(figure: dict[str, np.ndarray], affines: list[tuple[np.n
     if "signal" not in figure or not affines:
         return
     if "x_pred" in figure:
-        figure["r2"] = window_r2(figure["signal"], figure["x_pred"].reshape(figure["signal"].shape))
+        figure["x_pred"] = figure["x_pred"].reshape(figure["signal"].shape)
+        figure["r2"] = window_r2(figure["signal"], figure["x_pred"])
     offset = np.stack([a[0] for a in affines]).astype(np.float32)  # (W, C)
     scale = np.stack([a[1] for a in affines]).astype(np.float32)
-    for key in ("signal", "x_pred"):
-        if key in figure:
-            figure[key] = figure[key].reshape(figure["signal"].shape) * scale[..., None] + offset[..., None]
-    if "s_pred" in figure:
-        figure["s_pred"] = figure["s_pred"] * scale[..., None, None] + offset[..., None, None]
+    figure.update(to_data_units(figure, offset, scale))
 
 
 def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddings=None, reader_text=None,
               fit_probe: bool = False, figures: bool = True) -> dict[str, Any]:
     """Score ``checkpoint`` on ``windows``' test split and write the scores into ``out``.
 
-    ``reader_text`` is the run's own corpus (default: ``embeddings``): the sub-action reader
-    behind ``explanation`` and ``zero_shot`` is fitted on it, as at training time, so a corpus
-    passed at evaluation changes no number.
+    ``embeddings`` is the corpus passed now: it fills the dataset items' text fields (which
+    the model ignores at test time). ``reader_text`` is the run's own corpus (default:
+    ``embeddings``): the sub-action reader behind ``explanation`` and ``zero_shot`` is fitted
+    on it, as at training time, so a corpus passed at evaluation changes no number.
 
     With ``cfg.probe`` the class comes from a linear probe on frozen features: fitted here
     (on train, C chosen on val) when ``fit_probe``, else read from ``out/probe.joblib``.
     """
     task, info = load_task(checkpoint)
     check_same_labels(windows, list(info["labels"]), windows.name)
-    text = None
-    if info["model_name"] == "mmvqshape":
-        if embeddings is None:
-            raise UserError("--corpus", "scoring an mmvqshape run needs its corpus or embedding folder")
-        text = TextTable.build(embeddings, windows.labels, where=str(cfg.corpus))
-        if text.dim != info.get("text_dim"):
-            raise UserError(str(cfg.corpus), f"embedding dimension {text.dim} differs from the run's {info.get('text_dim')}")
+    item_text = item_text_table(cfg, windows, info, embeddings)
 
     def dataset(split: str) -> SignalDataset:
-        return SignalDataset(windows, split_positions(windows, split), cfg.length, cfg.normalize, text=text, text_present=False,
-                             scale=info.get("scale"))  # the training split's statistics, whatever data is scored
+        return scored_dataset(windows, split, cfg, info, item_text)
 
     test = dataset("test")
-    device = "cuda" if torch.cuda.is_available() and cfg.accelerator not in ("cpu",) else "cpu"
-    # reconstruction R² with its PCA baseline (fitted on training windows as the model sees them)
-    train_set = dataset("train")
-    scores = ShapeMetricsAccumulator(
-        pca_train=lambda: sample_signals(train_set, max(1, PCA_TRAIN_SERIES // windows.n_channels), cfg.seed), seed=cfg.seed,
-        kmeans_train=lambda: training_subsequences(task, train_set, seed=cfg.seed))
-    figure_at = figure_items(test.labels())
-    outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64), device=device, figure_at=figure_at,
-                              scores=scores)
-    task.cpu()
-    figure_in_data_units(outputs["figure"], [test.signal_affine(p) for p in sorted(figure_at)])
+    outputs, shape_scores = collect_test_outputs(task, test, dataset("train"), cfg, windows.n_channels)
     extra: dict[str, Any] = {
         "checkpoint": checkpoint.name,
         "checkpoint_epoch": info.get("epoch"),
         "test_losses": {k: round(float(v), 6) for k, v in outputs["losses"].items()},
+        **shape_entries(shape_scores, windows),
     }
-    if scores:
-        extra["reconstruction"] = scores.reconstruction(list(windows.labels), list(windows.channel_names))
-        if scores.shapes() is not None:
-            extra["shapes"] = scores.shapes()
-    proba = None
     if cfg.probe:
-        probe_path = out / "probe.joblib"
-        if fit_probe:
-            tr, va = dataset("train"), dataset("val")
-            probe, probe_info = fit_linear_probe(probe_features(task, tr, cfg.probe), tr.labels(), probe_features(task, va, cfg.probe), va.labels(), cfg.seed)
-            with atomic_file(probe_path, "wb") as handle:
-                joblib.dump({"probe": probe, "info": probe_info}, handle)
-        else:
-            try:
-                saved = joblib.load(probe_path)
-                probe, probe_info = saved["probe"], saved["info"]
-            except Exception:  # noqa: BLE001
-                raise UserError(probe_path, "missing or unreadable probe (train again with --probe)") from None
+        probe, probe_info = fitted_probe(task, dataset, cfg, out) if fit_probe else saved_probe(out)
         proba = probe_proba(probe, probe_features(task, test, cfg.probe), len(windows.labels))
         extra["probe"] = {"features": cfg.probe, **probe_info}
-    elif "logits" in outputs:
-        proba = softmax(outputs["logits"].astype(np.float64))
-
-    code_usage: dict[str, tuple[np.ndarray, int]] = {}
-    sizes = task.num_codes()
-    for kind, key in (("shape", "code_idx"), ("action", "action_idx")):
-        if key in outputs:
-            code_usage[kind] = (outputs[key], sizes[kind])
-    if "label_embedding_pred" in outputs and text is not None:
-        if reader_text is None:
-            reader_text, run_text = embeddings, text
-        else:  # the items above read the corpus passed (and ignore it); every text-side score reads the run's
-            run_text = TextTable.build(reader_text, windows.labels, where=str(cfg.corpus))
-        # the sub-action reader's inputs, shared by the explanation and zero-shot entries
-        features = summary_features(np.asarray(windows.X))
-        texts = candidate_texts(reader_text, list(windows.labels), str(cfg.corpus))
-        extra["explanation"] = explanation_entry(task, windows, features, texts, cfg, outputs)
-        if cfg.holdout_labels:
-            extra["zero_shot"] = holdout_zero_shot(windows, features, texts, cfg, outputs, run_text)
-        else:  # every label seen: a consistency check of the predicted label embedding, not zero-shot
-            extra["label_text_retrieval"] = zero_shot_metrics(outputs["label_embedding_pred"], run_text.label_embedding.numpy(),
-                                                              outputs["label"], list(windows.labels), cfg.holdout_labels)
+    else:
+        proba = softmax(outputs["logits"].astype(np.float64)) if "logits" in outputs else None
+    if "label_embedding_pred" in outputs and item_text is not None:
+        run_corpus = embeddings if reader_text is None else reader_text
+        run_text = item_text if reader_text is None else TextTable.build(reader_text, windows.labels, where=str(cfg.corpus))
+        extra.update(sub_action_entries(task, windows, cfg, outputs, run_corpus, run_text))
     return write_scores(out, cfg=cfg, windows=windows, index=outputs["index"], y_true=outputs["label"], proba=proba,
-                        extra=extra, code_usage=code_usage, figure=outputs["figure"], figures=figures)
+                        extra=extra, code_usage=code_usage_of(task, outputs), figure=outputs["figure"], figures=figures)
 
 
-def holdout_zero_shot(windows, features: np.ndarray, texts, cfg: TrainConfig, outputs: dict[str, Any], text) -> dict[str, Any]:
+def item_text_table(cfg: TrainConfig, windows, info: dict[str, Any], embeddings) -> TextTable | None:
+    """The text table of the dataset items of an MMVQShape run (None for other models), from the
+    corpus passed now, checked against the run's text dimension."""
+    if info["model_name"] != "mmvqshape":
+        return None
+    if embeddings is None:
+        raise UserError("--corpus", "scoring an mmvqshape run needs its corpus or embedding folder")
+    table = TextTable.build(embeddings, windows.labels, where=str(cfg.corpus))
+    if table.dim != info.get("text_dim"):
+        raise UserError(str(cfg.corpus), f"embedding dimension {table.dim} differs from the run's {info.get('text_dim')}")
+    return table
+
+
+def scored_dataset(windows, split: str, cfg: TrainConfig, info: dict[str, Any], item_text: TextTable | None) -> SignalDataset:
+    """The ``split`` windows as the model reads them at test time: no sub-action text, and the
+    training split's statistics (``info["scale"]``) whatever data is scored."""
+    return SignalDataset(windows, split_positions(windows, split), cfg.length, cfg.normalize, text=item_text,
+                         text_present=False, scale=info.get("scale"))
+
+
+def collect_test_outputs(task, test: SignalDataset, train: SignalDataset, cfg: TrainConfig,
+                         n_channels: int) -> tuple[dict[str, Any], ShapeMetricsAccumulator]:
+    """The model's outputs over the test windows (figure windows mapped to the data's units) and
+    the reconstruction / shape scores gathered on the way, whose PCA baseline is fitted on
+    training windows as the model sees them. The task is left on the CPU."""
+    device = "cuda" if torch.cuda.is_available() and cfg.accelerator not in ("cpu",) else "cpu"
+    shape_scores = ShapeMetricsAccumulator(
+        pca_train=lambda: sample_signals(train, max(1, PCA_TRAIN_SERIES // n_channels), cfg.seed), seed=cfg.seed,
+        kmeans_train=lambda: training_subsequences(task, train, seed=cfg.seed))
+    figure_at = figure_items(test.labels())
+    outputs = collect_outputs(task, test, batch_size=max(cfg.batch_size, 64), device=device, figure_at=figure_at,
+                              scores=shape_scores)
+    task.cpu()
+    figure_in_data_units(outputs["figure"], [test.signal_affine(p) for p in sorted(figure_at)])
+    return outputs, shape_scores
+
+
+def shape_entries(shape_scores: ShapeMetricsAccumulator, windows) -> dict[str, Any]:
+    """``reconstruction`` (R² with its PCA baseline) and ``shapes`` of models that reconstruct."""
+    if not shape_scores:
+        return {}
+    entries = {"reconstruction": shape_scores.reconstruction(list(windows.labels), list(windows.channel_names))}
+    shapes = shape_scores.shapes()  # computed once: it fits the k-means yardstick
+    if shapes is not None:
+        entries["shapes"] = shapes
+    return entries
+
+
+def fitted_probe(task, dataset, cfg: TrainConfig, out: Path):
+    """A linear probe on the frozen features of the training windows (C chosen on validation),
+    saved to ``out/probe.joblib``; returns ``(probe, info)``."""
+    train, val = dataset("train"), dataset("val")
+    probe, probe_info = fit_linear_probe(probe_features(task, train, cfg.probe), train.labels(),
+                                         probe_features(task, val, cfg.probe), val.labels(), cfg.seed)
+    with atomic_file(out / "probe.joblib", "wb") as handle:
+        joblib.dump({"probe": probe, "info": probe_info}, handle)
+    return probe, probe_info
+
+
+def saved_probe(out: Path):
+    """``(probe, info)`` that :func:`fitted_probe` saved in ``out`` (a :class:`UserError` if none)."""
+    probe_path = out / "probe.joblib"
+    try:
+        saved = joblib.load(probe_path)
+        return saved["probe"], saved["info"]
+    except Exception:  # noqa: BLE001
+        raise UserError(probe_path, "missing or unreadable probe (train again with --probe)") from None
+
+
+def code_usage_of(task, outputs: dict[str, Any]) -> dict[str, tuple[np.ndarray, int]]:
+    """Each codebook's chosen codes on the test windows and its size: ``shape`` and ``action``."""
+    sizes = task.num_codes()
+    return {kind: (outputs[key], sizes[kind]) for kind, key in (("shape", "code_idx"), ("action", "action_idx"))
+            if key in outputs}
+
+
+def sub_action_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any], run_corpus, run_text: TextTable) -> dict[str, Any]:
+    """The text-side entries of an MMVQShape run, all read from the run's own corpus
+    (``run_corpus``, an EmbeddingSet, and ``run_text``, its text table): ``explanation``, and
+    ``zero_shot`` (a ``--holdout-labels`` run) or ``label_text_retrieval`` (every label seen)."""
+    # the sub-action reader's inputs, shared by the explanation and zero-shot entries
+    features = summary_features(np.asarray(windows.X))
+    candidates = candidate_texts(run_corpus, list(windows.labels), str(cfg.corpus))
+    entries = {"explanation": explanation_entry(task, windows, features, candidates, cfg, outputs)}
+    if cfg.holdout_labels:
+        entries["zero_shot"] = holdout_zero_shot(windows, features, candidates, cfg, outputs, run_text)
+    else:  # every label seen: a consistency check of the predicted label embedding, not zero-shot
+        entries["label_text_retrieval"] = zero_shot_metrics(outputs["label_embedding_pred"], run_text.label_embedding.numpy(),
+                                                            outputs["label"], list(windows.labels), cfg.holdout_labels)
+    return entries
+
+
+def holdout_zero_shot(windows, features: np.ndarray, candidates: CandidateTexts, cfg: TrainConfig, outputs: dict[str, Any],
+                      run_text: TextTable) -> dict[str, Any]:
     """``metrics.json`` ``zero_shot`` of a ``--holdout-labels`` run: the held-out labels scored
     through their sub-action sentences under the bench's protocol (:func:`zero_shot_fold`, on the
     signal's summary features: held-out windows and sentences choose nothing), with the model's
     own label-embedding scoring (nearest label name, no calibration) as a baseline."""
-    result = zero_shot_fold(features, windows.y, windows.split, texts, cfg.holdout_labels)
+    result = zero_shot_fold(features, windows.y, windows.split, candidates, cfg.holdout_labels)
     result["signal_representation"] = "summary_features"
-    model_scores = normalized(outputs["label_embedding_pred"]) @ normalized(text.label_embedding.numpy()).T
+    model_scores = unit_rows(outputs["label_embedding_pred"]) @ unit_rows(run_text.label_embedding.numpy()).T
     own = gzsl_metrics(model_scores, outputs["label"], list(windows.labels), cfg.holdout_labels, 0.0)
-    result["baselines"]["model_label_embedding"] = {k: own[k] for k in (
-        "unseen_accuracy", "seen_accuracy", "unseen_gzsl_accuracy", "harmonic_mean")}
+    result["baselines"]["model_label_embedding"] = headline(own)
     return result
 
 
-def explanation_entry(task, windows, features: np.ndarray, texts, cfg: TrainConfig, outputs: dict[str, Any]) -> dict[str, Any]:
+def explanation_entry(task, windows, features: np.ndarray, candidates: CandidateTexts, cfg: TrainConfig,
+                      outputs: dict[str, Any]) -> dict[str, Any]:
     """``metrics.json`` ``explanation`` of an MMVQShape run, on the seen labels' test windows:
     the set-valued sub-action explanation (the k sentences that best explain a window, read from
-    its summary features; :func:`explanation_check`) with a shuffled-corpus control, and under
-    ``action_codes`` the same metrics for the model's K action-code slots (no faithfulness)."""
+    its summary features; :func:`explanation_check`) with a shuffled-corpus control
+    (:data:`N_SHUFFLES` shuffles), and under ``action_codes`` the same metrics for the model's K
+    action-code slots (no faithfulness)."""
     labels = list(windows.labels)
     seen = [i for i, name in enumerate(labels) if name not in set(cfg.holdout_labels or [])]
-    entry = explanation_check(features, windows.y, windows.split, texts, seen=seen)
-    entry["shuffled_control"] = {"precision": explanation_check(features, windows.y, windows.split, texts, seen=seen,
-                                                                shuffle_seed=0)["precision"]}
+    entry = explanation_check(features, windows.y, windows.split, candidates, seen=seen)
+    entry["shuffled_control"] = shuffled_corpus_precision(features, windows.y, windows.split, candidates, N_SHUFFLES, seen=seen)
     if "action_idx" in outputs:
         n_codes = int(task.num_codes().get("action", 0))
         code_labels = task.action_source_labels(torch.arange(n_codes)[None])[0] if n_codes else []  # each code's label
@@ -225,11 +274,6 @@ def explanation_entry(task, windows, features: np.ndarray, texts, cfg: TrainConf
             entry["action_codes"] = explanation_metrics(outputs["action_idx"][rows], np.where(owner < 0, len(labels), owner),
                                                         outputs["label"][rows])
     return entry
-
-
-def normalized(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
-    return a / (np.linalg.norm(a, axis=-1, keepdims=True) + 1e-12)
 
 
 def score_baseline(out: Path, *, cfg: TrainConfig, windows, model, figures: bool = True) -> dict[str, Any]:

@@ -41,7 +41,8 @@ from ..models.vqshape_task import VQShapeTask
 from ..signals import load_windows
 from ..training.config import read_run_config
 from ..training.data import SignalDataset, collate
-from .run import find_checkpoint, load_shape_run
+from .run.folder import find_checkpoint
+from .run.inputs import load_shape_run
 from .vqshape_convert import load_vqshape
 
 SPLITS = ("all", "train", "val", "test")

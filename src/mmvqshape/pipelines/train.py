@@ -33,9 +33,10 @@ from ..training.checkpoint import AtomicCheckpointIO
 from ..training.config import TrainConfig, resolve_precision, save_config
 from ..training.data import TextTable, WindowDataModule
 from ..training.module import TaskModule
-from .run import (CONFIG, apply_init, drop_label_sentences, load_data, load_text, prepare_run_folder, prepares_run_folder,
-                  read_init_weights,
-                  resume_checkpoint)
+from .run.folder import CONFIG
+from .run.inputs import drop_label_sentences, load_data, load_text
+from .run.prepare import prepare_run_folder, prepares_run_folder, resume_checkpoint
+from .run.weights import apply_init, read_init_weights
 from .scoring import score_baseline, score_run
 
 

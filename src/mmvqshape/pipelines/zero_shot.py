@@ -28,10 +28,11 @@ import numpy as np
 
 from ..errors import UserError
 from ..labels import normalize_label
-from ..models.zero_shot import CandidateTexts, SubActionZeroShot, ZeroShotConfig, _unit
+from ..models.zero_shot import CandidateTexts, SubActionZeroShot, ZeroShotConfig, novelty_threshold
+from ..numeric import unit_rows
 from ..training.data import match_labels
 from ..training.explanation_metrics import explanation_metrics
-from ..training.zero_shot_metrics import gzsl_metrics, harmonic
+from ..training.zero_shot_metrics import calibrated_predictions, gzsl_metrics, harmonic, headline
 
 #: Shares of seen validation windows that the novelty threshold may call unseen.
 QUANTILE_GRID = np.round(np.linspace(0.0, 0.8, 41), 4)
@@ -61,10 +62,7 @@ def _generalised_harmonic(model: SubActionZeroShot, features: np.ndarray, y: np.
     is_seen, is_unseen = np.isin(y, seen), np.isin(y, unseen)
     curve = np.zeros(len(QUANTILE_GRID))
     for j, q in enumerate(QUANTILE_GRID):
-        threshold = np.quantile(novelty_val, 1 - q) if q > 0 else np.inf
-        shifted = scores.copy()
-        shifted[:, list(seen)] += threshold  # calibrated stacking, gamma = -threshold
-        pred = shifted.argmax(1)
+        pred = calibrated_predictions(scores, seen, gamma=-novelty_threshold(novelty_val, q))
         curve[j] = harmonic(float((pred[is_seen] == y[is_seen]).mean()), float((pred[is_unseen] == y[is_unseen]).mean()))
     return curve
 
@@ -99,7 +97,7 @@ def name_only_baseline(features: np.ndarray, y: np.ndarray, split: np.ndarray, s
     fit_rows = (split == "train") & np.isin(y, seen)
     model = SubActionZeroShot(config).fit(features[fit_rows], y[fit_rows], seen, names_only)
     test = split == "test"
-    return _keys(gzsl_metrics(model.text_scores(features[test]), y[test], labels, unseen_names, 0.0))
+    return headline(gzsl_metrics(model.text_scores(features[test]), y[test], labels, unseen_names, 0.0))
 
 
 def text_only_check(texts: CandidateTexts, seen: Sequence[int], unseen: Sequence[int]) -> dict[str, Any]:
@@ -107,25 +105,20 @@ def text_only_check(texts: CandidateTexts, seen: Sequence[int], unseen: Sequence
     prototype (centred on the seen labels' sentences): share matched to its own label among the
     unseen candidates and among all candidates."""
     mu = texts.centre(seen)
-    centred = [_unit(s - mu) for s in texts.sentences]
+    centred = [unit_rows(s - mu) for s in texts.sentences]
     hits_unseen, hits_all, n = 0, 0, 0
     for c in unseen:
         for i in range(len(centred[c])):
             protos = []
             for j, rows in enumerate(centred):
                 keep = np.delete(rows, i, axis=0) if j == c else rows
-                protos.append(_unit(keep.mean(0)) if len(keep) else np.zeros(rows.shape[1]))
+                protos.append(unit_rows(keep.mean(0)) if len(keep) else np.zeros(rows.shape[1]))
             sims = np.stack(protos) @ centred[c][i]
             hits_all += int(sims.argmax() == c)
             hits_unseen += int(list(unseen)[int(sims[list(unseen)].argmax())] == c)
             n += 1
     return {"unseen_accuracy": hits_unseen / n if n else float("nan"),
             "unseen_gzsl_accuracy": hits_all / n if n else float("nan"), "n_sentences": n}
-
-
-def _keys(metrics: dict[str, Any]) -> dict[str, Any]:
-    keep = ("unseen_accuracy", "seen_accuracy", "unseen_gzsl_accuracy", "harmonic_mean")
-    return {k: metrics[k] for k in keep}
 
 
 def zero_shot_fold(features: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts,
@@ -188,14 +181,24 @@ def explanation_check(features: np.ndarray, y: np.ndarray, split: np.ndarray, te
     model = SubActionZeroShot(config).fit(features[fit_rows], y[fit_rows], labels, fit_texts)
     test = (split == "test") & np.isin(y, labels)
     chosen = model.explain(features[test], k)
-    owner = model.owner  # labels of the sentences as fitted
+    owner = model.owner_  # labels of the sentences as fitted
     if permutation is not None:  # back to each sentence's true label
         true_owner = np.concatenate([np.full(len(s), i) for i, s in enumerate(texts.sentences)])
         owner = true_owner[permutation]
     match = model.sentence_match(features[test])
-    fitted_owner = model.owner
+    fitted_owner = model.owner_
 
     def class_scores(m: np.ndarray) -> np.ndarray:
         return model.class_score_from_sentences(m, fitted_owner, len(texts.labels))
 
     return explanation_metrics(chosen, owner, y[test], match=match, class_scores=class_scores)
+
+
+def shuffled_corpus_precision(features: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts,
+                              n_shuffles: int, seen: Sequence[int] | None = None) -> dict[str, Any]:
+    """The shuffled-corpus control of :func:`explanation_check`: its ``precision`` with the corpus
+    shuffled across labels (shuffle seeds ``0 .. n_shuffles - 1``), averaged over the shuffles,
+    each shuffle's value and their count. Should sit at chance."""
+    per_shuffle = [explanation_check(features, y, split, texts, seen=seen, shuffle_seed=s)["precision"]
+                   for s in range(n_shuffles)]
+    return {"precision": float(np.mean(per_shuffle)), "precision_per_shuffle": per_shuffle, "n_shuffles": n_shuffles}

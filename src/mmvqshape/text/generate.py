@@ -31,12 +31,10 @@ instruction or nothing) and ``$format`` (the exact JSON shape expected).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import string
-import time
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -44,60 +42,19 @@ from typing import Any, Callable, Sequence
 from urllib.parse import urlparse
 
 import jsonschema
-import openai
-from openai import OpenAI
 from tqdm.auto import tqdm
 
 from ..atomic import write_json
 from ..errors import UserError
 from ..labels import normalize_label
+from .chat_client import ChatClient, ReplyCache, ServerError, raw_folder, short_text
+from .generation_settings import GenerationSettings
 from .style import MAX_WORDS_FIELD, MAX_WORDS_SENTENCE
 
-STYLES = ("split", "unsplit")
-DEFAULT_API_BASE = "https://api.openai.com/v1"
-DEFAULT_MODEL = "gpt-4o-mini"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 PLACEHOLDERS = (
     "label", "n", "n_shared", "n_unique", "max_words", "description", "other_labels", "shared_rule", "format",
 )
-
-
-@dataclass
-class GenerationSettings:
-    """Everything that decides what is asked and how hard to try."""
-
-    n: int = 10  # sub-actions per label
-    style: str = "split"  # "split" (Arm/Leg fields) or "unsplit" (one sentence)
-    shared: int = 0  # how many of the n are shared with other labels (0: not asked)
-    api_base: str = DEFAULT_API_BASE
-    model: str = DEFAULT_MODEL
-    temperature: float = 0.5
-    seed: int | None = None
-    description: str | None = None  # dataset: device, placement, sampling rate
-    max_retries: int = 3  # re-asks after an invalid reply, and retries per request after a network error
-    timeout: float = 120.0  # seconds per request
-    backoff: float = 2.0  # first wait after a network error, doubling each time
-    max_backoff: float = 60.0
-    json_mode: bool = True  # ask for response_format={"type": "json_object"}
-    holdout_labels: tuple[str, ...] = ()  # a zero-shot fold's unseen labels: never named in another label's prompt
-
-    def check(self) -> None:
-        """Raise :class:`UserError` for settings that cannot work."""
-        if self.style not in STYLES:
-            raise UserError("--style", f"must be one of {', '.join(STYLES)}, got {self.style!r}")
-        if not 1 <= self.n <= 50:
-            raise UserError("--n", f"must be between 1 and 50, got {self.n}")
-        if not 0 <= self.shared < self.n:
-            raise UserError("--shared", f"must be between 0 and n-1 = {self.n - 1}, got {self.shared}")
-        if self.max_retries < 0:
-            raise UserError("--max-retries", "must be 0 or more")
-        if self.timeout <= 0:
-            raise UserError("--timeout", "must be positive")
-        if not 0 <= self.temperature <= 2:
-            raise UserError("--temperature", f"must be between 0 and 2, got {self.temperature}")
-        parsed = urlparse(self.api_base)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise UserError("--api-base", f"not an http(s) URL: {self.api_base!r}")
 
 
 @dataclass
@@ -312,138 +269,6 @@ def _describe(error: Any, label: str, settings: GenerationSettings) -> str:
     return f"at {where}: {error.message}"
 
 
-# ------------------------------------------------------------------------------ client, cache
-
-
-class ServerError(RuntimeError):
-    """The endpoint could not give an answer (after retries, or a request it refuses)."""
-
-
-class ChatClient:
-    """Chat completions through the official ``openai`` client, with our own retries."""
-
-    def __init__(self, settings: GenerationSettings, api_key: str, *, sleep: Callable[[float], None] = time.sleep):
-        self.settings = settings
-        self.sleep = sleep
-        self.requests = 0
-        self.network_retries = 0
-        self._client = OpenAI(base_url=settings.api_base, api_key=api_key, timeout=settings.timeout, max_retries=0)
-
-    def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        """Everything sent for ``messages`` (also the cache key)."""
-        body: dict[str, Any] = {"model": self.settings.model, "messages": messages, "temperature": self.settings.temperature}
-        if self.settings.seed is not None:
-            body["seed"] = self.settings.seed
-        if self.settings.json_mode:
-            body["response_format"] = {"type": "json_object"}
-        return body
-
-    def complete(self, body: dict[str, Any]) -> str:
-        """Send one request; retry network trouble with back-off; return the reply text."""
-        retryable = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
-        wait = self.settings.backoff
-        for attempt in range(self.settings.max_retries + 1):
-            self.requests += 1
-            try:
-                response = self._client.chat.completions.create(**body)
-            except retryable as err:
-                if attempt == self.settings.max_retries:
-                    raise ServerError(f"{_network_problem(err)} ({attempt + 1} tries)") from None
-                self.network_retries += 1
-                self.sleep(min(max(wait, _retry_after(err)), self.settings.max_backoff))
-                wait *= 2
-                continue
-            except openai.APIStatusError as err:  # 4xx: asking again will not help
-                raise ServerError(_status_problem(err, self.settings)) from None
-            choices = getattr(response, "choices", None) or []
-            if not choices or choices[0].message is None:
-                return ""
-            return choices[0].message.content or ""
-        raise AssertionError("unreachable")
-
-
-def _retry_after(err: Exception) -> float:
-    """Seconds a 429/503 answer asks us to wait (its Retry-After header), else 0."""
-    response = getattr(err, "response", None)
-    try:
-        return max(0.0, float(response.headers.get("retry-after", 0))) if response is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _network_problem(err: Exception) -> str:
-    if isinstance(err, openai.APITimeoutError):
-        return "the server did not answer in time"
-    if isinstance(err, openai.APIConnectionError):
-        return f"cannot connect to the server ({err.__cause__ or err})"
-    if isinstance(err, openai.APIStatusError):
-        return f"the server answered HTTP {err.status_code}"
-    return str(err)
-
-
-def _status_problem(err: Any, settings: GenerationSettings) -> str:
-    status = err.status_code
-    if status == 401:
-        return f"the server at {settings.api_base} refused the API key (HTTP 401); check OPENAI_API_KEY"
-    if status == 404:
-        return f"HTTP 404 from {settings.api_base}: unknown model {settings.model!r} or wrong --api-base"
-    hint = "; try --no-json-mode" if status == 400 and settings.json_mode else ""
-    return f"the server refused the request (HTTP {status}: {_short(str(err.message))}){hint}"
-
-
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class ReplyCache:
-    """Raw replies on disk, one JSON file per reply, keyed by the request that produced it."""
-
-    def __init__(self, folder: Path, *, read: bool = True):
-        self.folder = folder
-        self.read = read
-
-    @staticmethod
-    def key(api_base: str, body: dict[str, Any]) -> str:
-        blob = json.dumps({"api_base": api_base, "body": body}, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
-
-    def lookup(self, key: str) -> str | None:
-        """A cached reply that was valid for this exact request, or None."""
-        if not self.read:
-            return None
-        for path in sorted(self.folder.glob(f"*-{key}.json")):
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                continue
-            if record.get("valid") and isinstance(record.get("reply"), str):
-                return record["reply"]
-        return None
-
-    def store(self, key: str, label: str, body: dict[str, Any], reply: str, problem: str | None) -> None:
-        """Keep one raw reply (valid or not) with its request."""
-        record = {
-            "label": label,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "valid": problem is None,
-            "problem": problem,
-            "request": body,
-            "reply": reply,
-        }
-        name = f"{_slug(label)}-{'ok' if problem is None else 'bad-' + str(time.time_ns())}-{key}.json"
-        write_json(self.folder / name, record)
-
-
-def _slug(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_")[:40] or "label"
-
-
-def raw_folder(out: Path) -> Path:
-    """Where the raw replies of ``out`` are kept."""
-    return out.with_name(out.name + ".raw")
-
-
 # ---------------------------------------------------------------------------------- the run
 
 
@@ -587,13 +412,13 @@ def _generate_label(
             problem = str(err)
             cache.store(cache_key, label, body, reply, problem)
             result.invalid_replies += 1
-            messages = base + [{"role": "assistant", "content": _short(reply, 4000)}, feedback_message(problem, label, settings)]
+            messages = base + [{"role": "assistant", "content": short_text(reply, 4000)}, feedback_message(problem, label, settings)]
             continue
         cache.store(cache_key, label, body, reply, None)
         return activity, False
     raise UserError(
         out,
-        f'label "{label}": no valid reply in {settings.max_retries + 1} tries (last: {_short(problem)}); '
+        f'label "{label}": no valid reply in {settings.max_retries + 1} tries (last: {short_text(problem)}); '
         f"raw replies in {cache.folder}; {_kept(result)}",
     )
 

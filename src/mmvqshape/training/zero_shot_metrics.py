@@ -11,7 +11,8 @@ number averages over:
 * ``harmonic_mean`` — of the two generalised accuracies.
 
 Generalised scores are calibrated by stacking (Chao et al., 2016): ``gamma`` is subtracted
-from every seen label's score before the argmax. ``gamma`` is chosen on seen labels only
+from every seen label's score before the argmax (:func:`calibrated_predictions`, the one place
+this rule is written). ``gamma`` is chosen on seen labels only
 (:mod:`mmvqshape.pipelines.zero_shot`), never on the unseen ones.
 """
 
@@ -22,6 +23,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..labels import normalize_label
+
+#: The four headline numbers of a zero-shot fold, in the order tables print them.
+HEADLINE_KEYS = ("unseen_accuracy", "seen_accuracy", "unseen_gzsl_accuracy", "harmonic_mean")
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> list[float] | None:
@@ -98,8 +102,12 @@ def gzsl_metrics(scores: np.ndarray, y_true: np.ndarray, labels: Sequence[str], 
     }
 
 
-def summarize_folds(folds: Sequence[dict[str, Any]], keys: Sequence[str] = (
-        "unseen_accuracy", "seen_accuracy", "unseen_gzsl_accuracy", "harmonic_mean")) -> dict[str, Any]:
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`HEADLINE_KEYS` entries of :func:`gzsl_metrics`' result (what baselines report)."""
+    return {key: metrics[key] for key in HEADLINE_KEYS}
+
+
+def summarize_folds(folds: Sequence[dict[str, Any]], keys: Sequence[str] = HEADLINE_KEYS) -> dict[str, Any]:
     """Mean and standard deviation (over folds) of each key."""
     out: dict[str, Any] = {"n_folds": len(folds)}
     for key in keys:
