@@ -125,10 +125,12 @@ class TokenMMVQShapeTask(nn.Module):
         by :meth:`set_label_candidates`); ``seen`` False for held-out labels' sentences."""
         vectors = torch.as_tensor(vectors, dtype=torch.float32)
         seen_mask = torch.ones(len(vectors), dtype=torch.bool) if seen is None else torch.as_tensor(list(seen), dtype=torch.bool)
-        lookup = {name.strip().lower(): i for i, name in enumerate(self.label_names)}
-        owner = [lookup.get(str(name).strip().lower(), -1) for name in (source_labels or [])]
+        lookup = {" ".join(name.lower().split()): i for i, name in enumerate(self.label_names)}
+        owner = [lookup.get(" ".join(str(name).lower().split()), -1) for name in (source_labels or [])]
         if len(owner) != len(vectors) or min(owner, default=0) < 0:
             raise ValueError("every sentence needs a source label among the label candidates")
+        if any(s and o >= self.n_classes for s, o in zip(seen_mask.tolist(), owner)):
+            raise ValueError("only sentences of the model's classes can be trained on")
         centre = vectors[seen_mask].mean(0) if seen_mask.any() else vectors.mean(0)
         self.sentence_vectors = F.normalize(vectors - centre, dim=-1)
         self.sentence_owner, self.sentence_seen = torch.tensor(owner, dtype=torch.long), seen_mask
@@ -201,7 +203,8 @@ class TokenMMVQShapeTask(nn.Module):
         """
         owner = self.sentence_owner.to(similarity.device)
         usable = self.sentence_seen.to(similarity.device)
-        score = (similarity + segment_logits.log_softmax(-1)[..., owner]).masked_fill(~usable, -1e4)  # (B, S, M)
+        class_of = owner.clamp(max=segment_logits.shape[-1] - 1)  # sentences of other labels are not usable anyway
+        score = (similarity + segment_logits.log_softmax(-1)[..., class_of]).masked_fill(~usable, -1e4)  # (B, S, M)
         K = min(self.text_cfg.num_slots, int(usable.sum()))
         stride = max(1, round(1 / self.text_cfg.segment_hop))
         tiling = list(range(0, score.shape[1], stride))

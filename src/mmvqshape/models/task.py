@@ -49,6 +49,9 @@ OUTPUT_KEYS: dict[str, str] = {
     "action_idx": "(B, K) action codebook entry of each slot (text side)",
     "action_similarity": "(B, K) cosine of each slot to its entry (text side)",
     "label_embedding_pred": "(B, D) predicted label embedding (text side)",
+    "segment_logits": "(B, S, L) class scores of each segment of the window (token MMVQShape)",
+    "text_scores": "(B, L') each candidate label's sentences matched to the window's segments (token MMVQShape)",
+    "action_span": "(B, K, 2) first and one-past-last sample of each chosen sentence's segment (token MMVQShape)",
 }
 
 

@@ -59,7 +59,7 @@ def _round(value: float) -> float | None:
 
 
 def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 5,
-                   affine: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+                   affine: tuple[np.ndarray, np.ndarray] | None = None, loaded_length: int | None = None) -> dict[str, Any]:
     """Run ``task`` on one pre-processed window ``signal`` (C, T), signal only, and describe it.
 
     Returns a JSON-ready dict (shapes per channel with each shape's fit R², the window's
@@ -67,6 +67,8 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
     (signal, x_pred, s_pred ... as numpy) for the figure. ``affine`` = (offset (C,), scale (C,))
     maps the model's units back to the data's (``SignalDataset.signal_affine``): the arrays
     and each shape's ``mu_signal`` / ``sigma_signal`` are then in the data's units.
+    ``loaded_length``: samples of the window as loaded (before resampling to the model's
+    length); each placed sub-action's ``start`` / ``end`` are in those samples.
     """
     n_channels, length = signal.shape
     batch = {"signal": signal[None].float(), "label": torch.zeros(1, dtype=torch.long), "text_present": False}
@@ -113,9 +115,13 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
         words = task.action_sentences(out["action_idx"][:1].reshape(1, -1))[0]
         sources = task.action_source_labels(out["action_idx"][:1].reshape(1, -1))[0]
         cosine = out.get("action_similarity")
+        spans = out.get("action_span")  # (1, K, 2) samples of the model's window: mapped to the window as loaded
+        to_loaded = (loaded_length - 1) / max(length - 1, 1) if loaded_length else 1.0
         result["sub_actions"] = [
             {"slot": k, "code": int(code), "sentence": sentence, "source_label": source,
-             **({"cosine": round(float(cosine[0, k]), 6)} if cosine is not None else {})}
+             **({"cosine": round(float(cosine[0, k]), 6), "score": round(float(cosine[0, k]), 6)} if cosine is not None else {}),
+             **({"start": int(round(float(spans[0, k, 0]) * to_loaded)),
+                 "end": int(round((float(spans[0, k, 1]) - 1) * to_loaded)) + 1} if spans is not None else {})}
             for k, (code, sentence, source) in enumerate(zip(idx, words, sources))
         ]
     if out.get("label_embedding_pred") is not None:
@@ -193,7 +199,8 @@ def run_explain(run: str | Path, data: str | None = None, index: int = 0, out: s
         raise UserError("--index", f"must be between 0 and {len(rows) - 1} (the test split has {len(rows)} windows), got {index}")
     dataset = SignalDataset(windows, rows[[int(index)]], cfg.length, cfg.normalize, scale=info.get("scale"))  # as trained
     item = dataset[0]
-    result = explain_window(task, item["signal"], labels, top=top, affine=dataset.signal_affine(0))
+    result = explain_window(task, item["signal"], labels, top=top, affine=dataset.signal_affine(0),
+                            loaded_length=int(np.asarray(windows.X).shape[1]))
     result = {
         "run": str(run), "checkpoint": checkpoint.name, "model": cfg.model_name, "data": windows.name,
         "index": int(index), "row": int(rows[int(index)]), "true_label": labels[int(item["label"])],

@@ -139,7 +139,9 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
         extra["probe"] = {"features": cfg.probe, **probe_info}
     else:
         proba = softmax(outputs["logits"].astype(np.float64)) if "logits" in outputs else None
-    if "label_embedding_pred" in outputs and item_text is not None:
+    if "text_scores" in outputs and item_text is not None:  # token MMVQShape: sentences placed by the model itself
+        extra.update(token_text_entries(task, windows, cfg, outputs, embeddings if reader_text is None else reader_text))
+    elif "label_embedding_pred" in outputs and item_text is not None:
         run_corpus = embeddings if reader_text is None else reader_text
         run_text = item_text if reader_text is None else TextTable.build(reader_text, windows.labels, where=str(cfg.corpus))
         extra.update(sub_action_entries(task, windows, cfg, outputs, run_corpus, run_text))
@@ -236,6 +238,33 @@ def sub_action_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any],
     else:  # every label seen: a consistency check of the predicted label embedding, not zero-shot
         entries["label_text_retrieval"] = zero_shot_metrics(outputs["label_embedding_pred"], run_text.label_embedding.numpy(),
                                                             outputs["label"], list(windows.labels), cfg.holdout_labels)
+    return entries
+
+
+def token_text_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any], run_corpus) -> dict[str, Any]:
+    """The text-side entries of a token MMVQShape run: ``explanation`` from the model's own
+    chosen sentences (seen labels' test windows), ``zero_shot`` from its own late-interaction
+    text scores (a ``--holdout-labels`` run; no calibration), and the sentence reader's
+    numbers under ``baselines.sentence_reader`` (read from the run's own corpus)."""
+    labels = list(windows.labels)
+    held_out = {normalize_label(n) for n in cfg.holdout_labels or []}
+    seen = [i for i, name in enumerate(labels) if normalize_label(name) not in held_out]
+    owner = task.sentence_owner.numpy()
+    owner = np.where(owner < len(labels), owner, len(labels))  # sentences of labels without windows own nothing
+    rows = np.isin(outputs["label"], seen)
+    entries: dict[str, Any] = {"explanation": explanation_metrics(outputs["action_idx"][rows], owner, outputs["label"][rows])}
+    features = summary_features(np.asarray(windows.X))
+    candidates = candidate_texts(run_corpus, labels, str(cfg.corpus))
+    reader = explanation_check(features, windows.y, windows.split, candidates, seen=seen)
+    reader["shuffled_control"] = shuffled_corpus_precision(features, windows.y, windows.split, candidates, N_SHUFFLES, seen=seen)
+    entries["baselines"] = {"sentence_reader": {"explanation": reader}}
+    if cfg.holdout_labels:
+        scores = outputs["text_scores"][:, :len(labels)]
+        entries["zero_shot"] = {**headline(gzsl_metrics(scores, outputs["label"], labels, cfg.holdout_labels, 0.0)),
+                                "unseen_labels": list(cfg.holdout_labels), "candidates": labels,
+                                "scoring": "late interaction of segments with each label's sentences, no calibration"}
+        reader_fold = zero_shot_fold(features, windows.y, windows.split, candidates, cfg.holdout_labels)
+        entries["baselines"]["sentence_reader"]["zero_shot"] = headline(reader_fold)
     return entries
 
 

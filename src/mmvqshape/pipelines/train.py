@@ -53,7 +53,24 @@ def build_run_task(cfg: TrainConfig, windows, text_dim: int | None):
     return task
 
 
-def install_text(task, embeddings, codebook=None, *, seed: int = 0, holdout: tuple[str, ...] | list[str] = ()) -> None:
+def install_sentence_bank(task, embeddings, class_names: list[str], holdout: list[str]) -> None:
+    """Give a token MMVQShape every sentence of the corpus. Its label candidates are the windows'
+    classes in class order, then the corpus' other labels; a sentence is trained on only when its
+    label is a class and not held out (the others are zero-shot candidates)."""
+    known = {normalize_label(n) for n in class_names}
+    names = list(class_names) + [n for n in embeddings.labels if normalize_label(n) not in known]
+    row = {normalize_label(n): i for i, n in enumerate(embeddings.labels)}
+    task.set_label_candidates(names, embeddings.label_vectors[[row[normalize_label(n)] for n in names]])
+    trained = known - {normalize_label(n) for n in holdout}
+    sources = [embeddings.labels[o] for o in embeddings.owner]
+    try:
+        task.set_action_codebook(embeddings.subactions, embeddings.sentences, sources,
+                                 seen=[normalize_label(s) in trained for s in sources])
+    except ValueError as err:
+        raise UserError("corpus", str(err)) from None
+
+
+def install_text(task, embeddings, codebook=None, *, seed: int = 0) -> None:
     """Give an MMVQShape task its label candidates and action codebook from the training corpus.
 
     ``codebook``: an :class:`mmvqshape.analysis.codebook.ActionCodebook`, a codebook folder
@@ -62,11 +79,6 @@ def install_text(task, embeddings, codebook=None, *, seed: int = 0, holdout: tup
     """
     task.set_label_candidates(embeddings.labels, embeddings.label_vectors)
     if not task.uses_text:
-        return
-    if isinstance(task, models.TokenMMVQShapeTask):  # every sentence is a candidate; held-out ones are never trained on
-        seen = [normalize_label(embeddings.labels[o]) not in {normalize_label(n) for n in holdout} for o in embeddings.owner]
-        task.set_action_codebook(embeddings.subactions, embeddings.sentences,
-                                 [embeddings.labels[o] for o in embeddings.owner], seen=seen)
         return
     if codebook is None:
         codebook = cb.select_codebook(embeddings, cb.DEFAULT_METHOD, None, seed=seed)
@@ -109,7 +121,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     if init is not None:
         task.shape_model.load_state_dict(init.state_dict())
     if isinstance(task, models.TokenMMVQShapeTask):  # the whole corpus, held-out labels' sentences as candidates only
-        install_text(task, embeddings, seed=cfg.seed, holdout=cfg.holdout_labels)
+        install_sentence_bank(task, embeddings, list(windows.labels), cfg.holdout_labels)
     elif train_embeddings is not None:
         install_text(task, train_embeddings, cfg.codebook, seed=cfg.seed)  # action codebook from the training corpus only
     if prepares_run_folder():
