@@ -10,15 +10,19 @@ Models do no I/O and raise ``ValueError`` for what they cannot use.
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Any
 
 from .minirocket import MiniRocketClassifier, MiniRocketConfig
-from .mmvqshape import MMVQShapeTask
-from .mmvqshape_tokens import TokenMMVQShapeTask
-from .shape_tokens_task import ShapeTokensTask
+from .mmvqshape import MMVQShapeConfig, MMVQShapeTask
+from .mmvqshape_tokens import TokenMMVQShapeTask, TokenTextConfig
+from .shape_tokens import ShapeTokensConfig
+from .shape_tokens_task import ShapeTokensTask, TokenHeadConfig
 from .summary_lr import SummaryLRClassifier, SummaryLRConfig
 from .task import Task
-from .vqshape_task import VQShapeTask
+from .vqshape import VQShapeConfig
+from .vqshape_task import TASK_KEYS, VQShapeTask
 
 TASKS = ("vqshape", "mmvqshape", "shape-tokens")
 __all__ = ["MMVQShapeTask", "ShapeTokensTask", "Task", "TokenMMVQShapeTask", "VQShapeTask", "TASKS", "build_task"]
@@ -29,6 +33,17 @@ BASELINES: dict[str, tuple[type, type]] = {
     "minirocket": (MiniRocketConfig, MiniRocketClassifier),
     "summary-lr": (SummaryLRConfig, SummaryLRClassifier),
 }
+
+
+def mmvqshape_architecture(cfg: dict[str, Any]) -> str:
+    """``cfg["architecture"]`` when given; else ``fusion`` for a config written for the fusion
+    design (it sets a key only that design has: a VQShape or fusion key, as every run folder
+    of that design's ``config.yaml`` does), and ``tokens`` otherwise."""
+    if "architecture" in cfg:
+        return str(cfg["architecture"])
+    token_keys = {f.name for c in (ShapeTokensConfig, TokenHeadConfig, TokenTextConfig) for f in dataclasses.fields(c)}
+    fusion_keys = {f.name for c in (VQShapeConfig, MMVQShapeConfig) for f in dataclasses.fields(c)} | set(TASK_KEYS)
+    return "fusion" if set(cfg) & (fusion_keys - token_keys) else "tokens"
 
 
 def build_task(
@@ -48,7 +63,7 @@ def build_task(
     if name == "mmvqshape":
         if text_dim is None:
             raise ValueError("mmvqshape needs text_dim (the sub-action embedding size)")
-        if cfg.get("architecture", "tokens") == "tokens":  # the default: sub-actions placed on shape tokens
+        if mmvqshape_architecture(cfg) == "tokens":  # the default: sub-actions placed on shape tokens
             return TokenMMVQShapeTask.build(cfg, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
         fusion = {k: v for k, v in cfg.items() if k != "architecture"}  # the plan's first design (mmvqshape.py)
         return MMVQShapeTask.build(fusion, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
