@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -87,10 +89,28 @@ def test_speed_markdown_names_the_machine_and_the_ratios():
         "scaling": [{"windows": 1000, "file_mb": 6.0, "train_windows_per_s": 40.0, "peak_rss_mb": 900.0, "anon_rss_mb": 600.0}],
         "hapt_epoch": {"train_windows": 998, "val_windows": 254, "batch_size": 8, "length": 512,
                        "train_windows_per_s": 60.0, "epoch_s": 18.25},
+        "training_around_umap": {"steps": 20, "batch_size": 8, "numba_threading_layer": "workqueue",
+                                 "before": {"user_s": 2.0, "system_s": 0.2, "wall_s": 2.5},
+                                 "after": {"user_s": 2.2, "system_s": 0.3, "wall_s": 2.5},
+                                 "ratios": {"user": 1.1, "system": 1.5, "wall": 1.0}},
     }
     text = speed_markdown(result)
     assert "998 training windows" in text and "**18.2 s**" in text
     assert "2 cores" in text and "**3.50×**" in text and "**1.10×**" in text and "| 1,000 |" in text
+    assert "after / before a UMAP projection" in text and "1.10× / 1.50× / 1.00×" in text and "workqueue" in text
+
+
+def test_training_around_umap_row_reports_cpu_times_and_ratios(hapt_slice):
+    from mmvqshape.pipelines.bench import training_around_umap_speed
+
+    row = training_around_umap_speed(steps=1, batch=2, points=30)
+    for phase in ("before", "umap", "after"):
+        assert set(row[phase]) == {"user_s", "system_s", "wall_s"}
+        assert all(seconds >= 0 for seconds in row[phase].values())
+    assert set(row["ratios"]) == {"user", "system", "wall"}
+    assert row["ratios"]["user"] > 0 and row["ratios"]["wall"] > 0
+    assert row["ratios"]["system"] > 0 or math.isnan(row["ratios"]["system"])  # NaN: no system time before
+    assert row["numba_threading_layer"] == "workqueue"  # the package's choice (issue 19)
 
 
 def test_bench_accuracy_on_hapt_writes_per_class_f1_and_confusion(hapt_slice, tmp_path):

@@ -6,9 +6,11 @@ absolute numbers depend on the machine (recorded in the output).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
+from ..analysis.projection import project
+from ..analysis.threads import limited_threads
 from ..atomic import atomic_dir
 from ..models import build_task
 from ..models.vqshape import VQShape, VQShapeConfig
@@ -134,6 +138,27 @@ def task_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict:
     return out
 
 
+def _hapt_mmvqshape(n_batches: int, batch: int, seed: int, model_cfg: dict | None = None):
+    """An MMVQShape task at the trainer's defaults and ``n_batches`` real HAPT training batches
+    (signals with random text embeddings, K=10 sub-actions of 384 dims), plus the training and
+    validation positions of HAPT's split."""
+    defaults = TrainConfig()
+    windows = load_windows("hapt", seed=seed)
+    text_dim, k = 384, 10
+    torch.manual_seed(seed)
+    task = build_task("mmvqshape", dict(model_cfg or {}), n_channels=windows.n_channels, length=defaults.length,
+                      n_classes=len(windows.labels), text_dim=text_dim)
+    task.set_action_codebook(torch.nn.functional.normalize(torch.randn(24, text_dim), dim=-1), [f"code {i}" for i in range(24)])
+    train_positions, val_positions = split_positions(windows, "train"), split_positions(windows, "val")
+    dataset = SignalDataset(windows, train_positions[: batch * n_batches], defaults.length, "window")
+    g = torch.Generator().manual_seed(seed)
+    text = {"sub_actions": torch.nn.functional.normalize(torch.randn(batch, k, text_dim, generator=g), dim=-1),
+            "sub_action_mask": torch.ones(batch, k, dtype=torch.bool), "text_present": True}
+    batches = [{**b, **text, "label_embedding": torch.randn(len(b["label"]), text_dim, generator=g)}
+               for b in DataLoader(dataset, batch_size=batch)]
+    return task, batches, train_positions, val_positions
+
+
 def hapt_epoch_speed(steps: int = 6, seed: int = 0, batch_size: int | None = None, model_cfg: dict | None = None) -> dict:
     """Seconds of one MMVQShape training epoch over HAPT's training windows at the trainer's
     defaults (window length, batch size, model config; shipped HAPT corpus size of text).
@@ -144,19 +169,7 @@ def hapt_epoch_speed(steps: int = 6, seed: int = 0, batch_size: int | None = Non
     """
     defaults = TrainConfig()
     batch = batch_size or defaults.batch_size
-    windows = load_windows("hapt", seed=seed)
-    text_dim, k = 384, 10
-    torch.manual_seed(seed)
-    task = build_task("mmvqshape", dict(model_cfg or {}), n_channels=windows.n_channels, length=defaults.length,
-                      n_classes=len(windows.labels), text_dim=text_dim)
-    task.set_action_codebook(torch.nn.functional.normalize(torch.randn(24, text_dim), dim=-1), [f"code {i}" for i in range(24)])
-    train_positions, val_positions = split_positions(windows, "train"), split_positions(windows, "val")
-    dataset = SignalDataset(windows, train_positions[: batch * (steps + 1)], defaults.length, "window")
-    g = torch.Generator().manual_seed(seed)
-    text = {"sub_actions": torch.nn.functional.normalize(torch.randn(batch, k, text_dim, generator=g), dim=-1),
-            "sub_action_mask": torch.ones(batch, k, dtype=torch.bool), "text_present": True}
-    batches = [{**b, **text, "label_embedding": torch.randn(len(b["label"]), text_dim, generator=g)}
-               for b in DataLoader(dataset, batch_size=batch)]
+    task, batches, train_positions, val_positions = _hapt_mmvqshape(steps + 1, batch, seed, model_cfg)
     task.train()
     step = _train_step(task, lambda: task(batches.pop(0))["loss"])
     train_rate = _rate(step, batch, steps=steps)
@@ -171,6 +184,69 @@ def hapt_epoch_speed(steps: int = 6, seed: int = 0, batch_size: int | None = Non
     n_train, n_val = len(train_positions), len(val_positions)
     return {"train_windows": n_train, "val_windows": n_val, "batch_size": batch, "length": defaults.length,
             "train_windows_per_s": train_rate, "epoch_s": n_train / train_rate + n_val / val_rate}
+
+
+def _cpu_and_wall(work: Callable[[], None]) -> dict:
+    """User and system CPU seconds of this process (all its threads) and wall seconds of ``work()``."""
+    start_usage, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    work()
+    end_usage, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - start
+    return {"user_s": end_usage.ru_utime - start_usage.ru_utime,
+            "system_s": end_usage.ru_stime - start_usage.ru_stime, "wall_s": wall}
+
+
+def _after_over_before(after: float, before: float) -> float:
+    return after / before if before > 0 else float("nan")
+
+
+def training_around_umap_speed(steps: int = 20, batch: int = 8, points: int = 300, seed: int = 0) -> dict:
+    """User / system CPU and wall seconds of ``steps`` MMVQShape training steps on HAPT batches
+    before and after a seeded 3-D UMAP projection of ``points`` random vectors in the same
+    process, and their ratios after / before (about 1 when the projection leaves training alone).
+
+    Issue 19: numba's OpenMP threading layer switched nested parallelism on in torch's OpenMP
+    runtime, and every later training step created and destroyed threads (system time). Only
+    the first time numba starts its threads in a process can do that: run this before anything
+    else in the process uses numba. ``NUMBA_THREADING_LAYER=default`` (numba picks OpenMP
+    again) measures the behaviour before the package chose numba's own thread pool.
+    """
+    n_batches = 4
+    task, batches, _, _ = _hapt_mmvqshape(n_batches, batch, seed)
+    task.train()
+    batches_in_turn = itertools.cycle(batches)
+    step = _train_step(task, lambda: task(next(batches_in_turn))["loss"])
+
+    def train() -> None:
+        for _ in range(steps):
+            step()
+
+    step()  # warm-up: first-call allocations
+    before = _cpu_and_wall(train)
+    vectors = np.random.default_rng(seed).normal(size=(points, 32))
+    projection = _cpu_and_wall(lambda: _umap_as_run_projection_does(vectors, seed))
+    after = _cpu_and_wall(train)
+    return {"steps": steps, "batch_size": batch, "umap_points": points, "numba_threading_layer": _numba_threading_layer(),
+            "before": before, "umap": projection, "after": after,
+            "ratios": {key.removesuffix("_s"): _after_over_before(after[key], before[key]) for key in before}}
+
+
+def _umap_as_run_projection_does(vectors: np.ndarray, seed: int) -> np.ndarray:
+    """3-D UMAP coordinates (N, 3) of ``vectors`` (N, D) under ``mmvq analyze projection``'s
+    default thread limit (1 while projecting, restored after): the path of issue 19."""
+    with limited_threads(1):
+        coords, _ = project(vectors, method="umap", dims=3, seed=seed)
+    return coords
+
+
+def _numba_threading_layer() -> str:
+    """The threading layer numba started (after a projection has run it)."""
+    # lazy: numba is a slow import that only the UMAP projection needs (it has loaded it by now)
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:  # numba started no threads
+        return "none started"
 
 
 def text_speed(corpus: str = "geneactiv14", encoder: str = "minilm") -> dict:
@@ -273,6 +349,8 @@ def run_bench_speed(out: str | Path, *, quick: bool = False, seed: int = 0, size
     result["hapt_epoch"] = hapt_epoch_speed(steps=3 if quick else 6, seed=seed)
     result["scaling"] = scaling_speed(sizes or ((1_000, 10_000) if quick else (1_000, 10_000, 100_000)),
                                       steps=3 if quick else 8, seed=seed)
+    # last: a projection must not run before the other rows (it could slow them if the fix broke)
+    result["training_around_umap"] = training_around_umap_speed(steps=8 if quick else 20, seed=seed)
     with atomic_dir(out) as tmp:
         (tmp / "speed.json").write_text(json.dumps({"kind": "bench_speed", **result}, indent=2) + "\n")
         (tmp / "speed.md").write_text(speed_markdown(result))
@@ -281,7 +359,7 @@ def run_bench_speed(out: str | Path, *, quick: bool = False, seed: int = 0, size
 
 def speed_markdown(r: dict) -> str:
     """The README-ready table of :func:`run_bench_speed`'s result."""
-    m, d, t, x, h = r["machine"], r["vqshape_decode"], r["tasks"], r["text"], r["hapt_epoch"]
+    m, d, t, x, h, u = r["machine"], r["vqshape_decode"], r["tasks"], r["text"], r["hapt_epoch"], r["training_around_umap"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads)"
         + (f", GPU {m['cuda']}" if m["cuda"] else ", CPU only"),
@@ -298,6 +376,10 @@ def speed_markdown(r: dict) -> str:
         f"| inference latency VQShape / MMVQShape (batch 1, signal only) | {t['vqshape_joint']['inference_ms_per_window']:.1f} / {t['mmvqshape']['inference_ms_per_window']:.1f} ms |",
         f"| **MMVQShape epoch over HAPT's {h['train_windows']} training windows (+ {h['val_windows']} validation), "
         f"batch {h['batch_size']}, length {h['length']}** | **{h['epoch_s']:.1f} s** ({h['train_windows_per_s']:.1f} windows/s) |",
+        f"| MMVQShape training on HAPT ({u['steps']} steps, batch {u['batch_size']}) after / before a UMAP projection "
+        f"in the same process: user, system, wall (numba threading layer: {u['numba_threading_layer']}) | "
+        f"{u['ratios']['user']:.2f}× / {u['ratios']['system']:.2f}× / {u['ratios']['wall']:.2f}× "
+        f"({u['before']['system_s']:.2f} → {u['after']['system_s']:.2f} s system) |",
         f"| text encoding MiniLM, no cache / cached ({x['sentences']} sentences) | {x['cold_sentences_per_s']:.0f} / {x['cached_sentences_per_s']:.0f} sentences/s ({x['cache_speedup']:.0f}×) |",
         "",
         "| memory-mapped windows | file | train windows/s | peak RSS (incl. file pages read) | anonymous memory |",
