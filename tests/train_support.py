@@ -61,6 +61,9 @@ class TinyTask(nn.Module):
             self.action_codebook = nn.Embedding(config.num_action_code, config.hidden * n_channels)
 
     # ---- the task protocol (mmvqshape.models.task) ----------------------------------------
+    def fit_shapes(self, signals, *, seed: int = 0) -> None:
+        """Nothing is fitted before training (the task protocol's hook)."""
+
     def num_codes(self) -> dict[str, int]:
         return {"shape": self.config.num_code, **({"action": self.config.num_action_code} if self.text_dim else {})}
 

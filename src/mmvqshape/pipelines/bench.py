@@ -98,7 +98,7 @@ def _tasks(n_channels: int, length: int, n_classes: int, text_dim: int, seed: in
     torch.manual_seed(seed)
     vq = build_task("vqshape", {"channels": "joint", "objective": "classify"}, n_channels=n_channels, length=length, n_classes=n_classes)
     torch.manual_seed(seed)
-    mm = build_task("mmvqshape", {}, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
+    mm = build_task("mmvqshape", {"architecture": "fusion"}, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
     codebook = torch.nn.functional.normalize(torch.randn(24, text_dim), dim=-1)
     mm.set_action_codebook(codebook, [f"code {i}" for i in range(24)])
     return vq, mm
@@ -146,7 +146,7 @@ def _hapt_mmvqshape(n_batches: int, batch: int, seed: int, model_cfg: dict | Non
     windows = load_windows("hapt", seed=seed)
     text_dim, k = 384, 10
     torch.manual_seed(seed)
-    task = build_task("mmvqshape", dict(model_cfg or {}), n_channels=windows.n_channels, length=defaults.length,
+    task = build_task("mmvqshape", {"architecture": "fusion", **dict(model_cfg or {})}, n_channels=windows.n_channels, length=defaults.length,
                       n_classes=len(windows.labels), text_dim=text_dim)
     task.set_action_codebook(torch.nn.functional.normalize(torch.randn(24, text_dim), dim=-1), [f"code {i}" for i in range(24)])
     train_positions, val_positions = split_positions(windows, "train"), split_positions(windows, "val")

@@ -182,6 +182,7 @@ def run_story(out: Path, data: str, *, quick: bool, seed: int, seconds: dict[str
     common = {"data": data, "seed": seed, "progress": True}
     specs = {
         "minirocket": {"model_name": "minirocket"},
+        "summary-lr": {"model_name": "summary-lr"},
         # VQShape starts from the shape model shipped with the package (docs/shapes.md, "Shapes that explain")
         "vqshape": {"model_name": "vqshape", "init": "bundled", **budget},
         # the token models train their heads only (seconds an epoch): the trainer's defaults

@@ -41,14 +41,17 @@ def training_subsequences(task, dataset, *, max_windows: int = 512, max_rows: in
     number of shape codes the dictionary gets -> ((M, S), n_codes)."""
     from .shape_metrics import claimed_subsequence  # lazy: keeps this module's imports to what every caller needs
 
-    x = torch.from_numpy(sample_signals(dataset, max_windows, seed))
+    positions = np.arange(len(dataset))
+    if len(positions) > max_windows:
+        positions = np.sort(np.random.default_rng(seed).choice(positions, max_windows, replace=False))
     task = task.eval()
     rows = []
-    for part in x.split(batch_size):
-        out = task({"signal": part})
+    for start in range(0, len(positions), batch_size):
+        batch = collate([dataset[int(p)] for p in positions[start:start + batch_size]])  # items as evaluated: signal only
+        out = task(batch)
         length = out["s_pred"].shape[-1]
-        rows.append(claimed_subsequence(part.numpy(), out["t"].float().cpu().numpy(), out["l"].float().cpu().numpy(), length)
-                    .reshape(-1, length))
+        rows.append(claimed_subsequence(batch["signal"].numpy(), out["t"].float().cpu().numpy(), out["l"].float().cpu().numpy(),
+                                        length).reshape(-1, length))
     rows = np.concatenate(rows)
     keep = np.sort(np.random.default_rng(seed).permutation(len(rows))[:max_rows])
     return rows[keep], int(task.num_codes()["shape"])
