@@ -64,6 +64,9 @@ class TinyTask(nn.Module):
     def fit_shapes(self, signals, *, seed: int = 0) -> None:
         """Nothing is fitted before training (the task protocol's hook)."""
 
+    def frozen_features(self, signals):
+        return None
+
     def num_codes(self) -> dict[str, int]:
         return {"shape": self.config.num_code, **({"action": self.config.num_action_code} if self.text_dim else {})}
 

@@ -189,6 +189,10 @@ class MMVQShapeTask(nn.Module):
     def fit_shapes(self, signals: torch.Tensor, *, seed: int = 0) -> None:
         """Nothing is fitted before training (the shape side trains end to end)."""
 
+    def frozen_features(self, signals: torch.Tensor) -> None:
+        """Nothing frozen to cache."""
+        return None
+
     # ---- text set-up (called by the trainer before training) ---------------------------
     def set_action_codebook(self, vectors: Any, sentences: Sequence[str] | None = None,
                             source_labels: Sequence[str] | None = None) -> None:

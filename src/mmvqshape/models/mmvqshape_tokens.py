@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .shape_tokens import ShapeTokensConfig
-from .shape_tokens_task import ShapeTokensTask, TokenHeadConfig, split_keys
+from .shape_tokens_task import TOKEN_OUTPUTS, ShapeTokensTask, TokenHeadConfig, split_keys
 from .token_bag import segment_spans, token_membership
 
 
@@ -113,6 +113,12 @@ class TokenMMVQShapeTask(nn.Module):
     def fit_shapes(self, signals: torch.Tensor, *, seed: int = 0) -> None:
         self.signal_task.fit_shapes(signals, seed=seed)
 
+    @torch.no_grad()
+    def frozen_features(self, signals: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+        """Standardised bags of the window and its segments, windows (M, C, T) -> (M, 1 + S, F)."""
+        signal = self.signal_task
+        return torch.cat([signal.bag(signal.tokenizer(part), self.bag_members) for part in signals.split(chunk)])
+
     def set_label_candidates(self, names: Sequence[str], vectors: Any) -> None:
         self.label_names, self.label_vectors = list(names), torch.as_tensor(vectors, dtype=torch.float32).clone()
 
@@ -163,11 +169,12 @@ class TokenMMVQShapeTask(nn.Module):
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
         cfg, signal = self.text_cfg, self.signal_task
-        tokens = signal.tokens(batch["signal"])
-        bags = signal.bag(tokens, self.bag_members)  # (B, 1 + S, F)
+        cached = batch.get("frozen_features")  # (B, 1 + S, F) from frozen_features: the tokenizer is skipped
+        tokens = signal.tokens(batch["signal"]) if cached is None else {}
+        bags = signal.bag(tokens, self.bag_members) if cached is None else cached  # (B, 1 + S, F)
         all_logits = signal.classifier(bags)  # (B, 1 + S, L)
         logits, segment_logits = all_logits[:, 0], all_logits[:, 1:]
-        outputs = {k: tokens[k] for k in ("code_idx", "t", "l", "mu", "sigma", "s_pred", "s_true", "x_pred")}
+        outputs = {k: tokens[k] for k in TOKEN_OUTPUTS if k in tokens}
         outputs.update(logits=logits, segment_logits=segment_logits)
         losses: dict[str, torch.Tensor] = {}
         loss = logits.sum() * 0.0
@@ -187,7 +194,8 @@ class TokenMMVQShapeTask(nn.Module):
                 masked = (text_scores / cfg.temperature).masked_fill(~seen, -1e4)
                 losses["text"] = F.cross_entropy(masked, label)
                 loss = loss + cfg.w_text * losses["text"]
-            outputs.update(self.explain(similarity, segment_logits))
+            if cached is None and not self.training:  # the explanation is an evaluation output
+                outputs.update(self.explain(similarity, segment_logits))
         outputs.update(losses=losses, loss=loss)
         return outputs
 

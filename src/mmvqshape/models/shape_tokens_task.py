@@ -28,6 +28,10 @@ from .task import SignalOnly
 from .token_bag import TokenBag
 
 
+#: The tokenizer's outputs every token model returns (task.OUTPUT_KEYS).
+TOKEN_OUTPUTS = ("code_idx", "t", "l", "mu", "sigma", "s_pred", "s_true", "x_pred")
+
+
 @dataclass
 class TokenHeadConfig:
     """The classifier on the window's bag of tokens."""
@@ -90,6 +94,11 @@ class ShapeTokensTask(SignalOnly, nn.Module):
         bags = [self.bag.raw(self.tokenizer(part), self.whole_window)[:, 0] for part in signals.split(chunk)]
         self.bag.fit_standardizer(torch.cat(bags))
 
+    @torch.no_grad()
+    def frozen_features(self, signals: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+        """Standardised window bags of windows (M, C, T) -> (M, 1, F): all the head reads."""
+        return torch.cat([self.bag(self.tokenizer(part), self.whole_window) for part in signals.split(chunk)])
+
     # ---- the forward pass ----------------------------------------------------------------------
     def tokens(self, signal: torch.Tensor) -> dict[str, torch.Tensor]:
         """signal (B, C, T) -> the tokenizer's outputs; no gradient flows into the frozen tokenizer."""
@@ -97,13 +106,16 @@ class ShapeTokensTask(SignalOnly, nn.Module):
             return self.tokenizer(signal)
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
-        tokens = self.tokens(batch["signal"])
-        window_bag = self.bag(tokens, self.whole_window)[:, 0]  # (B, F)
+        """With ``batch["frozen_features"]`` (cached :meth:`frozen_features`) the tokenizer is
+        skipped and only ``logits`` and the losses are returned (training); else every token output."""
+        cached = batch.get("frozen_features")
+        tokens = self.tokens(batch["signal"]) if cached is None else {}
+        window_bag = (self.bag(tokens, self.whole_window) if cached is None else cached)[:, 0]  # (B, F)
         logits = self.classifier(window_bag)  # (B, L)
         losses: dict[str, torch.Tensor] = {}
         loss = logits.sum() * 0.0
         if batch.get("label") is not None:
             losses["cls"] = F.cross_entropy(logits, batch["label"])
             loss = self.head_cfg.weight_cls * losses["cls"]
-        outputs = {k: tokens[k] for k in ("code_idx", "t", "l", "mu", "sigma", "s_pred", "s_true", "x_pred")}
+        outputs = {k: tokens[k] for k in TOKEN_OUTPUTS if k in tokens}
         return {**outputs, "logits": logits, "losses": losses, "loss": loss}

@@ -14,6 +14,9 @@ probing attributes:
   ``code_idx``, ``"action"`` for ``action_idx``); ``{}`` for a model without codes.
 - ``fit_shapes(signals, seed=)``: learn what is fitted before training (a frozen shape
   codebook) from training windows (M, C, T); a no-op for models trained end to end.
+- ``frozen_features(signals)``: what the frozen parts make of windows (M, C, T), as one tensor
+  per window that the trainer may cache and hand back as ``batch["frozen_features"]`` (the
+  forward then skips the frozen parts); None for models trained end to end.
 - ``resolved_config()``: the flat config dict the model was built with, defaults filled in
   (what ``config.yaml`` stores and ``mmvqshape.models.build_task`` rebuilds from).
 - explanation hooks: ``label_candidates()`` (names, (L, D) embeddings kept with the model
@@ -67,6 +70,8 @@ class Task(Protocol):
 
     def fit_shapes(self, signals: torch.Tensor, *, seed: int = 0) -> None: ...
 
+    def frozen_features(self, signals: torch.Tensor) -> torch.Tensor | None: ...
+
     def label_candidates(self) -> tuple[list[str], torch.Tensor]: ...
 
     def zero_shot_scores(self, outputs_or_batch: dict[str, Any], candidates: Any) -> torch.Tensor: ...
@@ -81,6 +86,10 @@ class SignalOnly:
 
     def fit_shapes(self, signals: torch.Tensor, *, seed: int = 0) -> None:
         """Fit the parts learnt before training from training windows (M, C, T); none here."""
+
+    def frozen_features(self, signals: torch.Tensor) -> torch.Tensor | None:
+        """Nothing frozen to cache."""
+        return None
 
     def label_candidates(self) -> tuple[list[str], torch.Tensor]:
         return [], torch.zeros(0, 0)

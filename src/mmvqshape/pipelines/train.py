@@ -140,6 +140,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
         "seed": cfg.seed, "scale": datamodule.scale,
     }
     task.fit_shapes(datamodule.train_signals(), seed=cfg.seed)  # frozen parts learnt before the heads (no-op for most)
+    datamodule.cache_frozen_features(task.frozen_features)  # then computed once, not every epoch
     module = TaskModule(task, cfg, info)
     checkpoint_cb, callbacks = build_callbacks(out / "checkpoints", cfg.objective)
     on_gpu = cfg.accelerator in ("gpu", "cuda") or (cfg.accelerator == "auto" and torch.cuda.is_available())

@@ -92,6 +92,7 @@ class SignalDataset(Dataset):
             self.scale = (torch.tensor(scale["mean"], dtype=torch.float32)[:, None], torch.tensor(scale["std"], dtype=torch.float32)[:, None])
         self.text = text
         self.text_present = text_present
+        self.frozen_features: torch.Tensor | None = None  # (N, ...) per item, from a task's frozen parts
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -116,10 +117,17 @@ class SignalDataset(Dataset):
             offset, scale = offset + scale * mean, scale * std  # x = ((x_model * std + mean) * scale + offset)
         return offset, scale
 
+    def signals(self, chunk: int = 512):
+        """Every item's signal as the model sees it, in order, as (≤ chunk, C, T) tensors."""
+        for start in range(0, len(self), chunk):
+            yield torch.stack([self[i]["signal"] for i in range(start, min(start + chunk, len(self)))])
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = self.base[i]
         if self.scale is not None:
             item["signal"] = (item["signal"] - self.scale[0]) / self.scale[1]
+        if self.frozen_features is not None:
+            item["frozen_features"] = self.frozen_features[i]
         if self.text is not None:
             label = int(item["label"])
             if self.text_present:
@@ -250,6 +258,20 @@ class WindowDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, shuffle=False)
+
+    def cache_frozen_features(self, compute) -> bool:
+        """Compute once what a task's frozen parts make of every training and validation window
+        (``compute``: signals (M, C, T) -> (M, ...) or None, e.g. ``task.frozen_features``) and
+        hand it to their items as ``frozen_features``. False when the task has nothing frozen."""
+        for dataset in (self.train_set, self.val_set):
+            parts = []
+            for signals in dataset.signals():
+                part = compute(signals)
+                if part is None:  # trained end to end: nothing to cache
+                    return False
+                parts.append(part)
+            dataset.frozen_features = torch.cat(parts)
+        return True
 
     def train_signals(self, max_windows: int = 4096) -> torch.Tensor:
         """Up to ``max_windows`` training signals as the model sees them, (M, C, T) (a seeded draw
