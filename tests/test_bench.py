@@ -140,6 +140,7 @@ def test_bench_accuracy_trains_every_model_on_the_same_split_with_the_data_budge
     bench.run_bench_accuracy(data="hapt", seeds=1, models="mmvqshape,vqshape,minirocket", zero_shot=False,
                              max_epochs=3, out=tmp_path / "b")
     assert [s[0] for s in seen] == ["mmvqshape", "vqshape", "minirocket"]
-    assert seen[0][1:3] == (3, 32) and seen[1][1:3] == (3, 32)  # the flag wins over the source's default epochs
+    assert seen[1][1:3] == (3, 32)  # the flag wins over the source's default epochs
+    assert seen[0][1:3] == (3, 8)  # a heads-only model takes the flag, not the source's end-to-end budget
     assert seen[0][3] == "hapt"
     assert seen[0][4] == seen[1][4] == seen[2][4] and seen[0][5] == seen[2][5]

@@ -32,7 +32,7 @@ def accuracy(
     channels: str = typer.Option("acc", help="Sensor channels of basicmotions / hapt: acc | gyro | all."),
     seeds: int = typer.Option(5, help="Number of seeds (0..seeds-1)."),
     shots: str = typer.Option("all", help="Training windows per class, comma separated, e.g. 1,2,4,all."),
-    models: str = typer.Option("mmvqshape,mmvqshape-no-stats,vqshape,vqshape-no-stats,vqshape-probe,minirocket",
+    models: str = typer.Option("mmvqshape,shape-tokens,summary-lr,minirocket",
                                help="Models to compare (-no-stats: the classifier reads the shape tokens only, without "
                                "each channel's mean and std; also: vqshape-flat-weights, mmvqshape-flat-weights, "
                                "summary-lr: a logistic regression on per-window summary features)."),

@@ -33,10 +33,12 @@ MODEL_WORDS: dict[str, tuple[str, str]] = {
     "shape-tokens": ("Shape tokens", "shapes cut from the signal and coded by a k-means codebook; a classifier on the tokens alone"),
     "vqshape-probe": ("VQShape, pre-trained + linear probe", "self-supervised shape tokens per channel, a linear classifier on top"),
     "vqshape-flat-weights": ("VQShape, flat loss weights", "VQShape with the plan author's equal loss weights (ablation)"),
-    "mmvqshape": ("MMVQShape", "VQShape plus sub-action sentences the model chooses from the signal alone"),
-    "mmvqshape-flat-weights": ("MMVQShape, flat loss weights", "MMVQShape with equal loss weights (ablation)"),
+    "mmvqshape": ("MMVQShape", "shape tokens cut from the signal, and sub-action sentences the model places on "
+                  "stretches of the window from the signal alone"),
+    "mmvqshape-fusion": ("MMVQShape, fusion design", "VQShape's learned tokens fused with sub-action slots (the plan's first design)"),
+    "mmvqshape-flat-weights": ("MMVQShape fusion, flat loss weights", "the fusion design with equal loss weights (ablation)"),
     "vqshape-no-stats": ("VQShape, shape tokens only", "VQShape whose classifier sees the shape tokens only, not each channel's mean and spread"),
-    "mmvqshape-no-stats": ("MMVQShape, shape tokens only", "MMVQShape whose classifier sees the shape tokens only, not each channel's mean and spread"),
+    "mmvqshape-no-stats": ("MMVQShape fusion, shape tokens only", "the fusion design whose classifier sees the shape tokens only, not each channel's mean and spread"),
 }
 
 
