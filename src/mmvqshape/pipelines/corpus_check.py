@@ -4,7 +4,7 @@ Without an encoder: labels, counts per label, which views every sub-action suppo
 ``mmvq embed`` would write, exact duplicates, and style-rule flags. With an encoder also:
 mean within-label and between-label cosine, the closest cross-label pairs (sentences
 shown), near duplicates, a label-recoverability score (held-out-sentence retrieval of
-the reconstruction probe), and ``separation``: how well the sentences separate the labels,
+the reconstruction probe), and ``nearest_centroid``: how well the sentences separate the labels,
 measured on held-out sentences (leave-one-out nearest-label-centroid accuracy, per label and
 overall, with chance and the confusion matrix) and on held-out labels (each label in turn
 unseen: are its sentences nearer their own centroid than the seen labels'), exactly as
@@ -83,7 +83,7 @@ def run_corpus_check(
         report["dim"] = embeddings.dim
         report["similarity"] = similarity_summary(embeddings.subactions, np.asarray(owner), sentences, corpus.labels, near=near)
         report["label_recoverability"] = _recoverability(embeddings) if recoverability else {"skipped": "not asked"}
-        report["separation"] = separation_report(embeddings.subactions, np.asarray(owner), corpus.labels)
+        report["nearest_centroid"] = separation_report(embeddings.subactions, np.asarray(owner), corpus.labels)
     if verbose:
         print(format_report(report))
     if out is not None:
@@ -235,7 +235,7 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"label recoverability: skipped ({rec['skipped']})")
         else:
             lines.append(f"label recoverability (held-out sentences, top-1): {rec['top1']:.3f} (chance {rec['chance']:.3f})")
-        lines.extend(_separation_lines(report["separation"]))
+        lines.extend(_separation_lines(report["nearest_centroid"]))
     return "\n".join(lines)
 
 
@@ -339,7 +339,7 @@ def _figures(report: dict[str, Any], embeddings: Any, folder: Path) -> None:
 def _separation_figures(report: dict[str, Any], folder: Path) -> None:
     """The leave-one-out confusion matrix, and per-label shares of both separation measures."""
     labels = report["labels"]
-    sentences = report["separation"]["sentence_folds"]
+    sentences = report["nearest_centroid"]["sentence_folds"]
     confusion = np.asarray(sentences["confusion"], dtype=float)
     totals = confusion.sum(axis=1, keepdims=True)
     shares = np.divide(confusion, totals, out=np.full_like(confusion, np.nan), where=totals > 0)
@@ -361,7 +361,7 @@ def _separation_figures(report: dict[str, Any], folder: Path) -> None:
     fig.colorbar(image, ax=ax, shrink=0.8, label="share of the label's sentences")
     fig.savefig(folder / "separation_confusion.png", dpi=120)
 
-    folds = report["separation"].get("label_folds")
+    folds = report["nearest_centroid"].get("label_folds")
     held = {label: e["accuracy"] for fold in (folds or {}).get("per_fold", []) for label, e in fold["held_out"].items()}
     series = [("held-out sentences (leave-one-out)", [sentences["per_label"][x] for x in labels])]
     if folds is not None:
