@@ -439,7 +439,7 @@ def _tiny_bert_folder(folder: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("style, view", [("split", "armleg"), ("unsplit", "text")])
+@pytest.mark.parametrize("style, view", [("split", "armleg"), ("unsplit", "text"), ("observable", "text")])
 def test_generated_corpus_is_accepted_by_mmvq_embed(make_stub, tmp_path, style, view):
     stub = make_stub(always_valid(10, style, shared=3))
     assert run(stub, tmp_path, GENEACTIV14, "--n", "10", "--style", style, "--shared", "3") == 0
@@ -451,6 +451,53 @@ def test_generated_corpus_is_accepted_by_mmvq_embed(make_stub, tmp_path, style, 
     index = json.loads((emb / "index.json").read_text())
     assert index["labels"] == GENEACTIV14 and len(index["sentences"]) == 140 and index["dim"] == 16
     assert index["view"] == view
+
+
+def test_observable_prompt_asks_for_what_a_worn_accelerometer_records():
+    from mmvqshape.text.generate import build_messages, load_template
+    from mmvqshape.text.style import MAX_WORDS_SENTENCE
+
+    template = load_template(None, "observable")
+    settings = GenerationSettings(n=6, style="observable", description="A smartphone on a belt at the waist, 50 Hz")
+    system, user = build_messages("sitting", ["walking", "sitting", "lying"], settings, template)
+    assert system["role"] == "system" and "accelerometer" in system["content"]
+    text = user["content"]
+    for observable in ("orientation of the device to gravity", "rhythm and cadence", "vertical motion", "intensity",
+                       "stillness", "transitions"):
+        assert observable in text
+    assert f"at most {MAX_WORDS_SENTENCE} words" in text and "exactly 6 sub-actions" in text
+    assert "Dataset: A smartphone on a belt at the waist, 50 Hz" in text and '"walking"; "lying"' in text
+    assert '"Arm"' not in text and '["<one sentence>", "..."]' in text  # plain sentences, as unsplit
+
+
+def test_observable_template_itself_names_no_shipped_activity():
+    """A fold's unseen label must not reach a seen label's prompt through the template's own examples."""
+    from mmvqshape.text.corpus import SHIPPED
+    from mmvqshape.text.generate import default_prompt_path
+
+    template = default_prompt_path("observable").read_text().lower()
+    words = {w for name in SHIPPED for label in load_corpus(name).labels for w in re.findall(r"[a-z]+", label.lower())}
+    assert sorted(w for w in words - {"to", "with"} if re.search(rf"\b{w}\b", template)) == []
+
+
+def test_observable_run_writes_a_corpus_that_loads_and_keeps_holdout_labels_unnamed(make_stub, tmp_path):
+    from mmvqshape.text.style import style_flags
+
+    labels = ["walking", "walking upstairs", "sitting", "lying"]
+    stub = make_stub(always_valid(5, "observable"))
+    assert run(stub, tmp_path, labels, "--n", "5", "--style", "observable", "--holdout-labels", "lying,Walking upstairs") == 0
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert data["meta"]["style"] == "observable" and data["meta"]["prompt"] == "subactions_observable.txt"
+    assert data["meta"]["holdout_labels"] == ["lying", "Walking upstairs"]
+    corpus = load_corpus(tmp_path / "c.json")
+    assert corpus.labels == labels and corpus.view == "text" and corpus.counts() == dict.fromkeys(labels, 5)
+    assert corpus.sentences("sitting")[0] == "Body shifts weight forward, phase 0."
+    assert corpus.meta["style"] == "observable" and style_flags(corpus) == []  # "shifts": a transition cue
+    prompts = {label: " ".join(m["content"] for m in body["messages"]).lower() for label, body in stub.requests}
+    assert set(prompts) == set(labels)  # the held-out labels still get their own sentences
+    for seen in ("walking", "sitting"):
+        assert "lying" not in prompts[seen] and "upstairs" not in prompts[seen]
+    assert '"sitting"' in prompts["lying"] and "gravity" in prompts["lying"]
 
 
 def test_nothing_to_do_sends_nothing(make_stub, tmp_path, capsys):

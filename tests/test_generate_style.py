@@ -104,3 +104,20 @@ def test_loaded_corpus_objects_are_read(tmp_path):
     flags = style_flags(corpus)
     assert rules(flags) == [(1, "arm", "purpose_clause")]
     assert flags[0].to_dict()["label"] == "walking"
+
+
+def test_observable_style_flags_sentences_that_name_no_observable(tmp_path):
+    sentences = [
+        "Gravity stays along the device's vertical axis while the hips bounce twice per second.",
+        "Fingers curl around the handle.",  # what the hand looks like: nothing a worn sensor records
+        "The signal is flat apart from gravity.",
+        "Device tilts from upright to lying flat.",
+    ]
+    generated = {"activities": [{"action_label": "walking", "sub_actions": sentences}], "meta": {"style": "observable"}}
+    assert rules(style_flags(generated)) == [(1, "text", "no_observable")]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(generated))
+    assert rules(style_flags(load_corpus(path))) == [(1, "text", "no_observable")]  # meta read from the loaded corpus
+    assert style_flags({"walking": sentences}) == []  # no meta: the rules common to all styles
+    assert rules(style_flags({"walking": sentences}, style="observable")) == [(1, "text", "no_observable")]
+    assert style_flags(generated, style="unsplit") == []

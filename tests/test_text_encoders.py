@@ -167,6 +167,14 @@ def test_corpus_check_with_encoder_writes_figures(tiny_bert, tmp_path, capsys):
     top = report["similarity"]["closest_cross_label"][0]
     assert top["cosine"] == pytest.approx(1.0, abs=1e-5)  # the sentence both labels share
     assert "label_recoverability" in report and "style_flags" in report
+    assert report["kind"] == "corpus_check"
+    separation = report["nearest_centroid"]["sentence_folds"]
+    assert separation["n_scored"] == 6 and separation["chance"] == 0.5 and set(separation["per_label"]) == {"walking", "standing"}
+    assert np.array(separation["confusion"]).sum() == 6 and 0 <= separation["accuracy"] <= 1
+    folds = report["nearest_centroid"]["label_folds"]
+    assert [f["unseen"] for f in folds["per_fold"]] == [["walking"], ["standing"]] and folds["chance"] == 0.5
+    assert {"separation_confusion.png", "separation_per_label.png"} <= {p.name for p in out.iterdir()}
+    assert "separation, nearest label centroid (leave-one-out sentences)" in printed
 
 
 @pytest.mark.parametrize(

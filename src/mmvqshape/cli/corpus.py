@@ -17,9 +17,10 @@ def check(
     pooling: str = typer.Option(None, "--pooling", help="cls or mean (default: the model's own)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
     near: float = typer.Option(0.95, "--near", help="Cosine at or above which two different sentences are near duplicates."),
-    out: Path = typer.Option(None, "--out", "-o", help="Folder for check.json and quality figures (with --encoder)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder for check.json and quality figures (with --encoder: similarity and separation)."),
 ) -> None:
-    """Validate CORPUS and print labels, counts, views, duplicates, style flags and (with --encoder) similarity."""
+    """Validate CORPUS and print labels, counts, views, duplicates, style flags and (with --encoder) similarity
+    and how well the sentences separate the labels (nearest label centroid on held-out sentences and labels)."""
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.corpus_check import run_corpus_check
 

@@ -16,7 +16,7 @@ def corpus_generate(
     labels: Optional[Path] = typer.Option(None, "--labels", help="Label file: one label per line, or a JSON list."),
     data: Optional[str] = typer.Option(None, "--data", help="Take the labels of a DATA argument (basicmotions, hapt, hapt-transitions, .npz, geneactiv-mat:DIR)."),
     n: int = typer.Option(10, "--n", help="Sub-actions per label (5 or 10 in the plan)."),
-    style: str = typer.Option("split", "--style", help="split: Arm and Leg fields; unsplit: one sentence."),
+    style: str = typer.Option("split", "--style", help="split: Arm and Leg fields; unsplit: one sentence; observable: one sentence of what a worn accelerometer records (orientation to gravity, rhythm, vertical motion, intensity)."),
     shared: int = typer.Option(0, "--shared", help="How many of the n sub-actions are shared with other labels (the rest unique)."),
     holdout_labels: Optional[str] = typer.Option(None, "--holdout-labels", help="A zero-shot fold's unseen labels (comma separated): never named in another label's prompt."),
     api_base: Optional[str] = typer.Option(None, "--api-base", help="OpenAI-compatible base URL (default $OPENAI_BASE_URL or api.openai.com/v1)."),

@@ -3,8 +3,13 @@
 Without an encoder: labels, counts per label, which views every sub-action supports, what
 ``mmvq embed`` would write, exact duplicates, and style-rule flags. With an encoder also:
 mean within-label and between-label cosine, the closest cross-label pairs (sentences
-shown), near duplicates, and a label-recoverability score (held-out-sentence retrieval of
-the reconstruction probe). With ``out`` the same as ``check.json`` plus figures.
+shown), near duplicates, a label-recoverability score (held-out-sentence retrieval of
+the reconstruction probe), and ``nearest_centroid``: how well the sentences separate the labels,
+measured on held-out sentences (leave-one-out nearest-label-centroid accuracy, per label and
+overall, with chance and the confusion matrix) and on held-out labels (each label in turn
+unseen: are its sentences nearer their own centroid than the seen labels'), exactly as
+:mod:`mmvqshape.analysis.separation` defines them. With ``out`` the same as ``check.json``
+plus figures (``separation_confusion.png`` and ``separation_per_label.png`` among them).
 
 Hooks: style flags come from :func:`mmvqshape.text.style.style_flags` and recoverability
 from :func:`mmvqshape.analysis.recon.label_recoverability`; each is skipped (and said so)
@@ -22,7 +27,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..analysis.recon import label_recoverability
+from ..analysis.separation import separation_report
 from ..atomic import _json_default, atomic_dir
+from ..palette import HEATMAP, REFERENCE_COLOR, series_colors
 from ..text.corpus import VIEWS, Corpus, load_corpus
 from ..text.encoders import embed_corpus
 from ..text.style import style_flags
@@ -76,6 +83,7 @@ def run_corpus_check(
         report["dim"] = embeddings.dim
         report["similarity"] = similarity_summary(embeddings.subactions, np.asarray(owner), sentences, corpus.labels, near=near)
         report["label_recoverability"] = _recoverability(embeddings) if recoverability else {"skipped": "not asked"}
+        report["nearest_centroid"] = separation_report(embeddings.subactions, np.asarray(owner), corpus.labels)
     if verbose:
         print(format_report(report))
     if out is not None:
@@ -227,7 +235,29 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"label recoverability: skipped ({rec['skipped']})")
         else:
             lines.append(f"label recoverability (held-out sentences, top-1): {rec['top1']:.3f} (chance {rec['chance']:.3f})")
+        lines.extend(_separation_lines(report["nearest_centroid"]))
     return "\n".join(lines)
+
+
+def _separation_lines(separation: dict[str, Any]) -> list[str]:
+    sentences = separation["sentence_folds"]
+    lines = [
+        f"separation, nearest label centroid (leave-one-out sentences): accuracy {_fmt(sentences['accuracy'])}, "
+        f"per-label mean {_fmt(sentences['macro_accuracy'])} (chance {sentences['chance']:.3f}; "
+        f"{sentences['n_scored']}/{sentences['n_sentences']} sentences scored)"
+    ]
+    folds = separation.get("label_folds")
+    if folds is not None:
+        lines.append(
+            f"separation, held-out labels (each label unseen in turn, centred on the seen labels): "
+            f"own centroid nearest {_fmt(folds['mean_accuracy'])} (chance {_fmt(folds['chance'])})"
+        )
+    held = {label: entry["accuracy"] for fold in (folds or {}).get("per_fold", []) for label, entry in fold["held_out"].items()}
+    width = max(len(label) for label in sentences["per_label"])
+    for label, share in sentences["per_label"].items():
+        unseen = f"   held out: {_fmt(held[label])}" if label in held else ""
+        lines.append(f"  {label:<{width}}  sentences: {_fmt(share)}{unseen}")
+    return lines
 
 
 def _fmt(value: float | None) -> str:
@@ -249,6 +279,7 @@ def _write_outputs(report: dict[str, Any], embeddings: Any, out: Path) -> None:
 
 
 def _figures(report: dict[str, Any], embeddings: Any, folder: Path) -> None:
+    _separation_figures(report, folder)
     sim = report["similarity"]
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
@@ -303,3 +334,47 @@ def _figures(report: dict[str, Any], embeddings: Any, folder: Path) -> None:
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     fig.savefig(folder / "label_similarity.png", dpi=120)
+
+
+def _separation_figures(report: dict[str, Any], folder: Path) -> None:
+    """The leave-one-out confusion matrix, and per-label shares of both separation measures."""
+    labels = report["labels"]
+    sentences = report["nearest_centroid"]["sentence_folds"]
+    confusion = np.asarray(sentences["confusion"], dtype=float)
+    totals = confusion.sum(axis=1, keepdims=True)
+    shares = np.divide(confusion, totals, out=np.full_like(confusion, np.nan), where=totals > 0)
+    n = len(labels)
+    fig = Figure(figsize=(max(4.5, 0.45 * n + 2.5), max(4.0, 0.45 * n + 1.8)), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(shares, vmin=0, vmax=1, cmap=HEATMAP)
+    for a in range(n):
+        for b in range(n):
+            if confusion[a, b]:
+                ax.text(b, a, f"{int(confusion[a, b])}", ha="center", va="center", fontsize=7,
+                        color="white" if shares[a, b] < 0.6 else "black")
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), labels, fontsize=7)
+    ax.set_xlabel("nearest label centroid (sentence left out of its own)")
+    ax.set_ylabel("the sentence's own label")
+    ax.set_title(f"{report['encoder']}, view {report['view']}: accuracy {_fmt(sentences['accuracy'])} "
+                 f"(chance {sentences['chance']:.2f})", fontsize=9)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the label's sentences")
+    fig.savefig(folder / "separation_confusion.png", dpi=120)
+
+    folds = report["nearest_centroid"].get("label_folds")
+    held = {label: e["accuracy"] for fold in (folds or {}).get("per_fold", []) for label, e in fold["held_out"].items()}
+    series = [("held-out sentences (leave-one-out)", [sentences["per_label"][x] for x in labels])]
+    if folds is not None:
+        series.append(("held-out label (centred on seen labels)", [held.get(x) for x in labels]))
+    fig = Figure(figsize=(max(5.0, 0.5 * n + 2.0), 4.2), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / len(series)
+    for k, ((name, values), color) in enumerate(zip(series, series_colors(len(series)))):
+        heights = [np.nan if v is None else v for v in values]
+        ax.bar(np.arange(n) + (k - (len(series) - 1) / 2) * width, heights, width, color=color, label=name)
+    ax.axhline(sentences["chance"], color=REFERENCE_COLOR, ls="--", lw=1, label=f"chance 1/{n}")
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share nearest to its own label's centroid")
+    ax.legend(fontsize=7)
+    fig.savefig(folder / "separation_per_label.png", dpi=120)

@@ -14,6 +14,9 @@ What is written (``<out>``, the LLM reply shape of design.md)::
     split style:    {"activities": [{"action_label": L,
                                      "sub_actions": [{"Arm": "...", "Leg": "..."}, ...]}, ...]}
     unsplit style:  {"activities": [{"action_label": L, "sub_actions": ["sentence", ...]}, ...]}
+    observable style: as unsplit (plain sentences); the prompt asks what a worn accelerometer
+                    records (orientation to gravity, rhythm, vertical motion, intensity,
+                    stillness, transitions) instead of how the limbs move
 
 With ``shared > 0`` every sub-action is an object carrying ``"shared": true|false`` (unsplit
 sentences become ``{"text": "...", "shared": ...}``). A top-level ``"meta"`` object records the
@@ -75,7 +78,7 @@ class GenerationResult:
 
 
 def default_prompt_path(style: str) -> Path:
-    """The packaged template for ``style`` (``split`` or ``unsplit``)."""
+    """The packaged template for ``style`` (``split``, ``unsplit`` or ``observable``)."""
     return Path(str(resources.files("mmvqshape").joinpath("prompts", f"subactions_{style}.txt")))
 
 

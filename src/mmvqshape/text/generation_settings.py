@@ -7,7 +7,8 @@ from urllib.parse import urlparse
 
 from ..errors import UserError
 
-STYLES = ("split", "unsplit")
+STYLES = ("split", "unsplit", "observable")
+"""split: Arm and Leg fields; unsplit: one sentence; observable: one sentence of what a worn accelerometer records."""
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -17,7 +18,7 @@ class GenerationSettings:
     """Everything that decides what is asked and how hard to try."""
 
     n: int = 10  # sub-actions per label
-    style: str = "split"  # "split" (Arm/Leg fields) or "unsplit" (one sentence)
+    style: str = "split"  # "split" (Arm/Leg fields), "unsplit" (one sentence) or "observable" (one sentence, sensor-observable)
     shared: int = 0  # how many of the n are shared with other labels (0: not asked)
     api_base: str = DEFAULT_API_BASE
     model: str = DEFAULT_MODEL

@@ -15,7 +15,13 @@ Rules (``StyleFlag.rule``):
 * ``vague`` -- vague words ("somehow", "various", "etc.", "some", "things", ...);
 * ``missing_arm`` / ``missing_leg`` -- a split sub-action whose Arm or Leg is absent, empty or a
   placeholder ("N/A", "none", "-"), or a merged ``"Arm: ... Leg: ..."`` sentence with one part
-  missing.
+  missing;
+* ``no_observable`` -- only for a corpus of the ``observable`` style (its generator ``meta``
+  says so, or ``style="observable"`` is passed): a plain sentence that names none of the
+  things a worn accelerometer records (orientation to gravity, rhythm or cadence, vertical
+  motion, intensity, stillness, transitions), found by the cue words of
+  :data:`OBSERVABLE_CUES`. A sentence about the limbs' look alone ("Fingers curl around the
+  handle.") is flagged; the list is generous, so a flag is worth reading, a pass proves little.
 """
 
 from __future__ import annotations
@@ -32,7 +38,25 @@ MAX_WORDS_FIELD = 12
 MAX_WORDS_SENTENCE = 20
 """Most words the prompt allows in one unsplit sentence."""
 
-RULES = ("too_long", "purpose_clause", "vague", "missing_arm", "missing_leg")
+RULES = ("too_long", "purpose_clause", "vague", "missing_arm", "missing_leg", "no_observable")
+
+OBSERVABLE_STYLE = "observable"
+"""The generation style whose sentences must name an observable (rule ``no_observable``)."""
+
+#: Cue words (regular expressions, matched at a word start) of each observable the
+#: observable-style prompt asks for.
+OBSERVABLE_CUES = {
+    "orientation": r"gravit|orient|tilt|upright|vertical|horizontal|flat|inclin|angle|axis|axes|face[sd]? (?:up|down)|"
+                   r"facing|pitch|roll|posture|lying|level",
+    "rhythm": r"rhythm|cadence|periodic|cycl|regular|irregular|repetit|repeat|oscillat|frequen|hz\b|per second|"
+              r"beat|pulse|tempo|alternat|each step|every step|stride",
+    "vertical motion": r"bounc|bob|ris(?:e|es|ing)\b|fall|drop|lift|lower|upward|downward|up and down|vertical",
+    "intensity": r"intens|magnitude|amplitude|accelerat|decelerat|jerk|impact|spike|peak|sharp|strong|vigorous|"
+                 r"gentle|mild|forceful|energetic|abrupt|sudden|smooth|large|small|low|high|brisk|slow|fast|rapid",
+    "stillness": r"still|stationary|motionless|static|quiet|constant|steady|unchanging|at rest|rests?\b|"
+                 r"no motion|no movement|little motion|little movement|minimal",
+    "transitions": r"transition|chang|shift|switch|rotat|reorient|turn",
+}
 
 _PURPOSE_PHRASES = (
     r"in order to",
@@ -94,6 +118,7 @@ _VAGUE_RE = re.compile(r"\b(?:" + "|".join(_VAGUE_WORDS) + r")(?=\W|$)", re.IGNO
 _PLACEHOLDER_RE = re.compile(r"^\W*(?:n/?a|none|null|nil|nothing|tbd|unknown|-+|\.+|…)?\W*$", re.IGNORECASE)
 _MERGED_RE = re.compile(r"^\s*arm\s*:(?P<arm>.*?)(?:\bleg\s*:(?P<leg>.*))?$", re.IGNORECASE | re.DOTALL)
 _LEG_ONLY_RE = re.compile(r"^\s*leg\s*:(?P<leg>.*)$", re.IGNORECASE | re.DOTALL)
+_OBSERVABLE_RE = re.compile(r"\b(?:" + "|".join(OBSERVABLE_CUES.values()) + r")", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -127,18 +152,35 @@ def style_flags(
     *,
     max_words_field: int = MAX_WORDS_FIELD,
     max_words_sentence: int = MAX_WORDS_SENTENCE,
+    style: str | None = None,
 ) -> list[StyleFlag]:
     """Return the sentences of ``corpus`` that break the prompt's style rules.
 
     ``corpus`` is any of: a path to a corpus JSON file, the parsed JSON (one of the three
     shapes of design.md, or what ``mmvq corpus generate`` writes), or an object from
     :func:`mmvqshape.text.corpus.load_corpus` (anything with ``labels`` and per-label
-    sub-actions). Flags come in corpus order; a clean corpus gives ``[]``.
+    sub-actions). Flags come in corpus order; a clean corpus gives ``[]``. ``style`` is the
+    generation style the corpus was asked in (``split``, ``unsplit``, ``observable``); None
+    reads it from the corpus's generator ``meta`` (no meta: the rules common to all styles).
     """
+    if isinstance(corpus, (str, Path)):
+        with open(corpus, encoding="utf-8") as handle:
+            corpus = json.load(handle)
+    observable = (style if style is not None else _meta_style(corpus)) == OBSERVABLE_STYLE
     flags: list[StyleFlag] = []
     for entry in _entries(corpus):
         flags.extend(_check_entry(entry, max_words_field, max_words_sentence))
+        if observable and entry.text is not None and not _OBSERVABLE_RE.search(entry.text):
+            flags.append(StyleFlag(entry.label, entry.index, "text", "no_observable", entry.text,
+                                   "names no orientation, rhythm, vertical motion, intensity, stillness or transition"))
     return flags
+
+
+def _meta_style(corpus: Any) -> str | None:
+    """The ``style`` a generated corpus records in its ``meta`` block, if any."""
+    meta = corpus.get("meta") if isinstance(corpus, dict) else getattr(corpus, "meta", None)
+    style = meta.get("style") if isinstance(meta, dict) else None
+    return style if isinstance(style, str) else None
 
 
 def _check_entry(entry: _Entry, max_field: int, max_sentence: int) -> Iterator[StyleFlag]:
@@ -173,9 +215,6 @@ def _check_text(entry: _Entry, field: str, text: str, max_words: int) -> Iterato
 
 
 def _entries(corpus: Any) -> Iterator[_Entry]:
-    if isinstance(corpus, (str, Path)):
-        with open(corpus, encoding="utf-8") as handle:
-            corpus = json.load(handle)
     if isinstance(corpus, dict):
         yield from _entries_from_json(corpus)
         return
