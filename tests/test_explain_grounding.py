@@ -78,6 +78,15 @@ def test_explain_all_writes_one_line_per_test_window(run, capsys):
     assert "explained 6 test windows" in capsys.readouterr().out
 
 
+def test_explain_all_other_split_without_shapes(run):
+    root, data = run
+    assert main(["explain", str(root / "mm"), "--data", str(data), "--all", "--split", "train", "--no-shapes",
+                 "--no-progress", "--batch-size", "5", "--out", str(root / "train_split")]) == 0
+    lines = read_lines(root / "train_split" / "explanations_train.jsonl")
+    assert [e["row"] for e in lines] == load_windows(str(data)).indices("train").tolist()
+    assert all("shapes" not in e and len(e["sub_actions"]) == 3 for e in lines)
+
+
 @pytest.mark.parametrize("flags, where", [(["--all", "--index", "1"], "--all"), (["--all", "--split", "nope"], "--split")])
 def test_explain_all_bad_input_exits_2_and_writes_nothing(run, capsys, flags, where):
     root, data = run

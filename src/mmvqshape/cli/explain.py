@@ -16,8 +16,10 @@ def explain_command(
     index: Optional[int] = typer.Option(None, "--index", help="Position of the window in the split (0-based; default 0)."),
     every: bool = typer.Option(False, "--all", help="Explain every window of the split into explanations_<split>.jsonl (one line per window)."),
     split: str = typer.Option("test", "--split", help="train | val | test: the split --index and --all read."),
+    shapes: bool = typer.Option(True, "--shapes/--no-shapes", help="With --all: each window's shape tokens (code, t, l, mu, sigma per channel)."),
     figures: bool = typer.Option(False, "--figures", help="With --all: also a figure and JSON per window (slow)."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Windows per model call with --all."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="With --all: a progress bar on stderr."),
     out: Path = typer.Option(Path("explain"), "--out", help="Folder for explain_<I>.png / .json or explanations_<split>.jsonl."),
     top: int = typer.Option(5, "--top", help="How many zero-shot label candidates to list."),
 ) -> None:
@@ -28,7 +30,8 @@ def explain_command(
     if every:
         if index is not None:
             raise UserError("--all", "give either --index or --all, not both")
-        result = run_explain_all(run, data=data, out=out, split=split, batch_size=batch_size, figures=figures, top=top)
+        result = run_explain_all(run, data=data, out=out, split=split, batch_size=batch_size, shapes=shapes,
+                                 figures=figures, top=top, progress=progress)
         typer.echo(f"explained {result['n_windows']} {result['split']} windows: wrote {result['jsonl']}")
         return
     result = run_explain(run, data=data, index=0 if index is None else index, out=out, top=top, split=split)

@@ -280,10 +280,11 @@ def window_record(out: dict[str, np.ndarray], i: int, task, labels: list[str], m
 
 
 def explained_windows(task, dataset: SignalDataset, labels: list[str], model_length: int, loaded_length: int, *,
-                      batch_size: int = 256, progress: bool = True):
+                      batch_size: int = 256, shapes: bool = True, progress: bool = True):
     """Yield one record per window of ``dataset``, in order: ``true_label`` and
-    :func:`window_record`'s keys, running ``task`` on batches of signals only."""
-    keys = ("logits", "action_idx", "action_span", "action_similarity", *COMPACT_SHAPE_KEYS.values())
+    :func:`window_record`'s keys (``shapes`` only when asked), running ``task`` on batches of
+    signals only."""
+    keys = ("logits", "action_idx", "action_span", "action_similarity", *(COMPACT_SHAPE_KEYS.values() if shapes else ()))
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     task.eval()
     with tqdm(total=len(dataset), desc="explain", unit="window", disable=not progress, leave=False) as bar:
@@ -299,12 +300,13 @@ def explained_windows(task, dataset: SignalDataset, labels: list[str], model_len
 
 
 def run_explain_all(run: str | Path, data: str | None = None, out: str | Path = "explain", *, split: str = "test",
-                    batch_size: int = 256, figures: bool = False, top: int = 5, progress: bool = True) -> dict[str, Any]:
+                    batch_size: int = 256, shapes: bool = True, figures: bool = False, top: int = 5,
+                    progress: bool = True) -> dict[str, Any]:
     """Explain every ``split`` window of ``data`` (default: the run's data and its test split).
 
     Writes ``explanations_<split>.jsonl`` into ``out`` (atomically: whole or not at all), one
     line per window with ``index`` (position in the split), ``row`` (in the data) and
-    :func:`explained_windows`' keys; with ``figures`` also each window's ``explain_<I>.png`` and
+    :func:`explained_windows`' keys (without ``shapes`` when ``shapes`` is False); with ``figures`` also each window's ``explain_<I>.png`` and
     ``.json`` (as :func:`run_explain`, one window at a time). Returns ``{"jsonl", "n_windows", "split"}``.
     """
     loaded = load_explained_split(run, data, split)
@@ -315,7 +317,7 @@ def run_explain_all(run: str | Path, data: str | None = None, out: str | Path = 
     out = ensure_folder(Path(out))
     path = out / f"explanations_{split}.jsonl"
     records = explained_windows(loaded["task"], dataset, loaded["labels"], int(loaded["info"]["length"]),
-                                int(np.asarray(windows.X).shape[1]), batch_size=batch_size, progress=progress)
+                                int(np.asarray(windows.X).shape[1]), batch_size=batch_size, shapes=shapes, progress=progress)
     with atomic_file(path) as handle:
         for index, (row, record) in enumerate(zip(rows.tolist(), records)):
             handle.write(json.dumps({"index": index, "row": int(row), **record}) + "\n")
