@@ -12,8 +12,10 @@ import torch
 import train_support as ts
 from mmvqshape.cli import main
 from mmvqshape.models.mmvqshape_tokens import agreeing_spans
+from mmvqshape.pipelines.evaluate import measure_sentences
 from mmvqshape.pipelines.grounding import loaded_spans, model_placements, token_model_grounding
 from mmvqshape.signals import load_windows
+from mmvqshape.text.embeddings import EmbeddingSet, load_embeddings, save_embeddings
 from mmvqshape.training.grounding import grounding_metrics
 
 LABELS = ("sit", "walk", "run")
@@ -112,11 +114,23 @@ def test_evaluate_writes_the_models_own_grounding_from_its_spans(run):
 
 def test_grounding_is_the_same_whatever_corpus_is_passed(run):
     root, data = run
-    shuffled = ts.write_embeddings(root / "other_emb", labels=LABELS, dim=8, k=4, seed=7)  # other vectors, same shape
+    own_text = load_embeddings(root / "emb")
+    order = np.random.default_rng(3).permutation(len(own_text.subactions))  # every sentence vector moved to another row
+    shuffled = save_embeddings(EmbeddingSet(own_text.subactions[order], own_text.label_vectors[::-1].copy(), own_text.labels,
+                                            own_text.owner, own_text.sentences, dict(own_text.meta)), root / "shuffled_emb")
     assert main(["evaluate", str(root / "mm"), "--data", str(data), "--corpus", str(shuffled), "--out", str(root / "eval_other")]) == 0
     assert main(["evaluate", str(root / "mm"), "--data", str(data), "--out", str(root / "eval_own")]) == 0
     own, other = (json.loads((root / name / "metrics.json").read_text()) for name in ("eval_own", "eval_other"))
     assert own["grounding"] == other["grounding"] and own["grounding"]["precision"] is not None
+
+
+def test_measure_sentences_scores_another_split_and_writes_nothing(run):
+    root, data = run
+    before = sorted(p.name for p in (root / "mm").iterdir())
+    result = measure_sentences(root / "mm", data=str(data), split="train")
+    assert result["split"] == "train" and result["n_windows"] == len(load_windows(str(data)).indices("train"))
+    assert result["explanation"]["k"] == 3 and result["grounding"]["n_windows"] == result["n_windows"]
+    assert sorted(p.name for p in (root / "mm").iterdir()) == before
 
 
 def test_spans_map_to_the_window_as_loaded():
