@@ -16,11 +16,13 @@
 Training: cross-entropy of the window's logits and (``w_segment``) of every segment's logits
 against the window's label, and (``w_text``) cross-entropy over the seen labels of the text
 scores / ``temperature`` — sentences are a target, never an input: inference reads the
-signal only. Explanation: each non-overlapping segment proposes its best sentence by
-similarity plus the log-probability of the sentence's label under that segment's logits;
-the ``num_slots`` best distinct proposals are ``action_idx`` (B, K) into the sentence bank,
-placed at ``action_span`` (B, K, 2) samples. Zero-shot: an unseen label is scored the same
-way from its own sentences (``text_scores``).
+signal only. Explanation: every segment proposes its best sentence by similarity plus the
+log-probability of the sentence's label under that segment's logits; the ``num_slots`` best
+segments' proposals (distinct sentences) are ``action_idx`` (B, K) into the sentence bank.
+Each is placed at ``action_span`` (B, K, 2) samples: the part of its segment whose samples
+the segments agree to be its label (the argmax of the mean posterior of the segments covering
+a sample). Zero-shot: an unseen label is scored the same way from its own sentences
+(``text_scores``).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class TokenTextConfig:
     architecture: str = "tokens"  # tokens (this file) | fusion (mmvqshape.py, the plan's first design)
     segment_span: float = 0.25  # segment length, fraction of the window
     segment_hop: float = 0.5  # step between segments, fraction of the span
-    num_slots: int = 5  # sentences chosen per window
+    num_slots: int = 6  # sentences chosen per window (the best 6 of the default 7 segments)
     temperature: float = 0.1
     w_text: float = 0.5
     w_segment: float = 0.5
@@ -205,29 +207,53 @@ class TokenMMVQShapeTask(nn.Module):
         ``action_similarity`` (B, K).
 
         A proposal (segment, sentence) scores its similarity plus the log-probability of the
-        sentence's label under the segment's logits. First every non-overlapping segment
-        (every ``1 / segment_hop``-th) places its best sentence, so the explanation covers the
-        window; the remaining slots take the best other proposals. Sentences never repeat.
+        sentence's label under the segment's logits. Every segment places its best sentence,
+        best-scoring segments first, until K are placed (then, when K exceeds the segments, the
+        best remaining proposals). Sentences never repeat. Each span is its segment trimmed to
+        the samples labelled as its sentence (:func:`agreeing_spans`).
         """
         owner = self.sentence_owner.to(similarity.device)
         usable = self.sentence_seen.to(similarity.device)
         class_of = owner.clamp(max=segment_logits.shape[-1] - 1)  # sentences of other labels are not usable anyway
         score = (similarity + segment_logits.log_softmax(-1)[..., class_of]).masked_fill(~usable, -1e4)  # (B, S, M)
         K = min(self.text_cfg.num_slots, int(usable.sum()))
-        stride = max(1, round(1 / self.text_cfg.segment_hop))
-        tiling = list(range(0, score.shape[1], stride))
-        chosen = [pick_proposals(window, tiling, K) for window in score.cpu()]
+        every_segment = list(range(score.shape[1]))
+        chosen = [pick_proposals(window, every_segment, K) for window in score.cpu()]
         device = similarity.device
-        index = torch.tensor([[m for _, m in c] for c in chosen], dtype=torch.long, device=device)
-        span = self.segment_span.to(device)[torch.tensor([[s for s, _ in c] for c in chosen], dtype=torch.long, device=device)]
+        index = torch.tensor([[m for _, m in c] for c in chosen], dtype=torch.long, device=device)  # (B, K)
+        segments = torch.tensor([[s for s, _ in c] for c in chosen], dtype=torch.long, device=device)  # (B, K)
+        span = agreeing_spans(self.segment_span.to(device), segment_logits.softmax(-1), segments, class_of[index],
+                              self.signal_task.tokenizer.grid.length)
         rows = torch.arange(len(chosen), device=device)[:, None]
-        segments = torch.tensor([[s for s, _ in c] for c in chosen], dtype=torch.long, device=device)
         return {"action_idx": index, "action_span": span, "action_similarity": similarity[rows, segments, index]}
+
+
+def agreeing_spans(segment_span: torch.Tensor, segment_proba: torch.Tensor, segments: torch.Tensor,
+                   labels: torch.Tensor, length: int) -> torch.Tensor:
+    """Each pick's span: from the first to the last sample of its segment whose label is the
+    pick's label, a sample's label being the argmax of the mean posterior of the segments that
+    cover it; the whole segment when no sample of it agrees.
+
+    segment_span (S, 2) [start, end) samples, segment_proba (B, S, L), segments and labels
+    (B, K) -> (B, K, 2) [start, end) samples.
+    """
+    time = torch.arange(length, device=segment_span.device)  # (T,)
+    cover = (time[None] >= segment_span[:, :1]) & (time[None] < segment_span[:, 1:])  # (S, T)
+    weight = cover.to(segment_proba.dtype)
+    mean_proba = torch.einsum("st,bsl->btl", weight, segment_proba) / weight.sum(0).clamp(min=1)[:, None]  # (B, T, L)
+    sample_label = mean_proba.argmax(-1)  # (B, T)
+    agree = cover[segments] & (sample_label[:, None, :] == labels[..., None])  # (B, K, T)
+    first = torch.where(agree, time, length).min(-1).values  # (B, K)
+    last = torch.where(agree, time, -1).max(-1).values + 1
+    whole = segment_span[segments]  # (B, K, 2)
+    found = agree.any(-1)
+    return torch.stack([torch.where(found, first, whole[..., 0]), torch.where(found, last, whole[..., 1])], dim=-1)
 
 
 def pick_proposals(score: torch.Tensor, tiling: list[int], k: int) -> list[tuple[int, int]]:
     """score (S, M) of each (segment, sentence) -> k distinct-sentence picks: the best sentence
-    of each segment in ``tiling`` first (best first), then the best remaining proposals."""
+    of each segment in ``tiling`` first (best-scoring segments first), then the best remaining
+    proposals."""
     picks: list[tuple[int, int]] = []
     used: set[int] = set()
     order = score.flatten().argsort(descending=True).tolist()

@@ -6,6 +6,13 @@ the corpus sentences passed. Notebook use::
 
     from mmvqshape.pipelines.evaluate import evaluate
     metrics = evaluate("runs/vq")
+
+:func:`measure_sentences` scores a token MMVQShape's own chosen sentences (``explanation`` and,
+for windows with ``activity``, ``grounding``) on another split, the validation split by default:
+how an explanation rule is chosen without looking at test windows::
+
+    from mmvqshape.pipelines.evaluate import measure_sentences
+    val = measure_sentences("runs/mm", data="hapt-boundary", split="val")
 """
 
 from __future__ import annotations
@@ -14,9 +21,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ..errors import UserError
+from ..labels import normalize_label
 from ..models import BASELINES
+from ..training.checkpoint import load_task
+from ..training.data import SignalDataset, split_positions
+from ..training.evaluation import collect_outputs
+from ..training.explanation_metrics import explanation_metrics
+from .grounding import sentence_label_index, token_model_grounding
 from .run.folder import find_checkpoint, read_run
-from .run.inputs import load_data, load_text
+from .run.inputs import check_same_labels, load_data, load_text
 from .scoring import read_baseline, score_baseline, score_run
 
 
@@ -41,3 +57,31 @@ def evaluate(run: str | Path, *, data: str | None = None, corpus: str | None = N
         shutil.copy2(run / "probe.joblib", out / "probe.joblib")
     return score_run(out, cfg=cfg, windows=windows, checkpoint=checkpoint, embeddings=embeddings,
                      reader_text=reader_text, fit_probe=False, figures=True)
+
+
+def measure_sentences(run: str | Path, *, data: str | None = None, split: str = "val", batch_size: int = 256) -> dict[str, Any]:
+    """A token MMVQShape run's own chosen sentences on the ``split`` windows of ``data`` (default:
+    the run's data): ``explanation`` (precision, diversity, repeat rate ... over the windows of
+    seen labels) and, for windows with ``activity``, ``grounding``. Signal only, as in
+    evaluation; nothing is written. A run of another model is a :class:`UserError`."""
+    run = Path(run)
+    cfg = read_run(run)
+    task, info = load_task(find_checkpoint(run))
+    if not getattr(task, "sentences", None) or not hasattr(task, "segment_span"):
+        raise UserError(run, "measuring chosen sentences needs a token mmvqshape run")
+    windows = load_data(cfg, data)
+    labels = list(windows.labels)
+    check_same_labels(windows, list(info["labels"]), data or cfg.data)
+    dataset = SignalDataset(windows, split_positions(windows, split), cfg.length, cfg.normalize, scale=info.get("scale"))
+    if len(dataset) == 0:
+        raise UserError(data or cfg.data, f"has no {split} windows")
+    outputs = collect_outputs(task, dataset, batch_size=batch_size, figure_at=[])  # (N, K) action_idx, (N, K, 2) spans
+    owner = sentence_label_index(task.source_labels, labels)
+    held_out = {normalize_label(n) for n in cfg.holdout_labels or []}
+    seen = np.isin(outputs["label"], [i for i, name in enumerate(labels) if normalize_label(name) not in held_out])
+    result: dict[str, Any] = {"split": split, "data": str(windows.name), "n_windows": len(dataset),
+                              "explanation": explanation_metrics(outputs["action_idx"][seen], np.where(owner < 0, len(labels), owner),
+                                                                 outputs["label"][seen])}
+    if windows.activity is not None:
+        result["grounding"] = token_model_grounding(windows, outputs, task.source_labels, int(info["length"]))
+    return result

@@ -14,14 +14,21 @@ Writes into ``out``:
 ``I`` is the position of the window in the run's **test** split (0-based); the JSON also
 records its row in the data. The window goes through the model exactly as in evaluation:
 signal only (``text_present=False``, no sub-actions passed). Works for VQShape runs too
-(no words then). Notebook use::
+(no words then).
 
-    from mmvqshape.pipelines.explain import run_explain
+:func:`run_explain_all` (``mmvq explain RUN --all``) explains every window of one split (the
+**test** split unless ``split`` says otherwise) in batches and writes ``explanations_<split>.jsonl``:
+one line per window, in split order (:func:`window_record` lists the keys; shapes in a compact
+per-channel form), and a figure per window only when asked. Notebook use::
+
+    from mmvqshape.pipelines.explain import run_explain, run_explain_all
     result = run_explain("runs/mm", data="basicmotions", index=3, out="explain/")
+    every = run_explain_all("runs/mm", data="hapt-boundary", out="explain/")
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +36,21 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
-from ..atomic import atomic_file, write_json
+from ..atomic import atomic_file, ensure_folder, write_json
 from ..errors import UserError
 from ..training import shape_metrics
-from ..training.data import SignalDataset
+from ..training.data import SignalDataset, collate
 from .data_units import to_data_units
+from .grounding import loaded_spans
 from .run.folder import find_checkpoint, read_run
 from .run.inputs import load_shape_run
 
 PER_CHANNEL_KEYS = ("code_idx", "t", "l", "mu", "sigma", "s_pred", "x_pred")
+COMPACT_SHAPE_KEYS = {"code": "code_idx", "t": "t", "l": "l", "mu": "mu", "sigma": "sigma"}  # JSONL name -> output key
+SPLITS = ("train", "val", "test")
 
 
 def _per_channel(value: torch.Tensor, n_channels: int) -> np.ndarray:
@@ -116,12 +128,11 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
         sources = task.action_source_labels(out["action_idx"][:1].reshape(1, -1))[0]
         cosine = out.get("action_similarity")
         spans = out.get("action_span")  # (1, K, 2) samples of the model's window: mapped to the window as loaded
-        to_loaded = (loaded_length - 1) / max(length - 1, 1) if loaded_length else 1.0
+        loaded = None if spans is None else loaded_spans(spans[0].cpu().numpy(), length, loaded_length or length)  # (K, 2)
         result["sub_actions"] = [
             {"slot": k, "code": int(code), "sentence": sentence, "source_label": source,
              **({"cosine": round(float(cosine[0, k]), 6), "score": round(float(cosine[0, k]), 6)} if cosine is not None else {}),
-             **({"start": int(round(float(spans[0, k, 0]) * to_loaded)),
-                 "end": int(round((float(spans[0, k, 1]) - 1) * to_loaded)) + 1} if spans is not None else {})}
+             **({"start": int(loaded[k, 0]), "end": int(loaded[k, 1])} if loaded is not None else {})}
             for k, (code, sentence, source) in enumerate(zip(idx, words, sources))
         ]
     if out.get("label_embedding_pred") is not None:
@@ -184,32 +195,133 @@ def explain_figure(result: dict[str, Any], path: Path, channel_names: list[str] 
 
 
 def run_explain(run: str | Path, data: str | None = None, index: int = 0, out: str | Path = "explain",
-                *, top: int = 5) -> dict[str, Any]:
-    """Explain test window ``index`` of ``data`` (default: the run's data) with the run's model.
+                *, top: int = 5, split: str = "test") -> dict[str, Any]:
+    """Explain window ``index`` of the ``split`` split (default test) of ``data`` (default: the
+    run's data) with the run's model.
 
     Writes ``explain_<index>.png`` and ``explain_<index>.json`` into ``out`` and returns
     ``{"png", "json", "explanation"}``. A bad run folder or index is a :class:`UserError`.
     """
+    loaded = load_explained_split(run, data, split)
+    rows = loaded["rows"]
+    if not 0 <= int(index) < len(rows):
+        raise UserError("--index", f"must be between 0 and {len(rows) - 1} (the {split} split has {len(rows)} windows), got {index}")
+    return write_window_explanation(loaded, int(index), Path(out), top=top)
+
+
+def load_explained_split(run: str | Path, data: str | None, split: str) -> dict[str, Any]:
+    """What explaining a split needs: ``run``, ``checkpoint``, ``cfg``, ``task``, ``info``,
+    ``windows``, ``labels``, ``split`` and its ``rows`` (a :class:`UserError` for a bad run or split)."""
+    if split not in SPLITS:
+        raise UserError("--split", f"must be one of {', '.join(SPLITS)}, got {split!r}")
     run = Path(run)
     checkpoint = find_checkpoint(run)
     cfg = read_run(run)
     task, info, windows, labels = load_shape_run(run, checkpoint, cfg, data, "explain")
-    rows = windows.indices("test")
-    if not 0 <= int(index) < len(rows):
-        raise UserError("--index", f"must be between 0 and {len(rows) - 1} (the test split has {len(rows)} windows), got {index}")
-    dataset = SignalDataset(windows, rows[[int(index)]], cfg.length, cfg.normalize, scale=info.get("scale"))  # as trained
+    return {"run": run, "checkpoint": checkpoint, "cfg": cfg, "task": task, "info": info, "windows": windows,
+            "labels": labels, "split": split, "rows": windows.indices(split)}
+
+
+def write_window_explanation(loaded: dict[str, Any], index: int, out: Path, *, top: int = 5) -> dict[str, Any]:
+    """Explain window ``index`` of :func:`load_explained_split`'s split: figure + JSON into ``out``."""
+    cfg, windows, labels, rows = loaded["cfg"], loaded["windows"], loaded["labels"], loaded["rows"]
+    dataset = SignalDataset(windows, rows[[index]], cfg.length, cfg.normalize, scale=loaded["info"].get("scale"))  # as trained
     item = dataset[0]
-    result = explain_window(task, item["signal"], labels, top=top, affine=dataset.signal_affine(0),
+    result = explain_window(loaded["task"], item["signal"], labels, top=top, affine=dataset.signal_affine(0),
                             loaded_length=int(np.asarray(windows.X).shape[1]))
     result = {
-        "run": str(run), "checkpoint": checkpoint.name, "model": cfg.model_name, "data": windows.name,
-        "index": int(index), "row": int(rows[int(index)]), "true_label": labels[int(item["label"])],
+        "run": str(loaded["run"]), "checkpoint": loaded["checkpoint"].name, "model": cfg.model_name, "data": windows.name,
+        "split": loaded["split"], "index": index, "row": int(rows[index]), "true_label": labels[int(item["label"])],
         "channel_names": list(windows.channel_names), **result,
     }
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    png = explain_figure(result, out / f"explain_{int(index)}.png", list(windows.channel_names),
-                         title=f"{cfg.model_name} · {Path(str(windows.name)).name} · test window {index}")
+    png = explain_figure(result, out / f"explain_{index}.png", list(windows.channel_names),
+                         title=f"{cfg.model_name} · {Path(str(windows.name)).name} · {loaded['split']} window {index}")
     explanation = {k: v for k, v in result.items() if k != "arrays"}
-    write_json(out / f"explain_{int(index)}.json", {"kind": "explanation", **explanation})
-    return {"png": png, "json": out / f"explain_{int(index)}.json", "explanation": explanation}
+    write_json(out / f"explain_{index}.json", {"kind": "explanation", **explanation})
+    return {"png": png, "json": out / f"explain_{index}.json", "explanation": explanation}
+
+
+def _rounded(values: np.ndarray, digits: int = 4) -> list:
+    """A JSON-ready nested list: integers as they are, floats rounded."""
+    return values.tolist() if np.issubdtype(values.dtype, np.integer) else np.round(values.astype(np.float64), digits).tolist()
+
+
+def window_record(out: dict[str, np.ndarray], i: int, task, labels: list[str], model_length: int,
+                  loaded_length: int) -> dict[str, Any]:
+    """Window ``i`` of a batch's outputs (numpy, batch first) as one JSONL record's model keys:
+    ``predicted_label`` and its ``probability``,
+    ``sub_actions`` (each ``slot``, ``code``, ``sentence``, ``source_label``, ``score`` (the
+    sentence's cosine to its segment), ``start`` / ``end`` in samples of the window as loaded)
+    and ``shapes``: per key ``code``, ``t``, ``l`` (fractions of the window), ``mu``, ``sigma`` a
+    (C, N) list, tokens in the model's order."""
+    record: dict[str, Any] = {}
+    if "logits" in out:
+        logits = out["logits"][i].astype(np.float64)  # (L,)
+        proba = np.exp(logits - logits.max())
+        proba /= proba.sum()
+        record.update(predicted_label=labels[int(proba.argmax())], probability=round(float(proba.max()), 6))
+    if "action_idx" in out:
+        idx = out["action_idx"][i:i + 1]  # (1, K)
+        words = task.action_sentences(torch.as_tensor(idx))[0]
+        sources = task.action_source_labels(torch.as_tensor(idx))[0]
+        spans = loaded_spans(out["action_span"][i], model_length, loaded_length) if "action_span" in out else None  # (K, 2)
+        record["sub_actions"] = [
+            {"slot": k, "code": int(code), "sentence": sentence, "source_label": source,
+             **({"score": round(float(out["action_similarity"][i, k]), 6)} if "action_similarity" in out else {}),
+             **({"start": int(spans[k, 0]), "end": int(spans[k, 1])} if spans is not None else {})}
+            for k, (code, sentence, source) in enumerate(zip(idx[0].tolist(), words, sources))
+        ]
+    if "code_idx" in out:
+        n_channels = out["code_idx"].shape[1]
+        record["shapes"] = {name: _rounded(_per_channel(torch.as_tensor(out[key][i]), n_channels))
+                            for name, key in COMPACT_SHAPE_KEYS.items() if key in out}
+    return record
+
+
+def explained_windows(task, dataset: SignalDataset, labels: list[str], model_length: int, loaded_length: int, *,
+                      batch_size: int = 256, shapes: bool = True, progress: bool = True):
+    """Yield one record per window of ``dataset``, in order: ``true_label`` and
+    :func:`window_record`'s keys (``shapes`` only when asked), running ``task`` on batches of
+    signals only."""
+    keys = ("logits", "action_idx", "action_span", "action_similarity", *(COMPACT_SHAPE_KEYS.values() if shapes else ()))
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    task.eval()
+    with tqdm(total=len(dataset), desc="explain", unit="window", disable=not progress, leave=False) as bar:
+        for batch in loader:
+            with torch.no_grad():
+                signal = batch["signal"].float()  # (B, C, T)
+                out = task({"signal": signal, "label": torch.zeros(len(signal), dtype=torch.long), "text_present": False})  # signal only
+            arrays = {k: out[k].detach().cpu().numpy() for k in keys if out.get(k) is not None}
+            for i, label in enumerate(batch["label"].tolist()):
+                yield {"true_label": labels[int(label)],
+                       **window_record(arrays, i, task, labels, model_length, loaded_length)}
+            bar.update(len(batch["label"]))
+
+
+def run_explain_all(run: str | Path, data: str | None = None, out: str | Path = "explain", *, split: str = "test",
+                    batch_size: int = 256, shapes: bool = True, figures: bool = False, top: int = 5,
+                    progress: bool = True) -> dict[str, Any]:
+    """Explain every ``split`` window of ``data`` (default: the run's data and its test split).
+
+    Writes ``explanations_<split>.jsonl`` into ``out`` (atomically: whole or not at all), one
+    line per window with ``index`` (position in the split), ``row`` (in the data) and
+    :func:`explained_windows`' keys (without ``shapes`` when ``shapes`` is False); with ``figures`` also each window's ``explain_<I>.png`` and
+    ``.json`` (as :func:`run_explain`, one window at a time). Returns ``{"jsonl", "n_windows", "split"}``.
+    """
+    loaded = load_explained_split(run, data, split)
+    cfg, windows, rows = loaded["cfg"], loaded["windows"], loaded["rows"]
+    if len(rows) == 0:
+        raise UserError(data or cfg.data, f"has no {split} windows to explain")
+    dataset = SignalDataset(windows, rows, cfg.length, cfg.normalize, scale=loaded["info"].get("scale"))  # as trained
+    out = ensure_folder(Path(out))
+    path = out / f"explanations_{split}.jsonl"
+    records = explained_windows(loaded["task"], dataset, loaded["labels"], int(loaded["info"]["length"]),
+                                int(np.asarray(windows.X).shape[1]), batch_size=batch_size, shapes=shapes, progress=progress)
+    with atomic_file(path) as handle:
+        for index, (row, record) in enumerate(zip(rows.tolist(), records)):
+            handle.write(json.dumps({"index": index, "row": int(row), **record}) + "\n")
+    if figures:
+        for index in range(len(rows)):
+            write_window_explanation(loaded, index, out, top=top)
+    return {"jsonl": path, "n_windows": int(len(rows)), "split": split}

@@ -151,6 +151,35 @@ def model_grounding(windows: Windows, rows: np.ndarray, placements: Sequence[Seq
     return grounding_metrics(placements, windows.activity[np.asarray(rows, dtype=np.int64)], weights)
 
 
+def loaded_spans(span: np.ndarray, model_length: int, loaded_length: int) -> np.ndarray:
+    """[start, end) samples of the model's window (resampled to ``model_length``) -> the same
+    stretch in samples of the window as loaded (``loaded_length``), as int64 of ``span``'s shape
+    (..., 2). The first and last samples map onto each other, as resampling maps them."""
+    span = np.asarray(span, dtype=np.float64)
+    ratio = (loaded_length - 1) / max(model_length - 1, 1)
+    start = np.rint(span[..., 0] * ratio)
+    end = np.rint((span[..., 1] - 1) * ratio) + 1
+    return np.stack([start, end], axis=-1).astype(np.int64)
+
+
+def sentence_label_index(source_labels: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    """(M,) index in ``labels`` of each sentence's source label; -1 for a label the data lacks."""
+    lookup = {normalize_label(name): i for i, name in enumerate(labels)}
+    return np.array([lookup.get(normalize_label(str(name)), -1) for name in source_labels], dtype=np.int64)
+
+
+def model_placements(action_idx: np.ndarray, action_span: np.ndarray, sentence_label: np.ndarray,
+                     model_length: int, loaded_length: int) -> list[list[Placement]]:
+    """The model's chosen sentences as placements: ``action_idx`` (N, K) into its sentence bank
+    (-1 = an empty slot), ``action_span`` (N, K, 2) samples of the model's window,
+    ``sentence_label`` (M,) each sentence's label index -> N lists of (label, start, end) in
+    samples of the window as loaded."""
+    spans = loaded_spans(action_span, model_length, loaded_length)  # (N, K, 2)
+    label_of = np.asarray(sentence_label)
+    return [[(int(label_of[m]), int(s), int(e)) for m, (s, e) in zip(row, row_spans) if m >= 0]
+            for row, row_spans in zip(np.asarray(action_idx), spans)]
+
+
 def sliding_baseline_entry(windows: Windows, split: str = "test") -> dict[str, Any]:
     """``baselines.sliding_classifier`` for windows with ``activity``: the anchor trained on the
     single-activity data they name (``extra["single_activity_data"]``, same channels, seed and
@@ -165,3 +194,15 @@ def sliding_baseline_entry(windows: Windows, split: str = "test") -> dict[str, A
         return sliding_anchor(train_windows, windows, split=split, seed=windows.seed)
     except ValueError as err:  # e.g. training pieces of one label only: say why, score the rest
         return {"grounding": None, "unavailable": str(err)}
+
+
+def token_model_grounding(windows: Windows, outputs: dict[str, Any], source_labels: Sequence[str],
+                          model_length: int) -> dict[str, Any]:
+    """``grounding`` of a token MMVQShape from its outputs over some windows (``index`` (N,) rows,
+    ``action_idx`` (N, K), ``action_span`` (N, K, 2) samples of the model's window): each chosen
+    sentence counts over its own span, with its source label (``source_labels`` (M,) per sentence
+    of the model's bank), against the rows' ``activity``. Reads the model's outputs only: the
+    spans come from the signal, whatever corpus the items carry."""
+    placements = model_placements(outputs["action_idx"], outputs["action_span"],
+                                  sentence_label_index(source_labels, windows.labels), model_length, windows.length)
+    return model_grounding(windows, outputs["index"], placements)

@@ -8,8 +8,9 @@ and action codebooks with each code's count, for models with shapes ``reconstruc
 (R² and its PCA baseline) and ``shapes`` (fit and σ ratio; see ``training.shape_metrics``),
 and for ``mmvqshape`` ``label_text_retrieval`` (every label seen) or ``zero_shot`` (a
 ``--holdout-labels`` run: see :mod:`mmvqshape.pipelines.zero_shot`), and for windows that carry each
-sample's ``activity`` ``baselines.sliding_classifier`` (its ``grounding`` and ``sample_accuracy``: see
-:mod:`mmvqshape.pipelines.grounding`; the model's own ``grounding`` is not written yet)), ``predictions.csv`` and PNGs (``figures/confusion.png``,
+sample's ``activity`` the token MMVQShape's own ``grounding`` (its chosen sentences at its own spans) beside
+``baselines.sliding_classifier`` (its ``grounding`` and ``sample_accuracy``: see
+:mod:`mmvqshape.pipelines.grounding`)), ``predictions.csv`` and PNGs (``figures/confusion.png``,
 ``figures/code_usage.png``, ``figures/reconstruction.png``).
 
 Honesty: test items never carry sub-action text (zeroed, ``text_present=False``), so the
@@ -43,7 +44,7 @@ from ..training.metrics import classification_metrics, predictions_table, softma
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
 from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of, window_r2
 from ..training.zero_shot_metrics import gzsl_metrics, headline
-from .grounding import sliding_baseline_entry
+from .grounding import sliding_baseline_entry, token_model_grounding
 from .data_units import to_data_units
 from .run.inputs import check_same_labels
 from .zero_shot import candidate_texts, explanation_check, shuffled_corpus_precision, zero_shot_fold
@@ -141,6 +142,8 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
         proba = softmax(outputs["logits"].astype(np.float64)) if "logits" in outputs else None
     if "text_scores" in outputs and item_text is not None:  # token MMVQShape: sentences placed by the model itself
         extra.update(token_text_entries(task, windows, cfg, outputs, embeddings if reader_text is None else reader_text))
+        if "action_span" in outputs and getattr(windows, "activity", None) is not None:
+            extra["grounding"] = token_model_grounding(windows, outputs, task.source_labels, int(info["length"]))
     elif "label_embedding_pred" in outputs and item_text is not None:
         run_corpus = embeddings if reader_text is None else reader_text
         run_text = item_text if reader_text is None else TextTable.build(reader_text, windows.labels, where=str(cfg.corpus))

@@ -12,7 +12,7 @@ from .data import collate
 from .shape_metrics import ShapeMetricsAccumulator
 
 # Outputs kept for every window (small), and for the first few windows only (figures).
-PER_WINDOW = ("logits", "code_idx", "action_idx", "label_embedding_pred", "text_scores")
+PER_WINDOW = ("logits", "code_idx", "action_idx", "action_span", "label_embedding_pred", "text_scores")
 FIGURE_KEYS = ("x_pred", "s_pred", "t", "l", "mu", "sigma", "code_idx")
 N_FIGURE_WINDOWS = 4
 PCA_TRAIN_SERIES = 20_000  # training series (window x channel) the PCA baseline is fitted on, at most
