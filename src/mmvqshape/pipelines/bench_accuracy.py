@@ -245,9 +245,10 @@ def summarize(rows: list[dict[str, Any]], labels: list[str] | None = None) -> li
 def series_stats_shown(name: str) -> str:
     """"yes" / "no": whether a bench model's classifier also reads each channel's mean and log std;
     "—" for models without that option (the fitted baselines, the token probe)."""
-    spec = MODELS.get(name.split(" ")[0], {})
-    if spec.get("probe") or spec.get("model_name") not in ("vqshape", "mmvqshape"):
-        return "—"
+    key = name.split(" ")[0]
+    spec = MODELS.get(key, {})
+    if spec.get("probe") or spec.get("model_name") not in ("vqshape", "mmvqshape") or key in HEADS_ONLY:
+        return "—"  # the token models read shape tokens only: no such option
     return "yes" if spec.get("model", {}).get("series_stats", True) else "no"
 
 
