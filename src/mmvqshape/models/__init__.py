@@ -10,10 +10,9 @@ Models do no I/O and raise ``ValueError`` for what they cannot use.
 
 from __future__ import annotations
 
-import dataclasses
-
 from typing import Any
 
+from .config_keys import field_names
 from .minirocket import MiniRocketClassifier, MiniRocketConfig
 from .mmvqshape import MMVQShapeConfig, MMVQShapeTask
 from .mmvqshape_tokens import TokenMMVQShapeTask, TokenTextConfig
@@ -41,8 +40,8 @@ def mmvqshape_architecture(cfg: dict[str, Any]) -> str:
     of that design's ``config.yaml`` does), and ``tokens`` otherwise."""
     if "architecture" in cfg:
         return str(cfg["architecture"])
-    token_keys = {f.name for c in (ShapeTokensConfig, TokenHeadConfig, TokenTextConfig) for f in dataclasses.fields(c)}
-    fusion_keys = {f.name for c in (VQShapeConfig, MMVQShapeConfig) for f in dataclasses.fields(c)} | set(TASK_KEYS)
+    token_keys = field_names(ShapeTokensConfig, TokenHeadConfig, TokenTextConfig)
+    fusion_keys = field_names(VQShapeConfig, MMVQShapeConfig) | set(TASK_KEYS)
     return "fusion" if set(cfg) & (fusion_keys - token_keys) else "tokens"
 
 

@@ -59,6 +59,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 from .action import ActionCodebook, ActionDecoder, TextAttributeDecoder, assign_slots
+from .config_keys import field_names
 from .fusion import FusionLayer, TextTokens
 from .vqshape_task import TASK_KEYS, VQShapeTask
 
@@ -111,7 +112,7 @@ SIGNAL_DEFAULTS = {"channels": "joint", "objective": "classify"}
 
 def split_config(cfg: dict[str, Any]) -> tuple[MMVQShapeConfig, dict[str, Any]]:
     """One flat config dict -> (MMVQShape's keys, the signal side's dict for VQShapeTask.build)."""
-    own = {f.name for f in dataclasses.fields(MMVQShapeConfig)}
+    own = field_names(MMVQShapeConfig)
     mm = MMVQShapeConfig(**{k: v for k, v in cfg.items() if k in own})
     signal = {**SIGNAL_DEFAULTS, **{k: v for k, v in cfg.items() if k not in own}}
     if signal["channels"] != "joint":

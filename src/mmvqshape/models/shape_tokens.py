@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config_keys import config_from_dict
+
 
 @dataclass
 class ShapeTokensConfig:
@@ -65,11 +67,7 @@ class ShapeTokensConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ShapeTokensConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown shape-token keys: {', '.join(unknown)}")
-        return cls(**values)
+        return config_from_dict(cls, values, "shape-token keys")
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config_keys import field_names, reject_unknown_keys
 from .shape_tokens import ShapeTokenizer, ShapeTokensConfig
 from .task import SignalOnly
 from .token_bag import TokenBag
@@ -46,11 +47,9 @@ class TokenHeadConfig:
 
 def split_keys(cfg: dict[str, Any], *configs: type) -> list[dict[str, Any]]:
     """One flat dict -> one dict per dataclass of its keys; a key no dataclass has is an error."""
-    names = [{f.name for f in dataclasses.fields(c)} for c in configs]
-    unknown = sorted(k for k in cfg if not any(k in n for n in names))
-    if unknown:
-        raise ValueError(f"unknown keys: {', '.join(unknown)}")
-    return [{k: v for k, v in cfg.items() if k in n} for n in names]
+    reject_unknown_keys(cfg, field_names(*configs), "keys")
+    names_per_config = [field_names(config) for config in configs]
+    return [{k: v for k, v in cfg.items() if k in names} for names in names_per_config]
 
 
 def classifier_head(d_in: int, n_classes: int, cfg: TokenHeadConfig) -> nn.Module:

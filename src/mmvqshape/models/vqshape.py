@@ -64,6 +64,7 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import nn
 
+from .config_keys import config_from_dict
 from .shape_jacobian import shape_decoder_jacobian
 
 # --------------------------------------------------------------------------------------
@@ -185,11 +186,7 @@ class VQShapeConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "VQShapeConfig":
         """Build from a plain dict; unknown keys are an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown VQShapeConfig keys: {', '.join(unknown)}")
-        return cls(**values)
+        return config_from_dict(cls, values, "VQShapeConfig keys")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

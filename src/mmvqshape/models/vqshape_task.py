@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from .config_keys import field_names, reject_unknown_keys
 from .task import SignalOnly
 from .vqshape import DEFAULT_PRESET, LOSS_PRESETS, ShapeCodebook, VQShape, VQShapeConfig, encoder_layer
 
@@ -125,10 +126,8 @@ class VQShapeTask(SignalOnly, nn.Module):
     def build(cls, cfg: dict[str, Any], *, n_channels: int, length: int, n_classes: int) -> "VQShapeTask":
         """Build from a plain config dict (see the class docstring for the keys)."""
         cfg = dict(cfg or {})
-        model_fields = {f.name for f in dataclasses.fields(VQShapeConfig)}
-        unknown = sorted(k for k in cfg if k not in model_fields and k not in TASK_KEYS)
-        if unknown:
-            raise ValueError(f"unknown vqshape keys: {', '.join(unknown)}")
+        model_fields = field_names(VQShapeConfig)
+        reject_unknown_keys(cfg, model_fields | set(TASK_KEYS), "vqshape keys")
         model = {k: v for k, v in cfg.items() if k in model_fields}
         if model.setdefault("len_input", length) != length:
             raise ValueError(f"len_input {model['len_input']} != the data's window length {length}")
