@@ -4,20 +4,19 @@ No deep learning: random convolution features (Dempster et al. 2021) fitted on t
 windows, then ``RidgeClassifierCV`` (its regularisation chosen by leave-one-out on the
 training windows only) or a logistic regression. Per-class probabilities for ridge are the
 softmax of its decision function (documented approximation; the argmax is the prediction).
-It implements the task protocol (``task.py``): no codebooks, no text side.
+It implements the task protocol (``task.py``) through ``fitted_baseline.py``: no codebooks, no text side.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
 from sklearn.preprocessing import StandardScaler
 
-from .task import SignalOnly
+from .fitted_baseline import FittedBaseline, baseline_config_values, probabilities_of_every_class
 
 
 @dataclass
@@ -29,11 +28,7 @@ class MiniRocketConfig:
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any]) -> "MiniRocketConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - known - {"objective", "channels"})
-        if unknown:
-            raise ValueError(f"unknown minirocket config keys: {', '.join(unknown)}")
-        values = {k: v for k, v in cfg.items() if k in known}
+        values = baseline_config_values(cls, cfg, "minirocket")
         if "alphas" in values:
             values["alphas"] = tuple(float(a) for a in values["alphas"])
         return cls(**values)
@@ -44,13 +39,11 @@ class MiniRocketConfig:
         return out
 
 
-class MiniRocketClassifier(SignalOnly):
+class MiniRocketClassifier(FittedBaseline):
     """fit(X (N, C, T), y) / predict_proba(X) -> (N, L); sklearn-like, picklable with joblib."""
 
     def __init__(self, config: MiniRocketConfig, n_classes: int, seed: int = 0):
-        self.config = config
-        self.n_classes = n_classes
-        self.seed = seed
+        super().__init__(config, n_classes, seed)
         self.transform = None
         self.scaler = None
         self.classifier = None
@@ -89,21 +82,4 @@ class MiniRocketClassifier(SignalOnly):
             part /= part.sum(1, keepdims=True)
         else:
             part = self.classifier.predict_proba(features)
-        proba = np.zeros((len(features), self.n_classes))
-        proba[:, classes] = part
-        return proba
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.predict_proba(X).argmax(1)
-
-    # ---- the task protocol (task.py) -----------------------------------------------------
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """batch["signal"] (B, C, T) -> {"logits": log-probabilities (B, L)} (no losses: not trained by gradient)."""
-        signal = torch.as_tensor(batch["signal"]).detach().cpu().numpy()
-        return {"logits": torch.from_numpy(self.predict_proba(signal)).log()}
-
-    def num_codes(self) -> dict[str, int]:
-        return {}
-
-    def resolved_config(self) -> dict[str, Any]:
-        return self.config.to_dict()
+        return probabilities_of_every_class(part, classes, self.n_classes)

@@ -5,22 +5,21 @@ magnitude: mean, spread, percentiles, mean absolute difference, band energies, s
 centroid; plus the gravity direction), standardised with the training windows' statistics,
 then a multinomial logistic regression with a fixed ``C`` (nothing is tuned, so no data
 chooses anything). lbfgs is deterministic: the same windows give the same model.
-It implements the task protocol (``task.py``): no codebooks, no text side.
+It implements the task protocol (``task.py``) through ``fitted_baseline.py``: no codebooks, no text side.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..signals.features import summary_features
-from .task import SignalOnly
+from .fitted_baseline import FittedBaseline, baseline_config_values, probabilities_of_every_class
 
 
 @dataclass
@@ -30,11 +29,7 @@ class SummaryLRConfig:
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any]) -> "SummaryLRConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - known - {"objective", "channels"})
-        if unknown:
-            raise ValueError(f"unknown summary-lr config keys: {', '.join(unknown)}")
-        config = cls(**{k: v for k, v in cfg.items() if k in known})
+        config = cls(**baseline_config_values(cls, cfg, "summary-lr"))
         config.C, config.max_iter = float(config.C), int(config.max_iter)
         if config.C <= 0 or config.max_iter < 1:
             raise ValueError("summary-lr needs C > 0 and max_iter >= 1")
@@ -52,13 +47,11 @@ def window_features(X: np.ndarray) -> np.ndarray:
     return summary_features(X.transpose(0, 2, 1))  # summary_features reads (N, T, C)
 
 
-class SummaryLRClassifier(SignalOnly):
+class SummaryLRClassifier(FittedBaseline):
     """fit(X (N, C, T), y) / predict_proba(X) -> (N, L); sklearn-like, picklable with joblib."""
 
     def __init__(self, config: SummaryLRConfig, n_classes: int, seed: int = 0):
-        self.config = config
-        self.n_classes = n_classes
-        self.seed = seed
+        super().__init__(config, n_classes, seed)
         self.classifier: Pipeline | None = None
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "SummaryLRClassifier":
@@ -74,21 +67,4 @@ class SummaryLRClassifier(SignalOnly):
         if self.classifier is None:
             raise ValueError("SummaryLRClassifier is not fitted")
         part = self.classifier.predict_proba(window_features(X))  # (N, classes seen in training)
-        proba = np.zeros((len(part), self.n_classes))
-        proba[:, self.classifier.classes_] = part
-        return proba
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.predict_proba(X).argmax(1)
-
-    # ---- the task protocol (task.py) -----------------------------------------------------
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """batch["signal"] (B, C, T) -> {"logits": log-probabilities (B, L)} (no losses: not trained by gradient)."""
-        signal = torch.as_tensor(batch["signal"]).detach().cpu().numpy()
-        return {"logits": torch.from_numpy(self.predict_proba(signal)).log()}
-
-    def num_codes(self) -> dict[str, int]:
-        return {}
-
-    def resolved_config(self) -> dict[str, Any]:
-        return self.config.to_dict()
+        return probabilities_of_every_class(part, self.classifier.classes_, self.n_classes)

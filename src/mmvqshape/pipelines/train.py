@@ -27,6 +27,7 @@ from ..analysis import codebook as cb
 from ..atomic import atomic_file, ensure_folder, write_json
 from ..errors import UserError
 from ..labels import normalize_label
+from ..models.fitted_baseline import RUN_KEYS
 from ..signals import WindowDataset
 from ..training.callbacks import build_callbacks, build_loggers
 from ..training.checkpoint import AtomicCheckpointIO
@@ -212,7 +213,7 @@ def train_baseline(cfg: TrainConfig, out: Path, *, resume: bool = False) -> dict
         model = models.build_baseline(cfg.model_name, dict(cfg.model), n_classes=len(windows.labels), seed=cfg.seed)
     except (ValueError, TypeError) as err:
         raise UserError("model config", str(err)) from None
-    cfg.model = {**model.resolved_config(), **{k: v for k, v in cfg.model.items() if k in ("objective", "channels")}}
+    cfg.model = {**model.resolved_config(), **{k: v for k, v in cfg.model.items() if k in RUN_KEYS}}
     prepare_run_folder(out, cfg, resume)
     ensure_folder(out, what="run folder")
     save_config(cfg, out / CONFIG)

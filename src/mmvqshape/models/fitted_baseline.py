@@ -1,0 +1,64 @@
+"""What the fitted baselines (``minirocket.py``, ``summary_lr.py``) share: the task protocol
+(``task.py``) on top of ``predict_proba``, and reading their config from a trainer config.
+
+A fitted baseline learns in one call, ``fit(X (N, C, T), y)``, with no gradient and no
+codebook; a subclass gives ``fit`` and ``predict_proba``, and its config is a dataclass with
+``to_dict``. It is sklearn-like and picklable with joblib.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config_keys import field_names, reject_unknown_keys
+from .task import SignalOnly
+
+#: Keys of the trainer's model config that a baseline's config may hold and ignores.
+RUN_KEYS = ("objective", "channels")
+
+
+def baseline_config_values(config_class: type, cfg: dict[str, Any], name: str) -> dict[str, Any]:
+    """The keys of ``cfg`` that are fields of ``config_class``; :data:`RUN_KEYS` are dropped and
+    any other key is a ``ValueError`` ("unknown <name> config keys: ...")."""
+    known = field_names(config_class)
+    reject_unknown_keys(cfg, known | set(RUN_KEYS), f"{name} config keys")
+    return {k: v for k, v in cfg.items() if k in known}
+
+
+def probabilities_of_every_class(part: np.ndarray, seen_classes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Probabilities ``part`` (N, classes seen in training) -> (N, n_classes) in class-index
+    order, 0 for a class unseen in training."""
+    proba = np.zeros((len(part), n_classes))
+    proba[:, seen_classes] = part
+    return proba
+
+
+class FittedBaseline(SignalOnly):
+    """The task protocol of a baseline fitted in one call (see the module docstring)."""
+
+    def __init__(self, config: Any, n_classes: int, seed: int = 0):
+        self.config = config
+        self.n_classes = n_classes
+        self.seed = seed
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """(N, n_classes) probabilities of windows ``X`` (N, C, T) in class-index order."""
+        raise NotImplementedError
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.predict_proba(X).argmax(1)
+
+    # ---- the task protocol (task.py) -----------------------------------------------------
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """batch["signal"] (B, C, T) -> {"logits": log-probabilities (B, L)} (no losses: not trained by gradient)."""
+        signal = torch.as_tensor(batch["signal"]).detach().cpu().numpy()
+        return {"logits": torch.from_numpy(self.predict_proba(signal)).log()}
+
+    def num_codes(self) -> dict[str, int]:
+        return {}
+
+    def resolved_config(self) -> dict[str, Any]:
+        return self.config.to_dict()
