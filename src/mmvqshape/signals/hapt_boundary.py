@@ -29,6 +29,7 @@ trained on ``hapt`` never saw a ``hapt-boundary`` validation or test subject.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 
@@ -99,6 +100,26 @@ def split_like_hapt(subject: np.ndarray, seed: int, val_fraction: float) -> np.n
     return np.array([by_subject.get(int(s), fallback.get(int(s), "train")) for s in subject])
 
 
+def two_activity_windows(
+    spec: str, X: np.ndarray, activity: np.ndarray, subject: np.ndarray, *, channels: str, seed: int,
+    val_fraction: float, none_found: str, name: str, cut: dict[str, Any], about: dict[str, Any],
+) -> Windows:
+    """Windows ``X`` (N, T, 6) holding two HAPT activities, ``activity`` (N, T) and ``subject`` (N,)
+    -> :class:`Windows` of ``channels``: ``y`` each window's majority activity, split as ``hapt``
+    splits its subjects. ``extra`` records the cut's options ``cut`` and then ``about`` (what the
+    windows hold, how ``y`` was chosen). No window at all is a :class:`UserError` saying ``none_found``."""
+    if len(X) == 0:
+        raise UserError(spec, none_found)
+    X, names = select_channels(X, channels)
+    return make_windows(
+        spec, X, majority_activity(activity, len(ACTIVITIES)), ACTIVITIES,
+        name=name, channel_names=names, subject=subject, given_split=split_like_hapt(subject, seed, val_fraction),
+        seed=seed, val_fraction=val_fraction, split_method_name="hapt's subjects per split", activity=activity,
+        extra={"sampling_hz": SAMPLING_HZ, **cut, "sensor": "smartphone at the waist", "single_activity_data": "hapt",
+               "channels": channels, "val_fraction": val_fraction, **about},
+    )
+
+
 def load_hapt_boundary(spec: str = "hapt-boundary", *, channels: str = "acc", seed: int = 0, val_fraction: float = 0.2) -> Windows:
     """``hapt-boundary[:window=W,step=S,min=M]``: the recordings' own two-activity windows."""
     options = parse_options(spec.strip(), BOUNDARY_DEFAULTS)
@@ -106,17 +127,12 @@ def load_hapt_boundary(spec: str = "hapt-boundary", *, channels: str = "acc", se
     if 2 * min_samples > window:
         raise UserError(spec, f"min={min_samples} twice does not fit a window of {window} samples")
     X, activity, subject = cut_boundary_windows(load_recordings(), window=window, step=step, min_samples=min_samples)
-    if len(X) == 0:
-        raise UserError(spec, f"no {window}-sample window holds {min_samples}+ samples of each of two activities")
-    X, names = select_channels(X, channels)
-    return make_windows(
-        spec, X, majority_activity(activity, len(ACTIVITIES)), ACTIVITIES,
+    return two_activity_windows(
+        spec, X, activity, subject, channels=channels, seed=seed, val_fraction=val_fraction,
+        none_found=f"no {window}-sample window holds {min_samples}+ samples of each of two activities",
         name=f"hapt-boundary[{channels}, window {window}, step {step}, min {min_samples} samples of each of two activities]",
-        channel_names=names, subject=subject, given_split=split_like_hapt(subject, seed, val_fraction),
-        seed=seed, val_fraction=val_fraction, split_method_name="hapt's subjects per split", activity=activity,
-        extra={"sampling_hz": SAMPLING_HZ, "window": window, "step": step, "min_samples": min_samples,
-               "sensor": "smartphone at the waist", "single_activity_data": "hapt", "channels": channels, "val_fraction": val_fraction,
-               "y": "the activity holding most samples (tie: the first in time)"},
+        cut={"window": window, "step": step, "min_samples": min_samples},
+        about={"y": "the activity holding most samples (tie: the first in time)"},
     )
 
 
@@ -170,15 +186,11 @@ def load_hapt_splice(spec: str = "hapt-splice", *, channels: str = "acc", seed: 
     if window < 4:
         raise UserError(spec, "window must be at least 4 samples")
     X, activity, subject = splice_windows(load_recordings(), window=window, per_pair=per_pair, seed=seed)
-    if len(X) == 0:
-        raise UserError(spec, f"no subject has two activities of {window - window // 2}+ samples each")
-    X, names = select_channels(X, channels)
-    return make_windows(
-        spec, X, majority_activity(activity, len(ACTIVITIES)), ACTIVITIES,
+    return two_activity_windows(
+        spec, X, activity, subject, channels=channels, seed=seed, val_fraction=val_fraction,
+        none_found=f"no subject has two activities of {window - window // 2}+ samples each",
         name=f"hapt-splice[{channels}, window {window}, {per_pair} per ordered pair and subject, seed {seed}]",
-        channel_names=names, subject=subject, given_split=split_like_hapt(subject, seed, val_fraction),
-        seed=seed, val_fraction=val_fraction, split_method_name="hapt's subjects per split", activity=activity,
-        extra={"sampling_hz": SAMPLING_HZ, "window": window, "per_pair": per_pair, "sensor": "smartphone at the waist",
-               "single_activity_data": "hapt", "channels": channels, "val_fraction": val_fraction, "natural_pairs": sorted(NATURAL_PAIRS),
+        cut={"window": window, "per_pair": per_pair},
+        about={"natural_pairs": sorted(NATURAL_PAIRS),
                "y": "the first half's activity (each half holds the same number of samples; tie: the first in time)"},
     )
