@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -210,15 +211,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"exact duplicates: {len(dups)}")
     for dup in dups:
         lines.append(f"  x{len(dup['rows'])} [{', '.join(dict.fromkeys(dup['labels']))}] {dup['sentence']}")
-    style = report["style_flags"]
-    if "skipped" in style:
-        lines.append(f"style flags: skipped ({style['skipped']})")
-    else:
-        lines.append(f"style flags: {style['n']}")
-        for flag in style["flags"][:SHOW_FLAGS]:
-            lines.append(f"  {flag['label']} #{flag['index']} {flag['field']}: {flag['rule']} ({flag['detail']}): {flag['text']}")
-        if style["n"] > SHOW_FLAGS:
-            lines.append(f"  ... {style['n'] - SHOW_FLAGS} more (see check.json with --out)")
+    lines.extend(_check_lines("style flags", report["style_flags"], _style_flag_lines))
     if "similarity" in report:
         sim = report["similarity"]
         lines.append(f"encoder {report['encoder']} (pooling {report['pooling']}), dim {report['dim']}")
@@ -230,13 +223,30 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"near duplicates (cosine >= {sim['near_threshold']}, different text): {len(sim['near_duplicates'])}")
         for pair in sim["near_duplicates"][:TOP_PAIRS]:
             lines.append(f"  {pair['cosine']:.3f}  [{pair['a']['label']}] {pair['a']['sentence']} | [{pair['b']['label']}] {pair['b']['sentence']}")
-        rec = report["label_recoverability"]
-        if "skipped" in rec:
-            lines.append(f"label recoverability: skipped ({rec['skipped']})")
-        else:
-            lines.append(f"label recoverability (held-out sentences, top-1): {rec['top1']:.3f} (chance {rec['chance']:.3f})")
+        lines.extend(_check_lines("label recoverability", report["label_recoverability"], _recoverability_lines))
         lines.extend(_separation_lines(report["nearest_centroid"]))
     return "\n".join(lines)
+
+
+def _check_lines(title: str, result: dict[str, Any], lines_of_result: Callable[[dict[str, Any]], list[str]]) -> list[str]:
+    """``title: skipped (why)`` for a check that did not run, else ``lines_of_result(result)``."""
+    if "skipped" in result:
+        return [f"{title}: skipped ({result['skipped']})"]
+    return lines_of_result(result)
+
+
+def _style_flag_lines(style: dict[str, Any]) -> list[str]:
+    lines = [f"style flags: {style['n']}"]
+    for flag in style["flags"][:SHOW_FLAGS]:
+        lines.append(f"  {flag['label']} #{flag['index']} {flag['field']}: {flag['rule']} ({flag['detail']}): {flag['text']}")
+    if style["n"] > SHOW_FLAGS:
+        lines.append(f"  ... {style['n'] - SHOW_FLAGS} more (see check.json with --out)")
+    return lines
+
+
+def _recoverability_lines(recoverability: dict[str, Any]) -> list[str]:
+    return [f"label recoverability (held-out sentences, top-1): {recoverability['top1']:.3f} "
+            f"(chance {recoverability['chance']:.3f})"]
 
 
 def _separation_lines(separation: dict[str, Any]) -> list[str]:
