@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,25 +107,20 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     _quiet_lightning(cfg.progress)
     started = time.time()
     windows = load_data(cfg)
-    train_text = eval_text = train_embeddings = embeddings = None
-    if cfg.model_name == "mmvqshape":
-        embeddings = load_text(cfg.corpus, cfg.encoder, cfg.view)
-        train_embeddings = drop_label_sentences(embeddings, cfg.holdout_labels) if cfg.holdout_labels else embeddings
-        train_text = TextTable.build(embeddings, windows.labels, where=str(cfg.corpus), drop=cfg.holdout_labels)
-        eval_text = TextTable.build(embeddings, windows.labels, where=str(cfg.corpus))
+    text = load_run_text(cfg, windows.labels)
 
     init = None
     if cfg.init is not None:
         init = read_init_weights(cfg.init)
         apply_init(cfg, init)  # the config builds the weights' architecture
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    task = build_run_task(cfg, windows, eval_text.dim if eval_text is not None else None)
+    task = build_run_task(cfg, windows, text.dim)
     if init is not None:
         task.shape_model.load_state_dict(init.state_dict())
     if isinstance(task, models.TokenMMVQShapeTask):  # the whole corpus, held-out labels' sentences as candidates only
-        install_sentence_bank(task, embeddings, list(windows.labels), cfg.holdout_labels)
-    elif train_embeddings is not None:
-        install_text(task, train_embeddings, cfg.codebook, seed=cfg.seed)  # action codebook from the training corpus only
+        install_sentence_bank(task, text.embeddings, list(windows.labels), cfg.holdout_labels)
+    elif text.train_embeddings is not None:
+        install_text(task, text.train_embeddings, cfg.codebook, seed=cfg.seed)  # action codebook from the training corpus only
     if prepares_run_folder():
         resume_from = prepare_run_folder(out, cfg, resume)
     else:  # a DDP worker started by the launcher: the folder is rank 0's to check and clear
@@ -133,19 +129,64 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
 
     datamodule = WindowDataModule(
         windows, length=cfg.length, normalize=cfg.normalize, batch_size=cfg.batch_size, seed=cfg.seed,
-        num_workers=cfg.num_workers, holdout_labels=cfg.holdout_labels, train_text=train_text, eval_text=eval_text,
+        num_workers=cfg.num_workers, holdout_labels=cfg.holdout_labels, train_text=text.train_text, eval_text=text.eval_text,
     )
     info = {
         "model_name": cfg.model_name, "model_cfg": dict(cfg.model), "n_channels": windows.n_channels,
-        "length": cfg.length, "labels": list(windows.labels), "text_dim": eval_text.dim if eval_text is not None else None,
+        "length": cfg.length, "labels": list(windows.labels), "text_dim": text.dim,
         "seed": cfg.seed, "scale": datamodule.scale,
     }
     task.fit_shapes(datamodule.train_signals(), seed=cfg.seed)  # frozen parts learnt before the heads (no-op for most)
     datamodule.cache_frozen_features(task.frozen_features)  # then computed once, not every epoch
     module = TaskModule(task, cfg, info)
     checkpoint_cb, callbacks = build_callbacks(out / "checkpoints", cfg.objective)
+    trainer = build_trainer(cfg, out, callbacks, n_train_windows=len(datamodule.train_set))
+    if prepares_run_folder():
+        save_config(cfg, out / CONFIG)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None, weights_only=False)
+    if not trainer.is_global_zero:
+        return {"out": out, "metrics": None, "best_checkpoint": None}
+    train_seconds = time.time() - started
+
+    best = Path(checkpoint_cb.best_model_path) if checkpoint_cb.best_model_path else out / "checkpoints" / "last.ckpt"
+    metrics = score_run(out, cfg=cfg, windows=windows, checkpoint=best, embeddings=text.embeddings,
+                        fit_probe=cfg.probe is not None, figures=False)
+    write_json(out / "timing.json", {"kind": "timing", "train_seconds": round(train_seconds, 2), "epochs": cfg.max_epochs})
+    return {"out": out, "metrics": metrics, "best_checkpoint": best}
+
+
+@dataclass
+class RunText:
+    """A run's sub-action text: all None unless the model is ``mmvqshape``."""
+
+    embeddings: Any = None  # the whole corpus (scoring, the token model's sentence bank)
+    train_embeddings: Any = None  # the corpus without the held-out labels' sentences
+    train_text: TextTable | None = None  # what training batches read (held-out labels dropped)
+    eval_text: TextTable | None = None  # what validation batches read (every label)
+
+    @property
+    def dim(self) -> int | None:
+        """The sentence embedding size, or None without text."""
+        return self.eval_text.dim if self.eval_text is not None else None
+
+
+def load_run_text(cfg: TrainConfig, labels: list[str]) -> RunText:
+    """The corpus embeddings and text tables of an ``mmvqshape`` run on windows labelled ``labels``."""
+    if cfg.model_name != "mmvqshape":
+        return RunText()
+    embeddings = load_text(cfg.corpus, cfg.encoder, cfg.view)
+    return RunText(
+        embeddings=embeddings,
+        train_embeddings=drop_label_sentences(embeddings, cfg.holdout_labels) if cfg.holdout_labels else embeddings,
+        train_text=TextTable.build(embeddings, labels, where=str(cfg.corpus), drop=cfg.holdout_labels),
+        eval_text=TextTable.build(embeddings, labels, where=str(cfg.corpus)),
+    )
+
+
+def build_trainer(cfg: TrainConfig, out: Path, callbacks: list, *, n_train_windows: int) -> pl.Trainer:
+    """The Lightning trainer of run folder ``out`` (logs under ``out/logs``, checkpoints written atomically)."""
     on_gpu = cfg.accelerator in ("gpu", "cuda") or (cfg.accelerator == "auto" and torch.cuda.is_available())
-    trainer = pl.Trainer(
+    return pl.Trainer(
         max_epochs=cfg.max_epochs,
         accelerator=cfg.accelerator,
         devices=cfg.devices,
@@ -159,22 +200,10 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
         plugins=[AtomicCheckpointIO()],
         enable_progress_bar=cfg.progress,
         enable_model_summary=False,
-        log_every_n_steps=max(1, min(50, len(datamodule.train_set) // cfg.batch_size)),
+        log_every_n_steps=max(1, min(50, n_train_windows // cfg.batch_size)),
         num_sanity_val_steps=0,
         default_root_dir=str(out),
     )
-    if prepares_run_folder():
-        save_config(cfg, out / CONFIG)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None, weights_only=False)
-    if not trainer.is_global_zero:
-        return {"out": out, "metrics": None, "best_checkpoint": None}
-    train_seconds = time.time() - started
-
-    best = Path(checkpoint_cb.best_model_path) if checkpoint_cb.best_model_path else out / "checkpoints" / "last.ckpt"
-    metrics = score_run(out, cfg=cfg, windows=windows, checkpoint=best, embeddings=embeddings,
-                        fit_probe=cfg.probe is not None, figures=False)
-    write_json(out / "timing.json", {"kind": "timing", "train_seconds": round(train_seconds, 2), "epochs": cfg.max_epochs})
-    return {"out": out, "metrics": metrics, "best_checkpoint": best}
 
 
 #: Lightning's start-up lines (hardware, a logging-service tip, a step estimate): never shown.
