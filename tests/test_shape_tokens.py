@@ -120,7 +120,8 @@ def test_explanations_are_distinct_seen_sentences_placed_inside_the_window():
     task = _token_mm().eval()
     out = task({"signal": _signals(5, seed=2)})
     idx, span = out["action_idx"], out["action_span"]
-    assert idx.shape == (5, 5) and span.shape == (5, 5, 2)
+    k = task.text_cfg.num_slots
+    assert idx.shape == (5, k) and span.shape == (5, k, 2)
     assert all(len(set(row)) == len(row) for row in idx.tolist())
     assert bool(task.sentence_seen[idx].all())  # never a held-out or foreign label's sentence
     assert (span[..., 0] >= 0).all() and (span[..., 1] <= 128).all() and (span[..., 0] < span[..., 1]).all()
