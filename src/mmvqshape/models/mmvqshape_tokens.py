@@ -118,8 +118,7 @@ class TokenMMVQShapeTask(nn.Module):
     @torch.no_grad()
     def frozen_features(self, signals: torch.Tensor, chunk: int = 256) -> torch.Tensor:
         """Standardised bags of the window and its segments, windows (M, C, T) -> (M, 1 + S, F)."""
-        signal = self.signal_task
-        return torch.cat([signal.bag(signal.tokenizer(part), self.bag_members) for part in signals.split(chunk)])
+        return torch.cat([self.window_bags(part) for part in signals.split(chunk)])
 
     def set_label_candidates(self, names: Sequence[str], vectors: Any) -> None:
         self.label_names, self.label_vectors = list(names), torch.as_tensor(vectors, dtype=torch.float32).clone()
@@ -169,36 +168,52 @@ class TokenMMVQShapeTask(nn.Module):
         count = torch.bincount(owner, minlength=n_labels).clamp(min=1).to(best.dtype)
         return total / count
 
-    def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
-        cfg, signal = self.text_cfg, self.signal_task
-        cached = batch.get("frozen_features")  # (B, 1 + S, F) from frozen_features: the tokenizer is skipped
-        tokens = signal.tokens(batch["signal"]) if cached is None else {}
-        bags = signal.bag(tokens, self.bag_members) if cached is None else cached  # (B, 1 + S, F)
-        all_logits = signal.classifier(bags)  # (B, 1 + S, L)
+    def window_bags(self, signal: torch.Tensor) -> torch.Tensor:
+        """signal (B, C, T) -> standardised bags (B, 1 + S, F): the whole window's, then each
+        segment's. The tokenizer is frozen, so a caller may compute these once and train the
+        heads on them (:meth:`head_outputs`)."""
+        return self.signal_task.bag(self.signal_task.tokens(signal), self.bag_members)
+
+    def head_outputs(self, bags: torch.Tensor, label: torch.Tensor | None = None) -> dict[str, Any]:
+        """Everything after the bags: ``logits`` (B, L), ``segment_logits`` (B, S, L), and, with
+        a sentence bank, ``similarity`` (B, S, M) and ``text_scores`` (B, L); ``losses`` and
+        ``loss`` when ``label`` (B,) is given."""
+        cfg = self.text_cfg
+        all_logits = self.signal_task.classifier(bags)  # (B, 1 + S, L)
         logits, segment_logits = all_logits[:, 0], all_logits[:, 1:]
-        outputs = {k: tokens[k] for k in TOKEN_OUTPUTS if k in tokens}
-        outputs.update(logits=logits, segment_logits=segment_logits)
+        outputs: dict[str, Any] = {"logits": logits, "segment_logits": segment_logits}
         losses: dict[str, torch.Tensor] = {}
         loss = logits.sum() * 0.0
-        label = batch.get("label")
         if label is not None:
             losses["cls"] = F.cross_entropy(logits, label)
             losses["segment_cls"] = F.cross_entropy(segment_logits.flatten(0, 1), label.repeat_interleave(segment_logits.shape[1]))
-            loss = signal.head_cfg.weight_cls * losses["cls"] + cfg.w_segment * losses["segment_cls"]
+            loss = self.signal_task.head_cfg.weight_cls * losses["cls"] + cfg.w_segment * losses["segment_cls"]
         if len(self.sentences):
             segment_text = F.normalize(self.sentence_projection(bags[:, 1:]), dim=-1)  # (B, S, D)
             similarity = segment_text @ self.sentence_vectors.to(segment_text.device).T  # (B, S, M)
             text_scores = self.label_text_scores(similarity)  # (B, L)
-            outputs["text_scores"] = text_scores
+            outputs.update(similarity=similarity, text_scores=text_scores)
             if label is not None:
                 seen = torch.zeros(text_scores.shape[1], dtype=torch.bool, device=text_scores.device)
                 seen[self.sentence_owner[self.sentence_seen].to(text_scores.device)] = True
                 masked = (text_scores / cfg.temperature).masked_fill(~seen, -1e4)
                 losses["text"] = F.cross_entropy(masked, label)
                 loss = loss + cfg.w_text * losses["text"]
-            if cached is None and not self.training:  # the explanation is an evaluation output
-                outputs.update(self.explain(similarity, segment_logits))
         outputs.update(losses=losses, loss=loss)
+        return outputs
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
+        cached = batch.get("frozen_features")  # (B, 1 + S, F) from frozen_features: the tokenizer is skipped
+        tokens = self.signal_task.tokens(batch["signal"]) if cached is None else {}
+        bags = self.signal_task.bag(tokens, self.bag_members) if cached is None else cached  # (B, 1 + S, F)
+        heads = self.head_outputs(bags, batch.get("label"))
+        outputs = {k: tokens[k] for k in TOKEN_OUTPUTS if k in tokens}
+        outputs.update(logits=heads["logits"], segment_logits=heads["segment_logits"])
+        if "similarity" in heads:
+            outputs["text_scores"] = heads["text_scores"]
+            if cached is None and not self.training:  # the explanation is an evaluation output
+                outputs.update(self.explain(heads["similarity"], heads["segment_logits"]))
+        outputs.update(losses=heads["losses"], loss=heads["loss"])
         return outputs
 
     @torch.no_grad()

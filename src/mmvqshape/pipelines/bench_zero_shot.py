@@ -3,11 +3,15 @@
 Folds: ``unseen`` (one fold, the labels given) or every combination of ``unseen_size`` labels
 (``folds`` of them when fewer are asked: a fixed seeded choice that does not depend on
 ``seeds``). Seeds redraw the validation split (by subject where subjects exist). Each fold
-follows the honest protocol of :mod:`mmvqshape.pipelines.zero_shot`; the signal
-representation is :func:`~mmvqshape.signals.features.summary_features` (no learning, so unseen
-windows shape nothing). Explanations are measured on the test windows of a model fitted on
-every label, beside the same model fitted on a corpus shuffled across labels (the control:
-its precision, counted against the sentences' true labels, should sit at chance).
+follows the honest protocol of :mod:`mmvqshape.pipelines.zero_shot`. ``model`` says whose
+numbers ``summary`` and ``per_fold`` hold: the sentence reader (default; a ridge map from
+:func:`~mmvqshape.signals.features.summary_features`, no learning of the representation, so
+unseen windows shape nothing), or ``mmvqshape``, the token MMVQShape fitted per fold on the
+seen labels (:mod:`mmvqshape.pipelines.zero_shot_tokens`), with the reader's numbers on the same
+folds under ``baselines.sentence_reader``. Explanations (the reader's) are measured on the test
+windows of a reader fitted on every label, beside the same reader fitted on a corpus shuffled
+across labels (the control: its precision, counted against the sentences' true labels, should
+sit at chance). ``evaluate_on="val"`` scores validation subjects instead, for design choices.
 
 Outputs in ``out``: ``zero_shot.json`` (every fold's keys with binomial intervals, the summary
 mean ± std over folds and seeds, baselines, explanations, setup, wall time), ``zero_shot.md``
@@ -35,9 +39,22 @@ from ..signals import load_windows
 from ..signals.features import summary_features
 from ..text.encoders import embed_corpus
 from ..training.zero_shot_metrics import HEADLINE_KEYS, summarize_folds
-from .zero_shot import candidate_texts, explanation_check, shuffled_corpus_precision, zero_shot_fold
+from .zero_shot import candidate_texts, development_split, explanation_check, shuffled_corpus_precision, zero_shot_fold
+from .zero_shot_tokens import TokenZeroShotSettings, resampled_signals, token_zero_shot_fold
 
 N_SHUFFLES = 5  # shuffled-corpus controls averaged
+READER = "sentence-reader"
+#: What ``--model`` chooses: whose numbers ``summary`` and ``per_fold`` hold.
+MODELS = (READER, "mmvqshape")
+REPRESENTATION = {
+    READER: "summary_features (per-channel statistics, spectra, gravity direction)",
+    "mmvqshape": "token MMVQShape: bags of shape tokens over the window and its segments, tokenizer and heads fitted "
+                 "per fold on the seen labels' training windows (the sentence reader and names-only baseline read "
+                 "summary_features)",
+}
+METHOD_WORDS = {READER: "sub-action sentences + calibrated stacking",
+                "mmvqshape": "token MMVQShape: its text scores + calibrated stacking"}
+DEVELOPMENT_WORDS = "validation windows (development split: a quarter of the training subjects validate, test windows unused)"
 
 
 def choose_folds(labels: Sequence[str], unseen: Sequence[str] | None, unseen_size: int | None, folds: int | None) -> list[list[str]]:
@@ -63,14 +80,38 @@ def choose_folds(labels: Sequence[str], unseen: Sequence[str] | None, unseen_siz
     return combos
 
 
+def _fold(model: str, features: np.ndarray, signals: np.ndarray | None, y: np.ndarray, split: np.ndarray, texts,
+          unseen_names: Sequence[str], settings: TokenZeroShotSettings, seed: int) -> dict[str, Any]:
+    """One fold's row: the reader's (``sentence-reader``), or the token MMVQShape's with the
+    reader's numbers under ``baselines.sentence_reader`` beside names-only and text-only."""
+    reader = zero_shot_fold(features, y, split, texts, unseen_names)
+    if model == READER:
+        return reader
+    result = token_zero_shot_fold(signals, y, split, texts, unseen_names, settings, seed)
+    result["baselines"] = {"sentence_reader": {k: v for k, v in reader.items() if k != "baselines"}, **reader["baselines"]}
+    return result
+
+
 def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequence[str] | None = None,
                         unseen_size: int | None = None, folds: int | None = None, seeds: int = 1,
-                        encoder: str = "minilm", view: str = "armleg", channels: str = "acc",
+                        encoder: str = "minilm", view: str = "armleg", channels: str = "acc", model: str = READER,
+                        evaluate_on: str = "test", settings: TokenZeroShotSettings | None = None,
                         progress: bool = True) -> dict[str, Any]:
-    """Run the zero-shot bench and write its folder; returns the summary dict."""
+    """Run the zero-shot bench and write its folder; returns the summary dict.
+
+    ``model``: ``sentence-reader`` or ``mmvqshape`` (the token MMVQShape, fitted per fold by
+    :mod:`~mmvqshape.pipelines.zero_shot_tokens` with ``settings``; the reader then sits under
+    ``baselines.sentence_reader``). ``evaluate_on="val"`` scores the validation windows instead
+    of the test windows (:func:`~mmvqshape.pipelines.zero_shot.development_split`): the split
+    on which design choices are made."""
     started = time.time()
     if seeds < 1:
         raise UserError("--seeds", "must be at least 1")
+    if model not in MODELS:
+        raise UserError("--model", f"must be one of {', '.join(MODELS)}")
+    if evaluate_on not in ("test", "val"):
+        raise UserError("--evaluate-on", "must be test or val")
+    settings = settings or TokenZeroShotSettings()
     out = Path(out)
     choose_folds(list(load_windows(data, channels=channels, seed=0).labels), unseen, unseen_size, folds)  # bad folds fail first
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -83,29 +124,30 @@ def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequ
         labels = list(windows.labels)
         texts = candidate_texts(embeddings, labels, str(corpus))
         features = summary_features(np.asarray(windows.X))
+        signals = resampled_signals(np.asarray(windows.X), settings.length) if model != READER else None
+        split = development_split(windows.split, windows.subject, seed) if evaluate_on == "val" else np.asarray(windows.split)
         fold_sets = choose_folds(labels, unseen, unseen_size, folds)
         for f, unseen_names in enumerate(fold_sets):
             fold_start = time.time()
-            result = zero_shot_fold(features, windows.y, windows.split, texts, unseen_names)
+            result = _fold(model, features, signals, np.asarray(windows.y), split, texts, unseen_names, settings, seed)
             result.update({"fold": f, "seed": seed, "seconds": round(time.time() - fold_start, 3)})
             rows.append(result)
             if progress:
                 print(f"seed {seed} fold {f + 1}/{len(fold_sets)} unseen {', '.join(unseen_names)}: "
                       + " ".join(f"{k}={result[k]:.3f}" for k in HEADLINE_KEYS), flush=True)
         if seed == 0:
-            explanation = explanation_check(features, windows.y, windows.split, texts)
-            explanation["shuffled_control"] = shuffled_corpus_precision(features, windows.y, windows.split, texts, N_SHUFFLES)
+            explanation = explanation_check(features, windows.y, split, texts)
+            explanation["shuffled_control"] = shuffled_corpus_precision(features, windows.y, split, texts, N_SHUFFLES)
     summary = {
-        "data": data, "corpus": str(corpus), "encoder": encoder, "view": view, "seeds": seeds,
+        "data": data, "corpus": str(corpus), "encoder": encoder, "view": view, "seeds": seeds, "model": model,
+        "evaluated_on": "test windows" if evaluate_on == "test" else DEVELOPMENT_WORDS,
         "folds": [list(f) for f in fold_sets],
         "summary": summarize_folds(rows),
-        "baselines": {
-            "name_only": summarize_folds([r["baselines"]["name_only"] for r in rows]),
-            "text_only": summarize_folds([r["baselines"]["text_only"] for r in rows], ("unseen_accuracy", "unseen_gzsl_accuracy")),
-        },
+        "baselines": _baseline_summaries(rows),
         "explanation": explanation,
         "per_fold": rows,
-        "signal_representation": "summary_features (per-channel statistics, spectra, gravity direction)",
+        "signal_representation": REPRESENTATION[model],
+        **({"model_settings": settings.to_dict()} if model != READER else {}),
         "machine": f"{platform.machine()}, {_cores()} cores",
         "wall_seconds": round(time.time() - started, 1),
     }
@@ -116,6 +158,15 @@ def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequ
         (tmp / "zero_shot.csv").write_text(_csv(rows))
     summary["markdown"] = markdown
     return summary
+
+
+def _baseline_summaries(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean ± std over folds of every baseline scored beside the model (same folds)."""
+    out = {"name_only": summarize_folds([r["baselines"]["name_only"] for r in rows]),
+           "text_only": summarize_folds([r["baselines"]["text_only"] for r in rows], ("unseen_accuracy", "unseen_gzsl_accuracy"))}
+    if rows and "sentence_reader" in rows[0]["baselines"]:
+        out["sentence_reader"] = summarize_folds([r["baselines"]["sentence_reader"] for r in rows])
+    return out
 
 
 def _cores() -> int:
@@ -131,14 +182,18 @@ def _json_default(value: Any) -> Any:
 def _csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    with_reader = bool(rows) and "sentence_reader" in rows[0]["baselines"]
     writer.writerow(["seed", "fold", "unseen", *HEADLINE_KEYS, "unseen_accuracy_ci95", "unseen_gzsl_accuracy_ci95", "gamma",
-                     "name_only_unseen_accuracy", "name_only_harmonic_mean", "text_only_unseen_accuracy"])
+                     "name_only_unseen_accuracy", "name_only_harmonic_mean", "text_only_unseen_accuracy",
+                     *(["sentence_reader_unseen_accuracy", "sentence_reader_harmonic_mean"] if with_reader else [])])
     for r in rows:
         writer.writerow([r["seed"], r["fold"], "+".join(r["unseen_labels"]), *(round(r[k], 4) for k in HEADLINE_KEYS),
                          r["unseen_accuracy_ci95"], r["unseen_gzsl_accuracy_ci95"], r["gamma"],
                          round(r["baselines"]["name_only"]["unseen_accuracy"], 4),
                          round(r["baselines"]["name_only"]["harmonic_mean"], 4),
-                         round(r["baselines"]["text_only"]["unseen_accuracy"], 4)])
+                         round(r["baselines"]["text_only"]["unseen_accuracy"], 4),
+                         *([round(r["baselines"]["sentence_reader"][k], 4) for k in ("unseen_accuracy", "harmonic_mean")]
+                           if with_reader else [])])
     return buffer.getvalue()
 
 
@@ -150,11 +205,14 @@ def bench_markdown(summary: dict[str, Any]) -> str:
     s, b = summary["summary"], summary["baselines"]
     lines = [
         f"Data: {summary['data']}; corpus: {summary['corpus']} ({summary['encoder']}, view {summary['view']}); "
-        f"{len(summary['folds'])} folds x {summary['seeds']} seed(s); wall time {summary['wall_seconds']} s on {summary['machine']}.",
+        f"{len(summary['folds'])} folds x {summary['seeds']} seed(s), scored on {summary.get('evaluated_on', 'test windows')}; "
+        f"wall time {summary['wall_seconds']} s on {summary['machine']}.",
         "",
         "| scoring | " + " | ".join(HEADLINE_KEYS) + " |",
         "|---|---|---|---|---|",
-        "| sub-action sentences + calibrated stacking | " + " | ".join(_pm(s[k]) for k in HEADLINE_KEYS) + " |",
+        f"| {METHOD_WORDS[summary.get('model', READER)]} | " + " | ".join(_pm(s[k]) for k in HEADLINE_KEYS) + " |",
+        *(["| baseline: sentence reader (ridge on summary features) + calibrated stacking | "
+           + " | ".join(_pm(b["sentence_reader"][k]) for k in HEADLINE_KEYS) + " |"] if "sentence_reader" in b else []),
         "| label name only (no calibration) | " + " | ".join(_pm(b["name_only"][k]) for k in HEADLINE_KEYS) + " |",
         f"| text only (held-out sentence → its label) | {_pm(b['text_only']['unseen_accuracy'])} | – | "
         f"{_pm(b['text_only']['unseen_gzsl_accuracy'])} | – |",

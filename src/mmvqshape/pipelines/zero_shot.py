@@ -22,7 +22,7 @@ candidate's other sentences: can the text tell the labels apart at all?).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -54,10 +54,16 @@ def label_indices(labels: Sequence[str], names: Sequence[str]) -> list[int]:
     return [i for i, name in enumerate(labels) if normalize_label(name) in wanted]
 
 
-def _generalised_harmonic(model: SubActionZeroShot, features: np.ndarray, y: np.ndarray, seen: Sequence[int],
+def _generalised_harmonic(model: Any, features: np.ndarray, y: np.ndarray, seen: Sequence[int],
                           unseen: Sequence[int], seen_val: np.ndarray) -> np.ndarray:
-    """Harmonic mean over :data:`QUANTILE_GRID` on the windows ``features`` (labels ``y``)."""
-    scores = model.generalised_scores(features)
+    """Harmonic mean over :data:`QUANTILE_GRID` on the windows ``features`` (labels ``y``).
+
+    ``model`` has ``generalised_scores`` and ``novelty`` (the reader, or the token model of
+    :mod:`~mmvqshape.pipelines.zero_shot_tokens`). Only ``seen`` and ``unseen`` are candidates:
+    in a nested fold the outer fold's unseen labels take no part in choosing anything."""
+    scores = np.array(model.generalised_scores(features), dtype=np.float64)  # (n, L)
+    others = [i for i in range(scores.shape[1]) if i not in set(seen) | set(unseen)]
+    scores[:, others] = -np.inf
     novelty_val = model.novelty(seen_val)
     is_seen, is_unseen = np.isin(y, seen), np.isin(y, unseen)
     curve = np.zeros(len(QUANTILE_GRID))
@@ -67,9 +73,12 @@ def _generalised_harmonic(model: SubActionZeroShot, features: np.ndarray, y: np.
     return curve
 
 
-def choose_quantile(features: np.ndarray, y: np.ndarray, split: np.ndarray, seen: Sequence[int], texts: CandidateTexts,
-                    config: ZeroShotConfig) -> tuple[float, dict[str, Any]]:
-    """The share q of seen validation windows to call unseen, chosen on nested held-out *seen* labels."""
+def nested_quantile(fit_nested: Callable[[list[int]], tuple[Any, np.ndarray]], y: np.ndarray, split: np.ndarray,
+                    seen: Sequence[int], labels: Sequence[str]) -> tuple[float, dict[str, Any]]:
+    """The share q of seen validation windows to call unseen, chosen on nested held-out *seen* labels.
+
+    ``fit_nested(inner)`` fits a model on the ``inner`` seen labels' training windows only and
+    returns it with every window's representation for it, ``features`` (N, ...)."""
     curves = {}
     for pseudo in seen:
         inner = [s for s in seen if s != pseudo]
@@ -80,14 +89,41 @@ def choose_quantile(features: np.ndarray, y: np.ndarray, split: np.ndarray, seen
         pseudo_rows = np.isin(split, ["train", "val"]) & (y == pseudo)
         if not val_rows.any() or len(np.unique(y[fit_rows])) < 2:
             continue
-        model = SubActionZeroShot(config).fit(features[fit_rows], y[fit_rows], inner, texts)
+        model, features = fit_nested(inner)
         rows = val_rows | pseudo_rows
-        curves[texts.labels[pseudo]] = _generalised_harmonic(model, features[rows], y[rows], inner, [pseudo], features[val_rows])
+        curves[labels[pseudo]] = _generalised_harmonic(model, features[rows], y[rows], inner, [pseudo], features[val_rows])
     if not curves:
         return 0.0, {"nested_labels": [], "note": "too few seen labels for a nested fold: no calibration"}
     mean = np.mean(np.stack(list(curves.values())), axis=0)
     best = int(np.flatnonzero(mean >= mean.max() - 1e-12)[0])  # ties: the smallest share
     return float(QUANTILE_GRID[best]), {"nested_labels": list(curves), "nested_harmonic_mean": float(mean[best])}
+
+
+def choose_quantile(features: np.ndarray, y: np.ndarray, split: np.ndarray, seen: Sequence[int], texts: CandidateTexts,
+                    config: ZeroShotConfig) -> tuple[float, dict[str, Any]]:
+    """:func:`nested_quantile` for the sentence reader on fixed ``features`` (N, F)."""
+    def fit_reader(inner: list[int]) -> tuple[SubActionZeroShot, np.ndarray]:
+        rows = (split == "train") & np.isin(y, inner)
+        return SubActionZeroShot(config).fit(features[rows], y[rows], inner, texts), features
+
+    return nested_quantile(fit_reader, y, split, seen, texts.labels)
+
+
+def development_split(split: np.ndarray, subject: np.ndarray | None, seed: int = 0, share: float = 0.25) -> np.ndarray:
+    """Splits for design choices made without the test windows: the validation windows become
+    ``test``, a ``share`` of the training subjects (of the training windows where there are no
+    subjects; a seeded draw) becomes ``val``, and the test windows are left out (``unused``)."""
+    split = np.asarray(split)
+    out = np.where(split == "val", "test", np.where(split == "train", "train", "unused")).astype(object)
+    train = np.flatnonzero(split == "train")
+    rng = np.random.default_rng(seed)
+    if subject is not None:
+        people = np.unique(np.asarray(subject)[train])
+        chosen = rng.choice(people, max(1, round(share * len(people))), replace=False)
+        out[train[np.isin(np.asarray(subject)[train], chosen)]] = "val"
+    else:
+        out[rng.choice(train, max(1, round(share * len(train))), replace=False)] = "val"
+    return out.astype(str)
 
 
 def name_only_baseline(features: np.ndarray, y: np.ndarray, split: np.ndarray, seen: Sequence[int], texts: CandidateTexts,

@@ -1,0 +1,216 @@
+"""One zero-shot fold through the token MMVQShape itself (``mmvq bench zero-shot --model mmvqshape``).
+
+The protocol is :mod:`mmvqshape.pipelines.zero_shot`'s; only the model differs. For one set
+of seen labels (the fold's, or a nested fold's)::
+
+    windows (N, C, T) -> resampled to ``length``, standardised per channel with the seen
+       training windows' mean and std                                     signals (N, C, length)
+    TokenMMVQShapeTask: shape codebook + bag standardisation fitted on the seen training
+       windows (fit_shapes), then every window's bags computed once         bags (N, 1 + S, F)
+    heads (classifier + sentence projection) trained on the seen training windows' bags
+       with the model's own loss, AdamW, ``steps`` mini-batch steps
+    sentence bank: the candidates' sentences, centred on the seen ones; only seen labels'
+       sentences are a target (the model masks the others out of its text loss)
+
+Scores, all from the model: an unseen candidate ranks by the model's ``text_scores`` (each
+sentence's best segment, averaged over the label's sentences); within the seen labels the
+classifier's logits rank; the generalised decision is the reader's calibrated stacking — a
+window goes to the unseen candidates when its *novelty* exceeds a threshold, carried over as
+the share ``q`` of seen validation windows called unseen, ``q`` chosen on nested held-out seen
+labels (each nested fold refits everything above, its bank holding seen labels' sentences
+only). Novelty kinds (:data:`NOVELTY_KINDS`) are computed from the model's seen side only.
+
+Unseen labels' windows reach no fitted part (tokenizer, standardisations, heads) and their
+sentences are candidates only; neither chooses anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from sklearn.covariance import LedoitWolf
+
+from ..models.mmvqshape_tokens import TokenMMVQShapeTask
+from ..models.zero_shot import CandidateTexts, novelty_threshold
+from ..signals.preprocess import preprocess
+from ..training.zero_shot_metrics import gzsl_metrics
+from .zero_shot import label_indices, nested_quantile
+
+#: How unfamiliar a window is to the seen labels (larger = more likely unseen).
+NOVELTY_KINDS = ("classifier", "text", "mahalanobis")
+METHOD = "token MMVQShape: segment bags x label sentences (late interaction) + novelty-calibrated stacking"
+
+
+@dataclass
+class TokenZeroShotSettings:
+    """How the bench fits the token MMVQShape in each fold. Defaults chosen on HAPT validation
+    subjects (``--evaluate-on val``), never on test windows: 100 steps at lr 1e-2 matched 200 at
+    3e-3; temperature 0.1 beat 0.05; Mahalanobis novelty beat the classifier's and the text's."""
+
+    model: dict[str, Any] = field(default_factory=dict)  # TokenMMVQShapeTask config keys (temperature, w_text ...)
+    length: int = 512  # samples each window is resampled to (the trainer's default)
+    steps: int = 100  # optimiser steps on the cached bags
+    batch_size: int = 256
+    lr: float = 1e-2
+    weight_decay: float = 0.01
+    novelty: str = "mahalanobis"  # one of NOVELTY_KINDS
+    max_fit_windows: int = 4096  # training windows the shape codebook is fitted on at most (a seeded draw)
+
+    def __post_init__(self) -> None:
+        if self.novelty not in NOVELTY_KINDS:
+            raise ValueError(f"novelty must be one of {', '.join(NOVELTY_KINDS)}")
+        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("steps, batch_size and lr must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def resampled_signals(X: np.ndarray, length: int) -> np.ndarray:
+    """Windows (N, T, C) -> (N, C, length) float32, as the trainer resamples them."""
+    return np.stack([preprocess(np.asarray(window), length, False) for window in X]).astype(np.float32)
+
+
+class TokenZeroShot:
+    """A token MMVQShape fitted on seen labels, read through cached bags (the ``features`` of
+    :func:`~mmvqshape.pipelines.zero_shot.nested_quantile`: (N, 1 + S, F) arrays)."""
+
+    def __init__(self, task: TokenMMVQShapeTask, seen: Sequence[int], candidates: Sequence[int], novelty_kind: str,
+                 train_bags: np.ndarray, train_y: np.ndarray):
+        self.task, self.seen, self.candidates, self.novelty_kind = task.eval(), sorted(seen), sorted(candidates), novelty_kind
+        if novelty_kind == "mahalanobis":  # shared within-class covariance of the seen training windows' bags
+            window = train_bags[:, 0].astype(np.float64)  # (n, F)
+            self.class_means = np.stack([window[train_y == c].mean(0) for c in self.seen])  # (S, F)
+            residual = window - self.class_means[np.searchsorted(self.seen, train_y)]
+            self.inverse_covariance = LedoitWolf().fit(residual).precision_
+
+    @torch.no_grad()
+    def outputs(self, bags: np.ndarray) -> dict[str, np.ndarray]:
+        """``logits`` (n, L) and ``text_scores`` (n, L) of bags (n, 1 + S, F)."""
+        heads = [self.task.head_outputs(torch.from_numpy(part)) for part in np.array_split(bags, max(1, len(bags) // 512))]
+        return {key: torch.cat([h[key] for h in heads]).double().numpy() for key in ("logits", "text_scores")}
+
+    def text_scores(self, bags: np.ndarray) -> np.ndarray:
+        """(n, L) the model's late-interaction score of every label; labels without sentences in the bank -inf."""
+        scores = self.outputs(bags)["text_scores"]
+        scores[:, [i for i in range(scores.shape[1]) if i not in self.candidates]] = -np.inf
+        return scores
+
+    def seen_probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """(n, |seen|) softmax of the classifier's seen-label logits."""
+        seen_logits = logits[:, self.seen]
+        shifted = np.exp(seen_logits - seen_logits.max(1, keepdims=True))
+        return shifted / shifted.sum(1, keepdims=True)
+
+    def novelty(self, bags: np.ndarray) -> np.ndarray:
+        """(n,) larger = less like any seen label; from the model's seen side only."""
+        if self.novelty_kind == "mahalanobis":
+            difference = bags[:, 0].astype(np.float64)[:, None, :] - self.class_means[None]  # (n, S, F)
+            return np.einsum("nsf,fg,nsg->ns", difference, self.inverse_covariance, difference).min(1)
+        out = self.outputs(bags)
+        if self.novelty_kind == "text":
+            return -out["text_scores"][:, self.seen].max(1)
+        return 1.0 - self.seen_probabilities(out["logits"]).max(1)
+
+    def generalised_scores(self, bags: np.ndarray) -> np.ndarray:
+        """(n, L) for calibrated stacking with ``gamma = -threshold``, as the reader's: seen labels
+        score ``-novelty`` (+ 1e-6 x the classifier's probability), unseen candidates 0 (+ 1e-6 x
+        the text score), other labels -inf."""
+        out = self.outputs(bags)
+        scores = np.full(out["logits"].shape, -np.inf)
+        scores[:, self.seen] = -self.novelty(bags)[:, None] + 1e-6 * self.seen_probabilities(out["logits"])
+        unseen = [c for c in self.candidates if c not in self.seen]
+        if unseen:
+            scores[:, unseen] = 1e-6 * out["text_scores"][:, unseen]
+        return scores
+
+
+def _sentence_bank(task: TokenMMVQShapeTask, texts: CandidateTexts, seen: Sequence[int], candidates: Sequence[int]) -> None:
+    """Give ``task`` every label as a candidate name and the ``candidates``' sentences (seen ones
+    trained on). The bench reads scores, not sentences, so each sentence is named by its label."""
+    task.set_label_candidates(texts.labels, texts.names if texts.names is not None else np.zeros((len(texts.labels), task.text_dim)))
+    rows = [texts.sentences[c] for c in candidates]  # (n_c, D) unit each
+    owners = [texts.labels[c] for c in candidates for _ in range(len(texts.sentences[c]))]
+    words = [f"{texts.labels[c]} #{k}" for c in candidates for k in range(len(texts.sentences[c]))]
+    trained = [c in set(seen) for c in candidates for _ in range(len(texts.sentences[c]))]
+    task.set_action_codebook(np.concatenate(rows), words, owners, seen=trained)
+
+
+def _train_heads(task: TokenMMVQShapeTask, bags: torch.Tensor, y: torch.Tensor, settings: TokenZeroShotSettings, seed: int) -> None:
+    """The classifier and sentence projection trained on cached bags (n, 1 + S, F), labels (n,)."""
+    generator = torch.Generator().manual_seed(seed)
+    parameters = list(task.signal_task.classifier.parameters()) + list(task.sentence_projection.parameters())
+    decay = [p for p in parameters if p.ndim >= 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
+                                   {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0}], lr=settings.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.steps, eta_min=settings.lr * 0.01)
+    task.train()
+    for _ in range(settings.steps):
+        batch = torch.randperm(len(y), generator=generator)[: settings.batch_size]
+        loss = task.head_outputs(bags[batch], y[batch])["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    task.eval()
+
+
+def fit_token_model(X: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts, seen: Sequence[int],
+                    candidates: Sequence[int], settings: TokenZeroShotSettings, seed: int = 0) -> tuple[TokenZeroShot, np.ndarray]:
+    """Fit a token MMVQShape on the ``seen`` labels' training windows of ``X`` (N, C, length),
+    its sentence bank holding the ``candidates``' sentences; returns it and every window's bags
+    (N, 1 + S, F)."""
+    train_rows = (split == "train") & np.isin(y, seen)
+    mean = X[train_rows].mean(axis=(0, 2), keepdims=True)  # (1, C, 1)
+    std = X[train_rows].std(axis=(0, 2), keepdims=True)
+    signals = torch.from_numpy((X - mean) / np.where(std > 1e-8, std, 1.0)).float()  # (N, C, length)
+    torch.manual_seed(seed)
+    task = TokenMMVQShapeTask.build(dict(settings.model), n_channels=X.shape[1], length=X.shape[2],
+                                    n_classes=len(texts.labels), text_dim=texts.sentences[0].shape[1])
+    _sentence_bank(task, texts, seen, candidates)
+    fit_positions = np.flatnonzero(train_rows)
+    if len(fit_positions) > settings.max_fit_windows:
+        fit_positions = np.sort(np.random.default_rng(seed).choice(fit_positions, settings.max_fit_windows, replace=False))
+    task.fit_shapes(signals[fit_positions], seed=seed)
+    with torch.no_grad():
+        bags = torch.cat([task.window_bags(part) for part in signals.split(256)])  # (N, 1 + S, F)
+    _train_heads(task, bags[train_rows], torch.from_numpy(y[train_rows]).long(), settings, seed)
+    bags_np = bags.numpy()
+    return TokenZeroShot(task, seen, candidates, settings.novelty, bags_np[train_rows], y[train_rows]), bags_np
+
+
+def token_zero_shot_fold(X: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts, unseen_names: Sequence[str],
+                         settings: TokenZeroShotSettings | None = None, seed: int = 0) -> dict[str, Any]:
+    """All zero-shot keys of one fold computed by the token MMVQShape (``gzsl_metrics``) + its calibration.
+
+    ``X`` (N, C, length) resampled windows (:func:`resampled_signals`), ``y`` (N,), ``split`` (N,)
+    of train / val / test; ``texts`` every label's sentences (unseen ones candidates only)."""
+    settings = settings or TokenZeroShotSettings()
+    labels = texts.labels
+    split = np.asarray(split)
+    y = np.asarray(y)
+    unseen = label_indices(labels, unseen_names)
+    seen = [i for i in range(len(labels)) if i not in unseen]
+
+    def fit_nested(inner: list[int]) -> tuple[TokenZeroShot, np.ndarray]:  # the outer unseen labels are not even candidates
+        return fit_token_model(X, y, split, texts, inner, seen, settings, seed)
+
+    quantile, nested = nested_quantile(fit_nested, y, split, seen, labels)
+    model, bags = fit_token_model(X, y, split, texts, seen, range(len(labels)), settings, seed)
+    val_rows = (split == "val") & np.isin(y, seen)
+    threshold = novelty_threshold(model.novelty(bags[val_rows]), quantile) if val_rows.any() else float("inf")
+    test = split == "test"
+    unseen_names = [labels[i] for i in unseen]
+    result = gzsl_metrics(model.generalised_scores(bags[test]), y[test], labels, unseen_names, gamma=-threshold)
+    text_result = gzsl_metrics(model.text_scores(bags[test]), y[test], labels, unseen_names, 0.0)
+    result["unseen_accuracy"] = text_result["unseen_accuracy"]  # ranked among the unseen by the model's text scores
+    result["unseen_accuracy_ci95"] = text_result["unseen_accuracy_ci95"]
+    result["gamma"] = None if not np.isfinite(threshold) else -float(threshold)
+    result["calibration"] = {"quantile": quantile, "novelty": settings.novelty,
+                             "novelty_threshold": None if not np.isfinite(threshold) else float(threshold), **nested}
+    result["method"] = METHOD
+    return result
