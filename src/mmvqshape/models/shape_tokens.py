@@ -44,7 +44,7 @@ from .config_keys import config_from_dict
 class ShapeTokensConfig:
     """The stretch grid and the shape codebook (see the module docstring)."""
 
-    scales: tuple[float, ...] = (1 / 20, 1 / 10)  # stretch lengths, fractions of the window (chosen on HAPT validation subjects)
+    scales: tuple[float, ...] = (1 / 32, 1 / 20, 1 / 10)  # stretch lengths, fractions of the window (HAPT validation subjects)
     hop: float = 0.5  # step between stretches of one scale, fraction of the stretch length
     len_s: int = 32  # points each stretch is resampled to
     num_code: int = 64  # shape codebook size

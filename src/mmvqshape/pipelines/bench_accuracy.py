@@ -261,7 +261,7 @@ def accuracy_markdown(summary: list[dict[str, Any]], *, data: str, seeds: int, l
     header = f"Data: {data}; {seeds} seed(s); test split fixed, validation carved from training data."
     if setup:
         budget = ", ".join(f"{k} {v}" for k, v in setup["budget"].items()) or "trainer defaults"
-        header += (f" Channels {setup['channels']}; corpus {setup['corpus']}; neural budget: {budget}. "
+        header += (f" Channels {setup['channels']}; corpus {setup['corpus']}; end-to-end neural budget: {budget} (token models: the trainer's defaults). "
                    f"Wall time {setup['wall_seconds'] / 60:.1f} min on {setup['cpu_count']} CPU cores "
                    f"(load average {setup['load_average_end']} when it ended).")
     lines = [
