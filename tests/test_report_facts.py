@@ -200,3 +200,10 @@ def test_the_recorded_kind_decides(tmp_path):
     assert read_document(tmp_path / "zero_shot.json").kind is None
     (tmp_path / "loose.json").write_text(json.dumps({"accuracy": 0.9}))
     assert read_document(tmp_path / "loose.json").data is None
+
+
+def test_a_bench_through_the_model_credits_the_model_and_a_reader_bench_does_not():
+    fold = {"unseen_labels": ["walking"], "unseen_gzsl_accuracy": 0.3, "method": "token MMVQShape"}
+    through_model = bench_folds({"model": "mmvqshape", "per_fold": [fold]}, Path("zero_shot.json"))
+    reader = bench_folds({"model": "sentence-reader", "per_fold": [fold]}, Path("zero_shot.json"))
+    assert through_model[0].scorer.is_model and not reader[0].scorer.is_model

@@ -178,8 +178,9 @@ def explain_figure(result: dict[str, Any], path: Path, channel_names: list[str] 
         ax.axis("off")
         lines = [f"predicted: {result.get('predicted_label', '—')}    true: {result.get('true_label', '—')}"]
         if "sub_actions" in result:
-            lines.append("sub-actions (signal only):")
-            lines += [f"  {s['slot'] + 1}. {s['sentence']}" for s in result["sub_actions"]]
+            lines.append("sub-actions (signal only; where: samples of the window as loaded):")
+            lines += [f"  {s['slot'] + 1}. {s['sentence']}" + (f"  [{s['start']}–{s['end']})" if "start" in s else "")
+                      for s in result["sub_actions"]]
         if "zero_shot" in result:
             lines.append("nearest label texts: " + ", ".join(f"{z['label']} ({z['cosine']:.2f})" for z in result["zero_shot"]))
         ax.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=8, wrap=True,

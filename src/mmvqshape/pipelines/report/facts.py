@@ -182,14 +182,18 @@ def run_folds(run: Run) -> list[ZeroShotFold]:
 
 
 def bench_folds(bench: dict, source: Path) -> list[ZeroShotFold]:
-    """The folds a zero-shot bench lists in ``per_fold``, each under its ``method`` (else not recorded), and their baselines."""
+    """The folds a zero-shot bench lists in ``per_fold``, each under its ``method`` (else not recorded), and their baselines.
+
+    The folds are the model's own when the bench says so: its ``model`` names a model, not the
+    sentence reader (``mmvq bench zero-shot --model mmvqshape``)."""
     folds = []
+    own = bench.get("model") not in (None, "sentence-reader")
     for entry in bench.get("per_fold") or []:
         if not is_zero_shot(entry):
             continue
         method = entry.get("method")
-        fold = ZeroShotFold(held_out_of(entry), dict(entry), Scorer(method if isinstance(method, str) else NOT_RECORDED),
-                            entry.get("seed"), source)
+        scorer = Scorer(method, own) if isinstance(method, str) else Scorer(NOT_RECORDED)
+        fold = ZeroShotFold(held_out_of(entry), dict(entry), scorer, entry.get("seed"), source)
         folds += [fold, *_baseline_folds(entry.get("baselines"), fold, None)]
     return folds
 
