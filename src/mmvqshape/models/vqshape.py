@@ -78,7 +78,7 @@ LOSS_PRESETS: dict[str, dict[str, Any]] = {
     # the plan author's, after the shape loss flattened everything
     "flat": {"weight_ts": 1.0, "weight_vq": 0.1, "weight_shape": 0.001, "weight_dist": 0.01,
              "shape_loss": "reference", "shape_grad": "all"},
-    # shapes that follow the signal (README, "Shapes that explain"; measured on HAPT validation
+    # shapes that follow the signal (docs/shapes.md, "Shapes that explain"; measured on HAPT validation
     # subjects): the same four losses and weights, but the shape loss split into form / offset /
     # scale (sigma cannot collapse), the vq, shape and dist losses kept off the encoder and no
     # codebook entropy term (both stalled the reconstruction), shapes at least 5 % of the

@@ -28,7 +28,7 @@ from .vqshape import DEFAULT_PRESET, LOSS_PRESETS, ShapeCodebook, VQShape, VQSha
 TASK_KEYS = {
     "channels": "independent | joint: how accelerometer channels are treated (see VQShapeTask)",
     "objective": "pretrain (the four VQShape losses) | classify (plus cross-entropy on the label)",
-    "preset": "shapes (split shape loss, shape losses off the encoder; README 'Shapes that explain') | reference "
+    "preset": "shapes (split shape loss, shape losses off the encoder; docs/shapes.md 'Shapes that explain') | reference "
     "(the reference's losses: x 1, vq 1, shape 1, dist 0.8) | flat (x 1, vq 0.1, shape 0.001, dist 0.01); "
     "default: vqshape.DEFAULT_PRESET; explicit keys override it",
     "weight_cls": "weight of the cross-entropy loss (classify)",
@@ -41,7 +41,7 @@ TASK_KEYS = {
 
 def _default_patches(length: int) -> tuple[int, int]:
     """(patch_size, num_patch) for a window length: 16 x 32 for 512, 20 x 25 for 500 (half the
-    encoder's cost of 64 / 50 patches; measured as good on HAPT validation, README)."""
+    encoder's cost of 64 / 50 patches; measured as good on HAPT validation, docs/shapes.md)."""
     for num_patch in (32, 25, 20, 16, 64, 50, 10):
         if length % num_patch == 0 and length // num_patch >= 2:
             return length // num_patch, num_patch

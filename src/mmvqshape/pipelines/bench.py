@@ -358,7 +358,7 @@ def run_bench_speed(out: str | Path, *, quick: bool = False, seed: int = 0, size
 
 
 def speed_markdown(r: dict) -> str:
-    """The README-ready table of :func:`run_bench_speed`'s result."""
+    """The Markdown table (docs/benchmarks.md) of :func:`run_bench_speed`'s result."""
     m, d, t, x, h, u = r["machine"], r["vqshape_decode"], r["tasks"], r["text"], r["hapt_epoch"], r["training_around_umap"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads)"

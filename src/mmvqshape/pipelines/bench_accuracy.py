@@ -8,7 +8,7 @@ checkpoint selection. The zero-shot row trains MMVQShape once per held-out label
 (leave-one-label-out) and reports how often that label's test windows are nearest to their
 own label text among all candidates. Nothing is selected on test data.
 
-Outputs: ``accuracy.md`` (the README table, per-class F1, confusion matrices summed over
+Outputs: ``accuracy.md`` (the accuracy table, per-class F1, confusion matrices summed over
 seeds, wall time), ``accuracy.csv`` (one row per run), ``per_class.csv`` (F1 per run and
 label) and ``summary.json``.
 
@@ -254,7 +254,7 @@ def series_stats_shown(name: str) -> str:
 
 def accuracy_markdown(summary: list[dict[str, Any]], *, data: str, seeds: int, labels: list[str] | None = None,
                       setup: dict[str, Any] | None = None) -> str:
-    """The README-ready tables: accuracy, per-class F1, confusion matrices (summed over seeds)."""
+    """The Markdown tables: accuracy, per-class F1, confusion matrices (summed over seeds)."""
     def fmt(mean, std):
         return "—" if mean is None else f"{mean:.3f} ± {std:.3f}"
 

@@ -238,7 +238,7 @@ def load_series(data: str, *, channels: str = "acc", seed: int = 0, val_fraction
     train / val / test split (validation still chooses, test subjects stay unseen). The source
     ``hapt-unused`` is the stretches HAPT's 6-activity task leaves unused (unlabelled spans and
     transitions) of its non-test subjects, all for training (measured: mostly still, they kept
-    the reconstruction of walking on its plateau longer; README). Labels become ``source/label``.
+    the reconstruction of walking on its plateau longer; docs/shapes.md). Labels become ``source/label``.
     """
     sources = [part for part in data.partition(":")[2].split("+") if part]
     if not sources or any(part.startswith("series") for part in sources):
