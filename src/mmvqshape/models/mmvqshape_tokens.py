@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..labels import normalize_label
 from .shape_tokens import ShapeTokensConfig
 from .shape_tokens_task import TOKEN_OUTPUTS, ShapeTokensTask, TokenHeadConfig, split_keys
 from .token_bag import segment_spans, token_membership
@@ -132,8 +133,8 @@ class TokenMMVQShapeTask(nn.Module):
         by :meth:`set_label_candidates`); ``seen`` False for held-out labels' sentences."""
         vectors = torch.as_tensor(vectors, dtype=torch.float32)
         seen_mask = torch.ones(len(vectors), dtype=torch.bool) if seen is None else torch.as_tensor(list(seen), dtype=torch.bool)
-        lookup = {" ".join(name.lower().split()): i for i, name in enumerate(self.label_names)}
-        owner = [lookup.get(" ".join(str(name).lower().split()), -1) for name in (source_labels or [])]
+        lookup = {normalize_label(name): i for i, name in enumerate(self.label_names)}
+        owner = [lookup.get(normalize_label(name), -1) for name in (source_labels or [])]
         if len(owner) != len(vectors) or min(owner, default=0) < 0:
             raise ValueError("every sentence needs a source label among the label candidates")
         if any(s and o >= self.n_classes for s, o in zip(seen_mask.tolist(), owner)):

@@ -169,11 +169,17 @@ class EpochShuffleSampler(Sampler[int]):
         return iter(torch.randperm(self.n, generator=generator).tolist())
 
 
+def seeded_subset(positions, max_count: int, seed: int = 0) -> np.ndarray:
+    """``positions`` in order, or a draw of ``max_count`` of them with ``seed`` (kept in order)."""
+    positions = np.sort(np.asarray(positions))
+    if len(positions) > max_count:
+        positions = np.sort(np.random.default_rng(seed).choice(positions, max_count, replace=False))
+    return positions
+
+
 def channel_scale(windows, positions: np.ndarray, max_windows: int = 4096, seed: int = 0) -> dict[str, list[float]]:
     """Per-channel mean and std of (at most ``max_windows`` of) the given windows' raw samples."""
-    positions = np.sort(np.asarray(positions))
-    if len(positions) > max_windows:
-        positions = np.sort(np.random.default_rng(seed).choice(positions, max_windows, replace=False))
+    positions = seeded_subset(positions, max_windows, seed)
     x = np.asarray(windows.X[positions], dtype=np.float64)  # (n, T, C)
     mean = x.mean(axis=(0, 1))
     std = x.std(axis=(0, 1))
@@ -276,9 +282,7 @@ class WindowDataModule(pl.LightningDataModule):
     def train_signals(self, max_windows: int = 4096) -> torch.Tensor:
         """Up to ``max_windows`` training signals as the model sees them, (M, C, T) (a seeded draw
         in order): what a task fits its frozen parts on (``fit_shapes``)."""
-        positions = np.arange(len(self.train_set))
-        if len(positions) > max_windows:
-            positions = np.sort(np.random.default_rng(self.seed).choice(positions, max_windows, replace=False))
+        positions = seeded_subset(np.arange(len(self.train_set)), max_windows, self.seed)
         return torch.stack([self.train_set[int(i)]["signal"] for i in positions])
 
     def split_sizes(self) -> dict[str, int]:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .data import collate
+from .data import collate, seeded_subset
 from .shape_metrics import ShapeMetricsAccumulator
 
 # Outputs kept for every window (small), and for the first few windows only (figures).
@@ -27,9 +27,7 @@ def figure_items(labels: np.ndarray, n: int = N_FIGURE_WINDOWS) -> list[int]:
 
 def sample_signals(dataset, max_windows: int, seed: int = 0) -> np.ndarray:
     """Up to ``max_windows`` of ``dataset``'s signals (drawn with ``seed``, kept in order) as (W, C, T)."""
-    positions = np.arange(len(dataset))
-    if len(positions) > max_windows:
-        positions = np.sort(np.random.default_rng(seed).choice(positions, max_windows, replace=False))
+    positions = seeded_subset(np.arange(len(dataset)), max_windows, seed)
     return np.stack([dataset[int(i)]["signal"].numpy() for i in positions])
 
 
@@ -41,9 +39,7 @@ def training_subsequences(task, dataset, *, max_windows: int = 512, max_rows: in
     number of shape codes the dictionary gets -> ((M, S), n_codes)."""
     from .shape_metrics import claimed_subsequence  # lazy: keeps this module's imports to what every caller needs
 
-    positions = np.arange(len(dataset))
-    if len(positions) > max_windows:
-        positions = np.sort(np.random.default_rng(seed).choice(positions, max_windows, replace=False))
+    positions = seeded_subset(np.arange(len(dataset)), max_windows, seed)
     task = task.eval()
     rows = []
     for start in range(0, len(positions), batch_size):
