@@ -12,7 +12,7 @@ from mmvqshape.cli import main
 from mmvqshape.errors import UserError
 from mmvqshape.models.zero_shot import CandidateTexts, SubActionZeroShot
 from mmvqshape.pipelines.bench_zero_shot import choose_folds
-from mmvqshape.pipelines.zero_shot import explanation_check, zero_shot_fold
+from mmvqshape.evaluation.reader import explanation_check, zero_shot_fold
 from mmvqshape.training.explanation_metrics import explanation_metrics
 from mmvqshape.training.zero_shot_metrics import gzsl_metrics, wilson_interval
 

@@ -9,8 +9,8 @@ import torch
 
 from mmvqshape.models.zero_shot import CandidateTexts
 from mmvqshape.pipelines.bench_zero_shot import run_bench_zero_shot
-from mmvqshape.pipelines.zero_shot import development_split
-from mmvqshape.pipelines.zero_shot_tokens import TokenZeroShotSettings, fit_token_model, token_zero_shot_fold
+from mmvqshape.evaluation.reader import development_split
+from mmvqshape.evaluation.token_zero_shot import TokenZeroShotSettings, fit_token_model, token_zero_shot_fold
 
 LABELS = ["still", "walk", "run", "lie", "jump"]
 SMALL = TokenZeroShotSettings(model={"num_code": 8, "kmeans_iters": 5}, steps=15, batch_size=32, novelty="mahalanobis")

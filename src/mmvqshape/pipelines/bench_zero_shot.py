@@ -3,11 +3,11 @@
 Folds: ``unseen`` (one fold, the labels given) or every combination of ``unseen_size`` labels
 (``folds`` of them when fewer are asked: a fixed seeded choice that does not depend on
 ``seeds``). Seeds redraw the validation split (by subject where subjects exist). Each fold
-follows the honest protocol of :mod:`mmvqshape.pipelines.zero_shot`. ``model`` says whose
+follows the honest protocol of :mod:`mmvqshape.evaluation.calibration`. ``model`` says whose
 numbers ``summary`` and ``per_fold`` hold: the sentence reader (default; a ridge map from
 :func:`~mmvqshape.signals.features.summary_features`, no learning of the representation, so
 unseen windows shape nothing), or ``mmvqshape``, the token MMVQShape fitted per fold on the
-seen labels (:mod:`mmvqshape.pipelines.zero_shot_tokens`), with the reader's numbers on the same
+seen labels (:mod:`mmvqshape.evaluation.token_zero_shot`), with the reader's numbers on the same
 folds under ``baselines.sentence_reader``. Explanations (the reader's) are measured on the test
 windows of a reader fitted on every label, beside the same reader fitted on a corpus shuffled
 across labels (the control: its precision, counted against the sentences' true labels, should
@@ -39,8 +39,9 @@ from ..signals import load_windows
 from ..signals.features import summary_features
 from ..text.encoders import embed_corpus
 from ..training.zero_shot_metrics import HEADLINE_KEYS, summarize_folds
-from .zero_shot import candidate_texts, development_split, explanation_check, shuffled_corpus_precision, zero_shot_fold
-from .zero_shot_tokens import TokenZeroShotSettings, resampled_signals, token_zero_shot_fold
+from ..evaluation.reader import development_split, explanation_check, shuffled_corpus_precision, zero_shot_fold
+from ..evaluation.token_zero_shot import TokenZeroShotSettings, resampled_signals, token_zero_shot_fold
+from .zero_shot import candidate_texts
 
 N_SHUFFLES = 5  # shuffled-corpus controls averaged
 READER = "sentence-reader"
@@ -100,9 +101,9 @@ def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequ
     """Run the zero-shot bench and write its folder; returns the summary dict.
 
     ``model``: ``sentence-reader`` or ``mmvqshape`` (the token MMVQShape, fitted per fold by
-    :mod:`~mmvqshape.pipelines.zero_shot_tokens` with ``settings``; the reader then sits under
+    :mod:`~mmvqshape.evaluation.token_zero_shot` with ``settings``; the reader then sits under
     ``baselines.sentence_reader``). ``evaluate_on="val"`` scores the validation windows instead
-    of the test windows (:func:`~mmvqshape.pipelines.zero_shot.development_split`): the split
+    of the test windows (:func:`~mmvqshape.evaluation.reader.development_split`): the split
     on which design choices are made."""
     started = time.time()
     if seeds < 1:
@@ -134,7 +135,7 @@ def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequ
             rows.append(result)
             if progress:
                 print(f"seed {seed} fold {f + 1}/{len(fold_sets)} unseen {', '.join(unseen_names)}: "
-                      + " ".join(f"{k}={result[k]:.3f}" for k in HEADLINE_KEYS), flush=True)
+                      + " ".join(f"{k}={_value(result[k])}" for k in HEADLINE_KEYS), flush=True)
         if seed == 0:
             explanation = explanation_check(features, windows.y, split, texts)
             explanation["shuffled_control"] = shuffled_corpus_precision(features, windows.y, split, texts, N_SHUFFLES)
@@ -187,18 +188,29 @@ def _csv(rows: list[dict[str, Any]]) -> str:
                      "name_only_unseen_accuracy", "name_only_harmonic_mean", "text_only_unseen_accuracy",
                      *(["sentence_reader_unseen_accuracy", "sentence_reader_harmonic_mean"] if with_reader else [])])
     for r in rows:
-        writer.writerow([r["seed"], r["fold"], "+".join(r["unseen_labels"]), *(round(r[k], 4) for k in HEADLINE_KEYS),
+        writer.writerow([r["seed"], r["fold"], "+".join(r["unseen_labels"]), *(_rounded(r[k]) for k in HEADLINE_KEYS),
                          r["unseen_accuracy_ci95"], r["unseen_gzsl_accuracy_ci95"], r["gamma"],
-                         round(r["baselines"]["name_only"]["unseen_accuracy"], 4),
+                         _rounded(r["baselines"]["name_only"]["unseen_accuracy"]),
                          round(r["baselines"]["name_only"]["harmonic_mean"], 4),
                          round(r["baselines"]["text_only"]["unseen_accuracy"], 4),
-                         *([round(r["baselines"]["sentence_reader"][k], 4) for k in ("unseen_accuracy", "harmonic_mean")]
+                         *([_rounded(r["baselines"]["sentence_reader"][k]) for k in ("unseen_accuracy", "harmonic_mean")]
                            if with_reader else [])])
     return buffer.getvalue()
 
 
 def _pm(entry: dict[str, float]) -> str:
+    if not np.isfinite(entry["mean"]):  # every fold's value is true by construction (one unseen candidate)
+        return "1 by construction"
     return f"{entry['mean']:.3f} ± {entry['std']:.3f}"
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _value(value: float | None) -> str:
+    """A fold's figure, or what it is when it is no result (one unseen candidate)."""
+    return "1 by construction" if value is None else f"{value:.3f}"
 
 
 def bench_markdown(summary: dict[str, Any]) -> str:
@@ -221,7 +233,7 @@ def bench_markdown(summary: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in summary["per_fold"]:
-        lines.append(f"| {r['seed']} | {', '.join(r['unseen_labels'])} | {r['unseen_accuracy']:.3f} {r['unseen_accuracy_ci95']} | "
+        lines.append(f"| {r['seed']} | {', '.join(r['unseen_labels'])} | {_value(r['unseen_accuracy'])} {r['unseen_accuracy_ci95'] or ''} | "
                      f"{r['seen_accuracy']:.3f} | {r['unseen_gzsl_accuracy']:.3f} {r['unseen_gzsl_accuracy_ci95']} | {r['harmonic_mean']:.3f} |")
     e = summary.get("explanation") or {}
     if e:

@@ -7,7 +7,7 @@ per_class, confusion, n_test, split, model, seed, perplexity and dead_codes of t
 and action codebooks with each code's count, for models with shapes ``reconstruction``
 (R² and its PCA baseline) and ``shapes`` (fit and σ ratio; see ``training.shape_metrics``),
 and for ``mmvqshape`` ``label_text_retrieval`` (every label seen) or ``zero_shot`` (a
-``--holdout-labels`` run: see :mod:`mmvqshape.pipelines.zero_shot`), and for windows that carry each
+``--holdout-labels`` run: see :mod:`mmvqshape.evaluation.calibration`), and for windows that carry each
 sample's ``activity`` the token MMVQShape's own ``grounding`` (its chosen sentences at its own spans) beside
 ``baselines.sliding_classifier`` (its ``grounding`` and ``sample_accuracy``: see
 :mod:`mmvqshape.pipelines.grounding`)), ``predictions.csv`` and PNGs (``figures/confusion.png``,
@@ -28,6 +28,8 @@ import torch
 
 from ..atomic import atomic_file, write_json
 from ..errors import UserError
+from ..evaluation.reader import explanation_check, shuffled_corpus_precision, zero_shot_fold
+from ..evaluation.token_zero_shot import trained_model_fold
 from ..labels import normalize_label
 from ..models import BASELINES
 from ..models.zero_shot import CandidateTexts
@@ -47,7 +49,7 @@ from ..training.zero_shot_metrics import gzsl_metrics, headline
 from .grounding import sliding_baseline_entry, token_model_grounding
 from .data_units import to_data_units
 from .run.inputs import check_same_labels
-from .zero_shot import candidate_texts, explanation_check, shuffled_corpus_precision, zero_shot_fold
+from .zero_shot import candidate_texts
 
 #: Shuffles of the corpus averaged in a run's ``explanation.shuffled_control`` (the bench averages its own count).
 N_SHUFFLES = 1
@@ -141,7 +143,8 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
     else:
         proba = softmax(outputs["logits"].astype(np.float64)) if "logits" in outputs else None
     if "text_scores" in outputs and item_text is not None:  # token MMVQShape: sentences placed by the model itself
-        extra.update(token_text_entries(task, windows, cfg, outputs, embeddings if reader_text is None else reader_text))
+        extra.update(token_text_entries(task, windows, cfg, outputs, embeddings if reader_text is None else reader_text,
+                                        dataset))
         if "action_span" in outputs and getattr(windows, "activity", None) is not None:
             extra["grounding"] = token_model_grounding(windows, outputs, task.source_labels, int(info["length"]))
     elif "label_embedding_pred" in outputs and item_text is not None:
@@ -244,11 +247,13 @@ def sub_action_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any],
     return entries
 
 
-def token_text_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any], run_corpus) -> dict[str, Any]:
+def token_text_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any], run_corpus, dataset) -> dict[str, Any]:
     """The text-side entries of a token MMVQShape run: ``explanation`` from the model's own
-    chosen sentences (seen labels' test windows), ``zero_shot`` from its own late-interaction
-    text scores (a ``--holdout-labels`` run; no calibration), and the sentence reader's
-    numbers under ``baselines.sentence_reader`` (read from the run's own corpus)."""
+    chosen sentences (seen labels' test windows), ``zero_shot`` (a ``--holdout-labels`` run) from
+    its own text scores under the bench's decision (calibrated on seen labels only:
+    :func:`~mmvqshape.evaluation.token_zero_shot.trained_model_fold`), and the sentence reader's
+    numbers under ``baselines.sentence_reader`` (read from the run's own corpus). ``dataset(split)``
+    gives a split's windows as the model reads them."""
     labels = list(windows.labels)
     held_out = {normalize_label(n) for n in cfg.holdout_labels or []}
     seen = [i for i, name in enumerate(labels) if normalize_label(name) not in held_out]
@@ -262,13 +267,21 @@ def token_text_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any],
     reader["shuffled_control"] = shuffled_corpus_precision(features, windows.y, windows.split, candidates, N_SHUFFLES, seen=seen)
     entries["baselines"] = {"sentence_reader": {"explanation": reader}}
     if cfg.holdout_labels:
-        scores = outputs["text_scores"][:, :len(labels)]
-        entries["zero_shot"] = {**headline(gzsl_metrics(scores, outputs["label"], labels, cfg.holdout_labels, 0.0)),
-                                "unseen_labels": list(cfg.holdout_labels), "candidates": labels,
-                                "scoring": "late interaction of segments with each label's sentences, no calibration"}
+        entries["zero_shot"] = trained_model_fold(task, *all_bags(task, dataset), labels, cfg.holdout_labels)
         reader_fold = zero_shot_fold(features, windows.y, windows.split, candidates, cfg.holdout_labels)
-        entries["baselines"]["sentence_reader"]["zero_shot"] = headline(reader_fold)
+        entries["baselines"]["sentence_reader"]["zero_shot"] = {**headline(reader_fold), **{
+            k: reader_fold[k] for k in ("unseen_accuracy_by_construction", "unseen_accuracy_note") if k in reader_fold}}
     return entries
+
+
+def all_bags(task, dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bags (N, 1 + S, F) of every train, val and test window as the run's model reads them, their
+    labels (N,) and split names (N,)."""
+    parts = {name: dataset(name) for name in ("train", "val", "test")}
+    bags = [task.frozen_features(chunk).numpy() for part in parts.values() for chunk in part.signals()]
+    labels = np.concatenate([part.labels() for part in parts.values()])
+    split = np.concatenate([np.full(len(part), name) for name, part in parts.items()])
+    return np.concatenate(bags), labels, split
 
 
 def holdout_zero_shot(windows, features: np.ndarray, candidates: CandidateTexts, cfg: TrainConfig, outputs: dict[str, Any],

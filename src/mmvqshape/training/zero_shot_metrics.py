@@ -13,7 +13,7 @@ number averages over:
 Generalised scores are calibrated by stacking (Chao et al., 2016): ``gamma`` is subtracted
 from every seen label's score before the argmax (:func:`calibrated_predictions`, the one place
 this rule is written). ``gamma`` is chosen on seen labels only
-(:mod:`mmvqshape.pipelines.zero_shot`), never on the unseen ones.
+(:mod:`mmvqshape.evaluation.calibration`), never on the unseen ones.
 """
 
 from __future__ import annotations

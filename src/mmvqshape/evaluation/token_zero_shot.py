@@ -1,7 +1,7 @@
-"""One zero-shot fold through the token MMVQShape itself (``mmvq bench zero-shot --model mmvqshape``).
+"""One zero-shot fold through the token MMVQShape itself (``mmvq bench zero-shot --model mmvqshape``,
+and a ``--holdout-labels`` run's ``zero_shot``). No I/O.
 
-The protocol is :mod:`mmvqshape.pipelines.zero_shot`'s; only the model differs. For one set
-of seen labels (the fold's, or a nested fold's)::
+For the fold's seen labels::
 
     windows (N, C, T) -> resampled to ``length``, standardised per channel with the seen
        training windows' mean and std                                     signals (N, C, length)
@@ -14,11 +14,15 @@ of seen labels (the fold's, or a nested fold's)::
 
 Scores, all from the model: an unseen candidate ranks by the model's ``text_scores`` (each
 sentence's best segment, averaged over the label's sentences); within the seen labels the
-classifier's logits rank; the generalised decision is the reader's calibrated stacking — a
-window goes to the unseen candidates when its *novelty* exceeds a threshold, carried over as
-the share ``q`` of seen validation windows called unseen, ``q`` chosen on nested held-out seen
-labels (each nested fold refits everything above, its bank holding seen labels' sentences
-only). Novelty kinds (:data:`NOVELTY_KINDS`) are computed from the model's seen side only.
+classifier's logits rank; the generalised decision is
+:func:`~mmvqshape.evaluation.calibration.calibrated_fold` (the one decision): a window goes to
+the unseen candidates when its *novelty* exceeds a threshold chosen on nested held-out seen
+labels. A nested fold does not refit the model: it is the fold's model *restricted* to the
+inner labels (:meth:`TokenZeroShot.restricted`: novelty statistics refitted on the inner labels'
+training bags, the classifier's softmax over the inner labels only). The stand-in label's
+windows did shape the fold's tokenizer and heads (as seen data); the fold's unseen labels and
+the test windows still choose nothing. This replaced a full refit per seen label (12 tokenizer
+fits per HAPT-transitions fold, about 15 minutes).
 
 Unseen labels' windows reach no fitted part (tokenizer, standardisations, heads) and their
 sentences are candidates only; neither chooses anything.
@@ -28,21 +32,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from sklearn.covariance import LedoitWolf
 
 from ..models.mmvqshape_tokens import TokenMMVQShapeTask
-from ..models.zero_shot import CandidateTexts, novelty_threshold
+from ..models.zero_shot import CandidateTexts
 from ..signals.preprocess import preprocess
-from ..training.zero_shot_metrics import gzsl_metrics
-from .zero_shot import label_indices, nested_quantile
+from .calibration import calibrated_fold, label_indices
 
 #: How unfamiliar a window is to the seen labels (larger = more likely unseen).
 NOVELTY_KINDS = ("classifier", "text", "mahalanobis")
 METHOD = "token MMVQShape: segment bags x label sentences (late interaction) + novelty-calibrated stacking"
+NESTED = "the fold's model restricted to the inner seen labels (novelty refitted on their training bags; no refit of tokenizer or heads)"
 
 
 @dataclass
@@ -77,7 +81,7 @@ def resampled_signals(X: np.ndarray, length: int) -> np.ndarray:
 
 class TokenZeroShot:
     """A token MMVQShape fitted on seen labels, read through cached bags (the ``features`` of
-    :func:`~mmvqshape.pipelines.zero_shot.nested_quantile`: (N, 1 + S, F) arrays)."""
+    :func:`~mmvqshape.evaluation.calibration.calibrated_fold`: (N, 1 + S, F) arrays)."""
 
     def __init__(self, task: TokenMMVQShapeTask, seen: Sequence[int], candidates: Sequence[int], novelty_kind: str,
                  train_bags: np.ndarray, train_y: np.ndarray):
@@ -88,11 +92,19 @@ class TokenZeroShot:
             residual = window - self.class_means[np.searchsorted(self.seen, train_y)]
             self.inverse_covariance = LedoitWolf().fit(residual).precision_
 
+    def restricted(self, inner: Sequence[int], bags: np.ndarray, y: np.ndarray, split: np.ndarray) -> "TokenZeroShot":
+        """This model seen as one of the ``inner`` labels only (a nested calibration fold): same
+        task, novelty statistics from the inner labels' training bags, candidates its seen labels."""
+        rows = (np.asarray(split) == "train") & np.isin(y, inner)
+        return TokenZeroShot(self.task, inner, self.seen, self.novelty_kind, bags[rows], np.asarray(y)[rows])
+
     @torch.no_grad()
     def outputs(self, bags: np.ndarray) -> dict[str, np.ndarray]:
         """``logits`` (n, L) and ``text_scores`` (n, L) of bags (n, 1 + S, F)."""
         heads = [self.task.head_outputs(torch.from_numpy(part)) for part in np.array_split(bags, max(1, len(bags) // 512))]
-        return {key: torch.cat([h[key] for h in heads]).double().numpy() for key in ("logits", "text_scores")}
+        out = {key: torch.cat([h[key] for h in heads]).double().numpy() for key in ("logits", "text_scores")}
+        out["text_scores"] = out["text_scores"][:, :out["logits"].shape[1]]  # the windows' classes only
+        return out
 
     def text_scores(self, bags: np.ndarray) -> np.ndarray:
         """(n, L) the model's late-interaction score of every label; labels without sentences in the bank -inf."""
@@ -183,34 +195,46 @@ def fit_token_model(X: np.ndarray, y: np.ndarray, split: np.ndarray, texts: Cand
     return TokenZeroShot(task, seen, candidates, settings.novelty, bags_np[train_rows], y[train_rows]), bags_np
 
 
+def token_fold_metrics(model: TokenZeroShot, bags: np.ndarray, y: np.ndarray, split: np.ndarray,
+                       labels: Sequence[str], unseen: Sequence[int]) -> dict[str, Any]:
+    """The fold's zero-shot keys for a fitted ``model`` and every window's ``bags``: the one
+    decision (:func:`calibrated_fold`), nested folds by :meth:`TokenZeroShot.restricted`."""
+    def nested(inner: list[int]) -> tuple[TokenZeroShot, np.ndarray]:
+        return model.restricted(inner, bags, y, split), bags
+
+    result = calibrated_fold(model, nested, bags, y, split, labels, unseen)
+    result["calibration"].update(novelty=model.novelty_kind, nested_model=NESTED)
+    result["method"] = METHOD
+    return result
+
+
+def trained_model_fold(task: TokenMMVQShapeTask, bags: np.ndarray, y: np.ndarray, split: np.ndarray,
+                       labels: Sequence[str], unseen_names: Sequence[str], novelty: str = "mahalanobis") -> dict[str, Any]:
+    """:func:`token_fold_metrics` of a token MMVQShape trained elsewhere on the seen labels (a
+    ``--holdout-labels`` run): ``bags`` (N, 1 + S, F) of its windows as it reads them. The
+    held-out labels' training and validation windows are dropped first: they reach nothing."""
+    split, y = np.asarray(split), np.asarray(y)
+    unseen = label_indices(labels, unseen_names)
+    keep = (split == "test") | ~np.isin(y, unseen)
+    bags, y, split = bags[keep], y[keep], split[keep]
+    seen = [i for i in range(len(labels)) if i not in unseen]
+    train = (split == "train") & np.isin(y, seen)
+    model = TokenZeroShot(task, seen, range(len(labels)), novelty, bags[train], y[train])
+    return token_fold_metrics(model, bags, y, split, labels, unseen)
+
+
 def token_zero_shot_fold(X: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts, unseen_names: Sequence[str],
-                         settings: TokenZeroShotSettings | None = None, seed: int = 0) -> dict[str, Any]:
+                         settings: TokenZeroShotSettings | None = None, seed: int = 0,
+                         fit: Callable[..., tuple[TokenZeroShot, np.ndarray]] | None = None) -> dict[str, Any]:
     """All zero-shot keys of one fold computed by the token MMVQShape (``gzsl_metrics``) + its calibration.
 
     ``X`` (N, C, length) resampled windows (:func:`resampled_signals`), ``y`` (N,), ``split`` (N,)
-    of train / val / test; ``texts`` every label's sentences (unseen ones candidates only)."""
+    of train / val / test; ``texts`` every label's sentences (unseen ones candidates only).
+    ``fit`` (default :func:`fit_token_model`, same arguments) is where another model plugs in:
+    it returns a zero-shot model of the seen labels and every window's features."""
     settings = settings or TokenZeroShotSettings()
-    labels = texts.labels
-    split = np.asarray(split)
-    y = np.asarray(y)
-    unseen = label_indices(labels, unseen_names)
-    seen = [i for i in range(len(labels)) if i not in unseen]
-
-    def fit_nested(inner: list[int]) -> tuple[TokenZeroShot, np.ndarray]:  # the outer unseen labels are not even candidates
-        return fit_token_model(X, y, split, texts, inner, seen, settings, seed)
-
-    quantile, nested = nested_quantile(fit_nested, y, split, seen, labels)
-    model, bags = fit_token_model(X, y, split, texts, seen, range(len(labels)), settings, seed)
-    val_rows = (split == "val") & np.isin(y, seen)
-    threshold = novelty_threshold(model.novelty(bags[val_rows]), quantile) if val_rows.any() else float("inf")
-    test = split == "test"
-    unseen_names = [labels[i] for i in unseen]
-    result = gzsl_metrics(model.generalised_scores(bags[test]), y[test], labels, unseen_names, gamma=-threshold)
-    text_result = gzsl_metrics(model.text_scores(bags[test]), y[test], labels, unseen_names, 0.0)
-    result["unseen_accuracy"] = text_result["unseen_accuracy"]  # ranked among the unseen by the model's text scores
-    result["unseen_accuracy_ci95"] = text_result["unseen_accuracy_ci95"]
-    result["gamma"] = None if not np.isfinite(threshold) else -float(threshold)
-    result["calibration"] = {"quantile": quantile, "novelty": settings.novelty,
-                             "novelty_threshold": None if not np.isfinite(threshold) else float(threshold), **nested}
-    result["method"] = METHOD
-    return result
+    split, y = np.asarray(split), np.asarray(y)
+    unseen = label_indices(texts.labels, unseen_names)
+    seen = [i for i in range(len(texts.labels)) if i not in unseen]
+    model, bags = (fit or fit_token_model)(X, y, split, texts, seen, range(len(texts.labels)), settings, seed)
+    return token_fold_metrics(model, bags, y, split, texts.labels, unseen)
