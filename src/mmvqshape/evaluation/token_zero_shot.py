@@ -39,10 +39,14 @@ import torch
 from sklearn.covariance import LedoitWolf
 
 from ..models.mmvqshape_tokens import TokenMMVQShapeTask
-from ..models.zero_shot import CandidateTexts
+from ..models.zero_shot import CandidateTexts, smallest_mahalanobis
 from ..signals.preprocess import preprocess
 from .calibration import calibrated_fold, label_indices
 
+#: How the model's sentence projection (segment bags -> sentence space) is fitted: ``late`` by its
+#: own late-interaction loss (SGD with the classifier), ``ridge`` in closed form, each training
+#: segment's bag sent to its window's label prototype (the mean of the label's centred sentences).
+TEXT_ROUTES = ("late", "ridge")
 #: How unfamiliar a window is to the seen labels (larger = more likely unseen).
 NOVELTY_KINDS = ("classifier", "text", "mahalanobis")
 METHOD = "token MMVQShape: segment bags x label sentences (late interaction) + novelty-calibrated stacking"
@@ -63,10 +67,14 @@ class TokenZeroShotSettings:
     weight_decay: float = 0.01
     novelty: str = "mahalanobis"  # one of NOVELTY_KINDS
     max_fit_windows: int = 4096  # training windows the shape codebook is fitted on at most (a seeded draw)
+    text_route: str = "late"  # one of TEXT_ROUTES: how the sentence projection is fitted
+    ridge_alpha: float = 100.0  # the ridge route's penalty
 
     def __post_init__(self) -> None:
         if self.novelty not in NOVELTY_KINDS:
             raise ValueError(f"novelty must be one of {', '.join(NOVELTY_KINDS)}")
+        if self.text_route not in TEXT_ROUTES:
+            raise ValueError(f"text_route must be one of {', '.join(TEXT_ROUTES)}")
         if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError("steps, batch_size and lr must be positive")
 
@@ -121,8 +129,7 @@ class TokenZeroShot:
     def novelty(self, bags: np.ndarray) -> np.ndarray:
         """(n,) larger = less like any seen label; from the model's seen side only."""
         if self.novelty_kind == "mahalanobis":
-            difference = bags[:, 0].astype(np.float64)[:, None, :] - self.class_means[None]  # (n, S, F)
-            return np.einsum("nsf,fg,nsg->ns", difference, self.inverse_covariance, difference).min(1)
+            return smallest_mahalanobis(bags[:, 0].astype(np.float64), self.class_means, self.inverse_covariance)
         out = self.outputs(bags)
         if self.novelty_kind == "text":
             return -out["text_scores"][:, self.seen].max(1)
@@ -171,6 +178,20 @@ def _train_heads(task: TokenMMVQShapeTask, bags: torch.Tensor, y: torch.Tensor, 
     task.eval()
 
 
+@torch.no_grad()
+def ridge_projection(task: TokenMMVQShapeTask, bags: np.ndarray, y: np.ndarray, texts: CandidateTexts,
+                     seen: Sequence[int], alpha: float) -> None:
+    """Set ``task.sentence_projection`` in closed form: ridge from every training segment's bag
+    (bags (n, 1 + S, F)) to the prototype of its window's label (labels ``y`` (n,), all seen)."""
+    segments = bags[:, 1:].reshape(-1, bags.shape[-1]).astype(np.float64)  # (n S, F)
+    target = texts.prototypes(seen)[np.repeat(y, bags.shape[1] - 1)]  # (n S, D)
+    x_mean, t_mean = segments.mean(0), target.mean(0)
+    x, t = segments - x_mean, target - t_mean
+    weight = np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ t)  # (F, D)
+    task.sentence_projection.weight.copy_(torch.from_numpy(weight.T))
+    task.sentence_projection.bias.copy_(torch.from_numpy(t_mean - x_mean @ weight))
+
+
 def fit_token_model(X: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts, seen: Sequence[int],
                     candidates: Sequence[int], settings: TokenZeroShotSettings, seed: int = 0) -> tuple[TokenZeroShot, np.ndarray]:
     """Fit a token MMVQShape on the ``seen`` labels' training windows of ``X`` (N, C, length),
@@ -192,6 +213,8 @@ def fit_token_model(X: np.ndarray, y: np.ndarray, split: np.ndarray, texts: Cand
         bags = torch.cat([task.window_bags(part) for part in signals.split(256)])  # (N, 1 + S, F)
     _train_heads(task, bags[train_rows], torch.from_numpy(y[train_rows]).long(), settings, seed)
     bags_np = bags.numpy()
+    if settings.text_route == "ridge":
+        ridge_projection(task, bags_np[train_rows], y[train_rows], texts, seen, settings.ridge_alpha)
     return TokenZeroShot(task, seen, candidates, settings.novelty, bags_np[train_rows], y[train_rows]), bags_np
 
 

@@ -47,6 +47,14 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from ..numeric import unit_rows
 
 
+def smallest_mahalanobis(x: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """(N,) smallest squared Mahalanobis distance of rows ``x`` (N, F) to ``means`` (S, F) under
+    ``precision`` (F, F), expanded as x'Px - 2 x'Pm + m'Pm: one (N, F) x (F, F) product."""
+    xp = x @ precision  # (N, F)
+    distance = (xp * x).sum(1)[:, None] - 2 * xp @ means.T + ((means @ precision) * means).sum(1)[None]  # (N, S)
+    return np.maximum(distance, 0.0).min(1)
+
+
 def novelty_threshold(novelty: np.ndarray, quantile: float) -> float:
     """The novelty above which a window goes to the unseen labels: exceeded by the share
     ``quantile`` of the (seen validation windows') ``novelty`` values; ``inf`` for 0 (none)."""
@@ -156,8 +164,7 @@ class SubActionZeroShot:
     def novelty(self, features: np.ndarray) -> np.ndarray:
         """(N,) smallest squared Mahalanobis distance to a seen class mean (shared within-class
         covariance, Ledoit-Wolf shrinkage, all feature directions)."""
-        difference = self._standardise(features)[:, None, :] - self.class_means_[None]  # (N, S, F)
-        return np.einsum("nsf,fg,nsg->ns", difference, self.inverse_covariance_, difference).min(1)
+        return smallest_mahalanobis(self._standardise(features), self.class_means_, self.inverse_covariance_)
 
     def novelty_threshold(self, seen_validation_features: np.ndarray, quantile: float) -> float:
         """:func:`novelty_threshold` of the *seen* validation windows' novelty: the share
