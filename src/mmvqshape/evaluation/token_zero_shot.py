@@ -48,7 +48,8 @@ from .calibration import calibrated_fold, label_indices
 #: segment's bag sent to its window's label prototype (the mean of the label's centred sentences).
 TEXT_ROUTES = ("late", "ridge")
 #: How unfamiliar a window is to the seen labels (larger = more likely unseen).
-NOVELTY_KINDS = ("classifier", "text", "mahalanobis")
+NOVELTY_KINDS = ("classifier", "text", "mahalanobis", "mahalanobis-logits")
+MAHALANOBIS_SPACES = ("mahalanobis", "mahalanobis-logits")
 METHOD = "token MMVQShape: segment bags x label sentences (late interaction) + novelty-calibrated stacking"
 NESTED = "the fold's model restricted to the inner seen labels (novelty refitted on their training bags; no refit of tokenizer or heads)"
 
@@ -57,7 +58,8 @@ NESTED = "the fold's model restricted to the inner seen labels (novelty refitted
 class TokenZeroShotSettings:
     """How the bench fits the token MMVQShape in each fold. Defaults chosen on HAPT validation
     subjects (``--evaluate-on val``), never on test windows: 100 steps at lr 1e-2 matched 200 at
-    3e-3; temperature 0.1 beat 0.05; Mahalanobis novelty beat the classifier's and the text's."""
+    3e-3; temperature 0.1 beat 0.05; Mahalanobis novelty on the classifier's seen logits beat it
+    on the bag, the classifier's confidence and the text's (HAPT-transitions)."""
 
     model: dict[str, Any] = field(default_factory=dict)  # TokenMMVQShapeTask config keys (temperature, w_text ...)
     length: int = 512  # samples each window is resampled to (the trainer's default)
@@ -65,7 +67,7 @@ class TokenZeroShotSettings:
     batch_size: int = 256
     lr: float = 1e-2
     weight_decay: float = 0.01
-    novelty: str = "mahalanobis"  # one of NOVELTY_KINDS
+    novelty: str = "mahalanobis-logits"  # one of NOVELTY_KINDS (HAPT-transitions validation subjects, docs/zero-shot.md)
     max_fit_windows: int = 4096  # training windows the shape codebook is fitted on at most (a seeded draw)
     text_route: str = "late"  # one of TEXT_ROUTES: how the sentence projection is fitted
     ridge_alpha: float = 100.0  # the ridge route's penalty
@@ -94,11 +96,18 @@ class TokenZeroShot:
     def __init__(self, task: TokenMMVQShapeTask, seen: Sequence[int], candidates: Sequence[int], novelty_kind: str,
                  train_bags: np.ndarray, train_y: np.ndarray):
         self.task, self.seen, self.candidates, self.novelty_kind = task.eval(), sorted(seen), sorted(candidates), novelty_kind
-        if novelty_kind == "mahalanobis":  # shared within-class covariance of the seen training windows' bags
-            window = train_bags[:, 0].astype(np.float64)  # (n, F)
+        if novelty_kind in MAHALANOBIS_SPACES:  # shared within-class covariance of the seen training windows
+            window = self._space(train_bags)  # (n, F)
             self.class_means = np.stack([window[train_y == c].mean(0) for c in self.seen])  # (S, F)
             residual = window - self.class_means[np.searchsorted(self.seen, train_y)]
             self.inverse_covariance = LedoitWolf().fit(residual).precision_
+
+    def _space(self, bags: np.ndarray) -> np.ndarray:
+        """Where Mahalanobis novelty is measured: the window's bag (n, F), or the classifier's
+        logits of this model's seen labels (n, |seen|)."""
+        if self.novelty_kind == "mahalanobis":
+            return bags[:, 0].astype(np.float64)
+        return self.outputs(bags)["logits"][:, self.seen]
 
     def restricted(self, inner: Sequence[int], bags: np.ndarray, y: np.ndarray, split: np.ndarray) -> "TokenZeroShot":
         """This model seen as one of the ``inner`` labels only (a nested calibration fold): same
@@ -128,8 +137,8 @@ class TokenZeroShot:
 
     def novelty(self, bags: np.ndarray) -> np.ndarray:
         """(n,) larger = less like any seen label; from the model's seen side only."""
-        if self.novelty_kind == "mahalanobis":
-            return smallest_mahalanobis(bags[:, 0].astype(np.float64), self.class_means, self.inverse_covariance)
+        if self.novelty_kind in MAHALANOBIS_SPACES:
+            return smallest_mahalanobis(self._space(bags), self.class_means, self.inverse_covariance)
         out = self.outputs(bags)
         if self.novelty_kind == "text":
             return -out["text_scores"][:, self.seen].max(1)
@@ -232,7 +241,7 @@ def token_fold_metrics(model: TokenZeroShot, bags: np.ndarray, y: np.ndarray, sp
 
 
 def trained_model_fold(task: TokenMMVQShapeTask, bags: np.ndarray, y: np.ndarray, split: np.ndarray,
-                       labels: Sequence[str], unseen_names: Sequence[str], novelty: str = "mahalanobis") -> dict[str, Any]:
+                       labels: Sequence[str], unseen_names: Sequence[str], novelty: str | None = None) -> dict[str, Any]:
     """:func:`token_fold_metrics` of a token MMVQShape trained elsewhere on the seen labels (a
     ``--holdout-labels`` run): ``bags`` (N, 1 + S, F) of its windows as it reads them. The
     held-out labels' training and validation windows are dropped first: they reach nothing."""
@@ -242,7 +251,7 @@ def trained_model_fold(task: TokenMMVQShapeTask, bags: np.ndarray, y: np.ndarray
     bags, y, split = bags[keep], y[keep], split[keep]
     seen = [i for i in range(len(labels)) if i not in unseen]
     train = (split == "train") & np.isin(y, seen)
-    model = TokenZeroShot(task, seen, range(len(labels)), novelty, bags[train], y[train])
+    model = TokenZeroShot(task, seen, range(len(labels)), novelty or TokenZeroShotSettings().novelty, bags[train], y[train])
     return token_fold_metrics(model, bags, y, split, labels, unseen)
 
 
