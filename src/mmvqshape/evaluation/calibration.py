@@ -36,6 +36,18 @@ def label_indices(labels: Sequence[str], names: Sequence[str]) -> list[int]:
     return [i for i, name in enumerate(labels) if normalize_label(name) in wanted]
 
 
+def by_construction(result: dict[str, Any], n_unseen: int) -> dict[str, Any]:
+    """With one unseen candidate, ``unseen_accuracy`` is 1.0 by construction: None, and marked."""
+    result["unseen_accuracy_by_construction"] = n_unseen == 1
+    if n_unseen == 1:
+        result.update(unseen_accuracy=None, unseen_accuracy_note=BY_CONSTRUCTION)
+        if "unseen_accuracy_ci95" in result:
+            result["unseen_accuracy_ci95"] = None
+        for entry in result.get("per_unseen_label", {}).values():
+            entry["unseen_accuracy"] = None
+    return result
+
+
 def generalised_harmonic(model: Any, features: np.ndarray, y: np.ndarray, seen: Sequence[int],
                          unseen: Sequence[int], seen_val: np.ndarray) -> np.ndarray:
     """Harmonic mean over :data:`QUANTILE_GRID` on the windows ``features`` (labels ``y``); only
@@ -96,11 +108,7 @@ def calibrated_fold(model: Any, fit_nested: Callable[[list[int]], tuple[Any, np.
     text_result = gzsl_metrics(model.text_scores(features[test]), y[test], labels, names, 0.0)
     result["unseen_accuracy"] = text_result["unseen_accuracy"]
     result["unseen_accuracy_ci95"] = text_result["unseen_accuracy_ci95"]
-    result["unseen_accuracy_by_construction"] = len(unseen) == 1
-    if len(unseen) == 1:
-        result.update(unseen_accuracy=None, unseen_accuracy_ci95=None, unseen_accuracy_note=BY_CONSTRUCTION)
-        for entry in result["per_unseen_label"].values():
-            entry["unseen_accuracy"] = None
+    by_construction(result, len(unseen))
     finite = bool(np.isfinite(threshold))
     result["gamma"] = -float(threshold) if finite else None
     result["calibration"] = {"quantile": quantile, "novelty_threshold": float(threshold) if finite else None, **nested}

@@ -25,7 +25,7 @@ from ..models.zero_shot import CandidateTexts, SubActionZeroShot, ZeroShotConfig
 from ..numeric import unit_rows
 from ..training.explanation_metrics import explanation_metrics
 from ..training.zero_shot_metrics import gzsl_metrics, headline
-from .calibration import calibrated_fold, label_indices, nested_quantile
+from .calibration import by_construction, calibrated_fold, label_indices, nested_quantile
 
 EXPLANATION_K = 5
 METHOD = "sub-action sentences (ridge reader) + novelty-calibrated stacking"
@@ -71,7 +71,8 @@ def name_only_baseline(features: np.ndarray, y: np.ndarray, split: np.ndarray, s
     fit_rows = (split == "train") & np.isin(y, seen)
     model = SubActionZeroShot(config).fit(features[fit_rows], y[fit_rows], seen, names_only)
     test = split == "test"
-    return headline(gzsl_metrics(model.text_scores(features[test]), y[test], labels, unseen_names, 0.0))
+    return by_construction(headline(gzsl_metrics(model.text_scores(features[test]), y[test], labels, unseen_names, 0.0)),
+                           len(unseen_names))
 
 
 def text_only_check(texts: CandidateTexts, seen: Sequence[int], unseen: Sequence[int]) -> dict[str, Any]:
@@ -91,8 +92,8 @@ def text_only_check(texts: CandidateTexts, seen: Sequence[int], unseen: Sequence
             hits_all += int(sims.argmax() == c)
             hits_unseen += int(list(unseen)[int(sims[list(unseen)].argmax())] == c)
             n += 1
-    return {"unseen_accuracy": hits_unseen / n if n else float("nan"),
-            "unseen_gzsl_accuracy": hits_all / n if n else float("nan"), "n_sentences": n}
+    return by_construction({"unseen_accuracy": hits_unseen / n if n else float("nan"),
+                            "unseen_gzsl_accuracy": hits_all / n if n else float("nan"), "n_sentences": n}, len(unseen))
 
 
 def zero_shot_fold(features: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts,

@@ -192,7 +192,7 @@ def _csv(rows: list[dict[str, Any]]) -> str:
                          r["unseen_accuracy_ci95"], r["unseen_gzsl_accuracy_ci95"], r["gamma"],
                          _rounded(r["baselines"]["name_only"]["unseen_accuracy"]),
                          round(r["baselines"]["name_only"]["harmonic_mean"], 4),
-                         round(r["baselines"]["text_only"]["unseen_accuracy"], 4),
+                         _rounded(r["baselines"]["text_only"]["unseen_accuracy"]),
                          *([_rounded(r["baselines"]["sentence_reader"][k]) for k in ("unseen_accuracy", "harmonic_mean")]
                            if with_reader else [])])
     return buffer.getvalue()
