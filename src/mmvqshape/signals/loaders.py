@@ -6,6 +6,9 @@
   accelerometer channels by default, ``channels="gyro"|"all"``), its official split;
 * ``hapt`` / ``hapt-transitions`` (options ``:window=W,step=S``) — UCI HAPT, a smartphone at
   the waist, 30 subjects, UCI's test subjects (:mod:`~mmvqshape.signals.hapt`);
+* ``shoulder-watch`` (options ``:window=W,step=S``) — seglearn's smartwatch data, the wrist
+  of the exercised arm, 7 shoulder exercises, 10 subjects, fixed test subjects 3, 6, 9
+  (:mod:`~mmvqshape.signals.shoulder_watch`);
 * ``hapt-boundary`` / ``hapt-splice`` — HAPT windows holding two activities with each
   sample's activity, ``hapt``'s subjects per split (:mod:`~mmvqshape.signals.hapt_boundary`);
 * a path to an ``.npz`` — ``X`` (N, T, C) time-major, ``y`` (N,), ``labels`` (L,), optional
@@ -41,6 +44,7 @@ from .geneactiv_bin import load_geneactiv_bin
 from .hapt import load_hapt, load_unlabelled_hapt
 from .hapt_boundary import load_hapt_boundary, load_hapt_splice
 from .preprocess import interpolate
+from .shoulder_watch import load_shoulder_watch
 from .windows import Windows, make_windows
 
 BASICMOTIONS_LABELS = ["standing", "walking", "running", "badminton"]
@@ -82,7 +86,7 @@ def load_windows(
     """Load and validate windows from a DATA argument; assign train / val / test splits.
 
     ``channels`` (acc | gyro | all) applies to sources that record more than acceleration
-    (BasicMotions, HAPT); the others ignore it.
+    (BasicMotions, HAPT, shoulder-watch); the others ignore it.
     """
     text = str(data).strip()
     loader = SOURCES.get(text.partition(":")[0].lower())
@@ -282,9 +286,10 @@ SOURCES: dict[str, Callable[..., Windows]] = {
     "hapt-transitions": load_hapt,
     "hapt-boundary": load_hapt_boundary,
     "hapt-splice": load_hapt_splice,
+    "shoulder-watch": load_shoulder_watch,
     "geneactiv-mat": load_geneactiv_mat,
     "geneactiv-bin": load_geneactiv_bin,
     "series": load_series,
 }
 #: How each source is written, for messages and help texts.
-SOURCE_FORMS = ("basicmotions", "hapt[:window=W,step=S]", "hapt-transitions", "hapt-boundary", "hapt-splice", "geneactiv-mat:DIR", "geneactiv-bin:FILE.bin@ANNOT.csv", "series:A+B")
+SOURCE_FORMS = ("basicmotions", "hapt[:window=W,step=S]", "hapt-transitions", "hapt-boundary", "hapt-splice", "shoulder-watch[:window=W,step=S]", "geneactiv-mat:DIR", "geneactiv-bin:FILE.bin@ANNOT.csv", "series:A+B")
