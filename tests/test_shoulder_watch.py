@@ -129,3 +129,17 @@ def test_a_plain_npy_or_truncated_file_is_a_user_error(tmp_path):
     good = _numpy1_pickle(np.array({"X": []}, dtype=object))
     with pytest.raises(UserError, match="cannot read the watch data set"):
         read_watch_file(_object_npy(tmp_path / "cut.npy", good[:-4]))
+
+
+def test_corpus_labels_match_and_shared_motion_shares_sentences():
+    from mmvqshape.text.corpus import load_corpus
+
+    corpus = load_corpus("shoulder-watch")
+    assert corpus.labels == LABELS
+    sentences = {label: set(corpus.sentences(label)) for label in corpus.labels}
+    assert sentences["internal rotation"] & sentences["external rotation"]
+    assert sentences["abduction"] & sentences["forward elevation"] & sentences["upright row"]
+    assert all(len(s) >= 8 for s in sentences.values())
+    hapt = load_corpus("hapt_observable")
+    one_move = set.intersection(*(set(hapt.sentences(label)) for label in hapt.labels[6:]))
+    assert one_move and not one_move & set(hapt.sentences("walking"))

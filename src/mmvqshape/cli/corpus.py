@@ -11,7 +11,7 @@ corpus_app = typer.Typer(help="Sub-action corpora: check and generate.", no_args
 
 @corpus_app.command("check")
 def check(
-    corpus: str = typer.Argument(..., help="Corpus .json, or a shipped name: basicmotions, geneactiv14, hapt, and each with _unsplit."),
+    corpus: str = typer.Argument(..., help="Corpus .json, or a shipped name: basicmotions, geneactiv14, hapt, each with _unsplit, shoulder-watch, hapt_observable."),
     encoder: str = typer.Option(None, "--encoder", "-e", help="Also measure similarity with this encoder: minilm, bert, a cached hub id or a folder."),
     view: str = typer.Option("auto", "--view", help="armleg, arm, leg, text, or auto."),
     pooling: str = typer.Option(None, "--pooling", help="cls or mean (default: the model's own)."),
