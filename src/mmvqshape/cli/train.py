@@ -26,6 +26,8 @@ def train_command(
     objective: Optional[str] = typer.Option(None, "--objective", help="classify | pretrain."),
     channels: Optional[str] = typer.Option(None, "--channels", help="joint | independent (how channels are treated)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Loss-weight preset of the model (e.g. reference | flat)."),
+    architecture: Optional[str] = typer.Option(None, "--architecture", help="mmvqshape: bag (a head on bags of shape tokens, "
+                                               "the default) | plan (the research plan's model on shape tokens)."),
     max_epochs: Optional[int] = typer.Option(None, "--max-epochs"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
     lr: Optional[float] = typer.Option(None, "--lr"),
@@ -48,7 +50,7 @@ def train_command(
 
     cfg = load_config(config, {
         "model_name": model, "data": data, "data_channels": data_channels, "corpus": corpus, "encoder": encoder, "view": view, "codebook": codebook, "init": init,
-        "objective": objective, "channels": channels, "preset": preset, "max_epochs": max_epochs, "batch_size": batch_size,
+        "objective": objective, "channels": channels, "preset": preset, "architecture": architecture, "max_epochs": max_epochs, "batch_size": batch_size,
         "lr": lr, "length": length, "seed": seed, "holdout_labels": holdout_labels, "probe": probe,
         "accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy,
         "precision": precision, "num_workers": num_workers, "progress": progress,

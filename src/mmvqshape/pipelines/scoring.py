@@ -40,7 +40,7 @@ from ..training.data import SignalDataset, TextTable, split_positions
 from ..training.evaluation import PCA_TRAIN_SERIES, collect_outputs, figure_items, sample_signals, training_subsequences
 from ..training.explanation_metrics import explanation_metrics
 from ..training.figures import code_usage_figure, confusion_figure, reconstruction_figure
-from ..training.metrics import classification_metrics, predictions_table, softmax, zero_shot_metrics
+from ..training.metrics import classification_metrics, label_reconstruction, predictions_table, softmax, zero_shot_metrics
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
 from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of, window_r2
 from ..training.zero_shot_metrics import gzsl_metrics, headline
@@ -142,6 +142,9 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
         proba = softmax(outputs["logits"].astype(np.float64)) if "logits" in outputs else None
     if "text_scores" in outputs and item_text is not None:  # token MMVQShape: sentences placed by the model itself
         extra.update(token_text_entries(task, windows, cfg, outputs, embeddings if reader_text is None else reader_text))
+        if "label_embedding_pred" in outputs:  # the plan's model reconstructs the label's embedding
+            extra["label_reconstruction"] = label_reconstruction(outputs["label_embedding_pred"],
+                                                                 item_text.label_embedding.numpy(), outputs["label"])
         if "action_span" in outputs and getattr(windows, "activity", None) is not None:
             extra["grounding"] = token_model_grounding(windows, outputs, task.source_labels, int(info["length"]))
     elif "label_embedding_pred" in outputs and item_text is not None:
