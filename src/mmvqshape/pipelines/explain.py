@@ -80,14 +80,14 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
     maps the model's units back to the data's (``SignalDataset.signal_affine``): the arrays
     and each shape's ``mu_signal`` / ``sigma_signal`` are then in the data's units.
     ``loaded_length``: samples of the window as loaded (before resampling to the model's
-    length); each placed sub-action's ``start`` / ``end`` are in those samples.
+    ``length``; written as ``loaded_length``); each placed sub-action's ``start`` / ``end`` are in those samples.
     """
     n_channels, length = signal.shape
     batch = {"signal": signal[None].float(), "label": torch.zeros(1, dtype=torch.long), "text_present": False}
     task.eval()
     with torch.no_grad():
         out = task(batch)
-    result: dict[str, Any] = {"n_channels": n_channels, "length": length}
+    result: dict[str, Any] = {"n_channels": n_channels, "length": length, "loaded_length": int(loaded_length or length)}
     arrays: dict[str, np.ndarray] = {"signal": signal.numpy()}
     if out.get("logits") is not None:
         proba = torch.softmax(out["logits"][0].float(), dim=-1).numpy()

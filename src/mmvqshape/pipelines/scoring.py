@@ -255,7 +255,8 @@ def token_text_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any],
     owner = task.sentence_owner.numpy()
     owner = np.where(owner < len(labels), owner, len(labels))  # sentences of labels without windows own nothing
     rows = np.isin(outputs["label"], seen)
-    entries: dict[str, Any] = {"explanation": explanation_metrics(outputs["action_idx"][rows], owner, outputs["label"][rows])}
+    entries: dict[str, Any] = {"explanation": explanation_metrics(outputs["action_idx"][rows], owner, outputs["label"][rows],
+                                                                  candidates=task.sentence_seen.numpy())}
     features = summary_features(np.asarray(windows.X))
     candidates = candidate_texts(run_corpus, labels, str(cfg.corpus))
     reader = explanation_check(features, windows.y, windows.split, candidates, seen=seen)

@@ -227,7 +227,8 @@ def explanation_check(features: np.ndarray, y: np.ndarray, split: np.ndarray, te
     def class_scores(m: np.ndarray) -> np.ndarray:
         return model.class_score_from_sentences(m, fitted_owner, len(texts.labels))
 
-    return explanation_metrics(chosen, owner, y[test], match=match, class_scores=class_scores)
+    return explanation_metrics(chosen, owner, y[test], match=match, class_scores=class_scores,
+                               candidates=np.isin(fitted_owner, labels))  # the sentences model.explain can choose
 
 
 def shuffled_corpus_precision(features: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts,
