@@ -59,4 +59,4 @@ def run_with_a_label_without_windows(tmp_path_factory, one_thread):
 
 def test_the_token_models_chance_leaves_out_a_label_it_has_no_class_for(run_with_a_label_without_windows):
     metrics = json.loads((run_with_a_label_without_windows / "mm" / "metrics.json").read_text())
-    assert metrics["explanation"]["precision_chance"] == pytest.approx(1 / 3)  # not 4 / 16
+    assert metrics["explanation"]["precision_chance"] == pytest.approx(1 / 3)  # 4, 3, 2 sentences, 4 windows each; not 9 / 30
