@@ -113,10 +113,11 @@ def test_training_around_umap_row_reports_cpu_times_and_ratios(hapt_slice):
     row = training_around_umap_speed(steps=1, batch=2, points=30)
     for phase in ("before", "umap", "after"):
         assert set(row[phase]) == {"user_s", "system_s", "wall_s"}
-        assert all(seconds >= 0 for seconds in row[phase].values())
     assert set(row["ratios"]) == {"user", "system", "wall"}
-    assert row["ratios"]["user"] > 0 and row["ratios"]["wall"] > 0
-    assert row["ratios"]["system"] > 0 or math.isnan(row["ratios"]["system"])  # NaN: no system time before
+    assert row["umap"]["user_s"] > 0.05  # a projection (and numba's compilation) costs CPU time: zero means it was not timed
+    for key in ("user", "system", "wall"):  # after / before, NaN where nothing was spent before
+        before, after = row["before"][f"{key}_s"], row["after"][f"{key}_s"]
+        assert row["ratios"][key] == pytest.approx(after / before if before > 0 else math.nan, nan_ok=True)
     assert row["numba_threading_layer"] == "workqueue"  # the package's choice (issue 19)
     assert row["architecture"] == default_architecture()
 
