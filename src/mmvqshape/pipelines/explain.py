@@ -9,7 +9,9 @@ Writes into ``out``:
   the K chosen sub-action sentences, the predicted and true label and the top zero-shot
   candidates;
 - ``explain_<I>.json``: the same as numbers and words (each shape with its ``fit_r2`` against
-  the signal it claims, and ``mu_signal`` / ``sigma_signal`` in the data's units).
+  the signal it claims, and ``mu_signal`` / ``sigma_signal`` in the data's units; ``length``
+  the samples the model reads, ``loaded_length`` the window's samples as loaded, the unit of
+  each sub-action's ``start`` / ``end``).
 
 ``I`` is the position of the window in the run's **test** split (0-based); the JSON also
 records its row in the data. The window goes through the model exactly as in evaluation:
