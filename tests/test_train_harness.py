@@ -136,6 +136,8 @@ def test_mmvqshape_items_holdout_and_corpus_independent_evaluation(tiny, tmp_pat
     explanation = metrics["explanation"]  # on the seen labels' test windows
     assert {"precision", "diversity", "repeat_rate", "specificity", "faithfulness"} <= set(explanation)
     assert explanation["n_windows"] == 8 and explanation["action_codes"]["n_windows"] == 8
+    # the fusion design's explanation block is the sentence reader's, and says so; its action codes are the model's
+    assert explanation["computed_by"].startswith("sentence reader") and explanation["action_codes"]["computed_by"].startswith("model")
     assert "action" in metrics["perplexity"]
     # the same run scored with sentences shuffled across labels gives identical outputs
     emb = load_embeddings(emb_dir)

@@ -39,7 +39,14 @@ from ..signals import load_windows
 from ..signals.features import summary_features
 from ..text.encoders import embed_corpus
 from ..training.zero_shot_metrics import HEADLINE_KEYS, summarize_folds
-from .zero_shot import candidate_texts, development_split, explanation_check, shuffled_corpus_precision, zero_shot_fold
+from .zero_shot import (
+    EXPLANATION_BY,
+    candidate_texts,
+    development_split,
+    explanation_check,
+    shuffled_corpus_precision,
+    zero_shot_fold,
+)
 from .zero_shot_tokens import TokenZeroShotSettings, resampled_signals, token_zero_shot_fold
 
 N_SHUFFLES = 5  # shuffled-corpus controls averaged
@@ -196,14 +203,10 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-#: Who computes a zero-shot bench's ``explanation`` block, whatever ``--model`` scores the folds.
-EXPLANATION_BY = "sentence reader (ridge on summary features)"
-
-
 def reader_explanation(features: np.ndarray, y: np.ndarray, split: np.ndarray, texts) -> dict[str, Any]:
-    """The bench's ``explanation`` block: the sentence reader's explanation check with its
-    shuffled-corpus control, naming the reader under ``computed_by`` (a baseline when the folds
-    are the model's)."""
+    """The bench's ``explanation`` block, whatever ``--model`` scores the folds: the sentence
+    reader's explanation check with its shuffled-corpus control, naming the reader under
+    ``computed_by`` (a baseline when the folds are the model's)."""
     explanation = {"computed_by": EXPLANATION_BY, **explanation_check(features, y, split, texts)}
     explanation["shuffled_control"] = shuffled_corpus_precision(features, y, split, texts, N_SHUFFLES)
     return explanation

@@ -37,6 +37,8 @@ from ..training.zero_shot_metrics import calibrated_predictions, gzsl_metrics, h
 #: Shares of seen validation windows that the novelty threshold may call unseen.
 QUANTILE_GRID = np.round(np.linspace(0.0, 0.8, 41), 4)
 EXPLANATION_K = 5
+#: What :func:`explanation_check` is, where its block sits among a model's numbers (``computed_by``).
+EXPLANATION_BY = "sentence reader (ridge on summary features)"
 
 
 def candidate_texts(embeddings, window_labels: Sequence[str], where: str) -> CandidateTexts:
