@@ -81,7 +81,7 @@ def measure_sentences(run: str | Path, *, data: str | None = None, split: str = 
     seen = np.isin(outputs["label"], [i for i, name in enumerate(labels) if normalize_label(name) not in held_out])
     result: dict[str, Any] = {"split": split, "data": str(windows.name), "n_windows": len(dataset),
                               "explanation": explanation_metrics(outputs["action_idx"][seen], np.where(owner < 0, len(labels), owner),
-                                                                 outputs["label"][seen])}
+                                                                 outputs["label"][seen], candidates=task.sentence_seen.numpy())}
     if windows.activity is not None:
         result["grounding"] = token_model_grounding(windows, outputs, task.source_labels, int(info["length"]))
     return result

@@ -9,7 +9,9 @@ Writes into ``out``:
   the K chosen sub-action sentences, the predicted and true label and the top zero-shot
   candidates;
 - ``explain_<I>.json``: the same as numbers and words (each shape with its ``fit_r2`` against
-  the signal it claims, and ``mu_signal`` / ``sigma_signal`` in the data's units).
+  the signal it claims, and ``mu_signal`` / ``sigma_signal`` in the data's units; ``length``
+  the samples the model reads, ``loaded_length`` the window's samples as loaded, the unit of
+  each sub-action's ``start`` / ``end``).
 
 ``I`` is the position of the window in the run's **test** split (0-based); the JSON also
 records its row in the data. The window goes through the model exactly as in evaluation:
@@ -80,14 +82,14 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
     maps the model's units back to the data's (``SignalDataset.signal_affine``): the arrays
     and each shape's ``mu_signal`` / ``sigma_signal`` are then in the data's units.
     ``loaded_length``: samples of the window as loaded (before resampling to the model's
-    length); each placed sub-action's ``start`` / ``end`` are in those samples.
+    ``length``; written as ``loaded_length``); each placed sub-action's ``start`` / ``end`` are in those samples.
     """
     n_channels, length = signal.shape
     batch = {"signal": signal[None].float(), "label": torch.zeros(1, dtype=torch.long), "text_present": False}
     task.eval()
     with torch.no_grad():
         out = task(batch)
-    result: dict[str, Any] = {"n_channels": n_channels, "length": length}
+    result: dict[str, Any] = {"n_channels": n_channels, "length": length, "loaded_length": int(loaded_length or length)}
     arrays: dict[str, np.ndarray] = {"signal": signal.numpy()}
     if out.get("logits") is not None:
         proba = torch.softmax(out["logits"][0].float(), dim=-1).numpy()

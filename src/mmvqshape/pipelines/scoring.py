@@ -47,7 +47,7 @@ from ..training.zero_shot_metrics import gzsl_metrics, headline
 from .grounding import sliding_baseline_entry, token_model_grounding
 from .data_units import to_data_units
 from .run.inputs import check_same_labels
-from .zero_shot import candidate_texts, explanation_check, shuffled_corpus_precision, zero_shot_fold
+from .zero_shot import EXPLANATION_BY, candidate_texts, explanation_check, shuffled_corpus_precision, zero_shot_fold
 
 #: Shuffles of the corpus averaged in a run's ``explanation.shuffled_control`` (the bench averages its own count).
 N_SHUFFLES = 1
@@ -258,7 +258,8 @@ def token_text_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any],
     owner = task.sentence_owner.numpy()
     owner = np.where(owner < len(labels), owner, len(labels))  # sentences of labels without windows own nothing
     rows = np.isin(outputs["label"], seen)
-    entries: dict[str, Any] = {"explanation": explanation_metrics(outputs["action_idx"][rows], owner, outputs["label"][rows])}
+    entries: dict[str, Any] = {"explanation": explanation_metrics(outputs["action_idx"][rows], owner, outputs["label"][rows],
+                                                                  candidates=task.sentence_seen.numpy())}
     features = summary_features(np.asarray(windows.X))
     candidates = candidate_texts(run_corpus, labels, str(cfg.corpus))
     reader = explanation_check(features, windows.y, windows.split, candidates, seen=seen)
@@ -290,14 +291,14 @@ def holdout_zero_shot(windows, features: np.ndarray, candidates: CandidateTexts,
 
 def explanation_entry(task, windows, features: np.ndarray, candidates: CandidateTexts, cfg: TrainConfig,
                       outputs: dict[str, Any]) -> dict[str, Any]:
-    """``metrics.json`` ``explanation`` of an MMVQShape run, on the seen labels' test windows:
-    the set-valued sub-action explanation (the k sentences that best explain a window, read from
-    its summary features; :func:`explanation_check`) with a shuffled-corpus control
-    (:data:`N_SHUFFLES` shuffles), and under ``action_codes`` the same metrics for the model's K
-    action-code slots (no faithfulness)."""
+    """``metrics.json`` ``explanation`` of a fusion MMVQShape run, on the seen labels' test
+    windows: the sentence reader's set-valued sub-action explanation (the k sentences that best
+    explain a window, read from its summary features; :func:`explanation_check`; ``computed_by``
+    names it) with a shuffled-corpus control (:data:`N_SHUFFLES` shuffles), and under
+    ``action_codes`` the same metrics for the model's own K action-code slots (no faithfulness)."""
     labels = list(windows.labels)
     seen = [i for i, name in enumerate(labels) if name not in set(cfg.holdout_labels or [])]
-    entry = explanation_check(features, windows.y, windows.split, candidates, seen=seen)
+    entry = {"computed_by": EXPLANATION_BY, **explanation_check(features, windows.y, windows.split, candidates, seen=seen)}
     entry["shuffled_control"] = shuffled_corpus_precision(features, windows.y, windows.split, candidates, N_SHUFFLES, seen=seen)
     if "action_idx" in outputs:
         n_codes = int(task.num_codes().get("action", 0))
@@ -306,8 +307,8 @@ def explanation_entry(task, windows, features: np.ndarray, candidates: Candidate
         owner = np.array([lookup.get(normalize_label(name), -1) for name in code_labels], dtype=np.int64)
         rows = np.isin(outputs["label"], seen)
         if rows.any() and len(owner):
-            entry["action_codes"] = explanation_metrics(outputs["action_idx"][rows], np.where(owner < 0, len(labels), owner),
-                                                        outputs["label"][rows])
+            entry["action_codes"] = {"computed_by": "model (its action-code slots)", **explanation_metrics(
+                outputs["action_idx"][rows], np.where(owner < 0, len(labels), owner), outputs["label"][rows])}
     return entry
 
 
