@@ -13,7 +13,7 @@ import train_support as ts
 from mmvqshape.cli import main
 from mmvqshape.models.mmvqshape_tokens import agreeing_spans
 from mmvqshape.pipelines.evaluate import measure_sentences
-from mmvqshape.pipelines.grounding import loaded_spans, model_placements, token_model_grounding
+from mmvqshape.evaluation.grounding import loaded_spans, model_placements, token_model_grounding
 from mmvqshape.signals import load_windows
 from mmvqshape.text.embeddings import EmbeddingSet, load_embeddings, save_embeddings
 from mmvqshape.training.grounding import grounding_metrics
@@ -102,14 +102,17 @@ def test_evaluate_writes_the_models_own_grounding_from_its_spans(run):
     root, data = run
     assert main(["evaluate", str(root / "mm"), "--data", str(data), "--out", str(root / "eval")]) == 0
     metrics = json.loads((root / "eval" / "metrics.json").read_text())
-    assert set(metrics["grounding"]) == {"precision", "both_located", "n_windows"} and metrics["grounding"]["n_windows"] == 6
+    assert set(metrics["grounding"]) == {"precision", "coverage", "coverage_per_activity", "both_located", "both_placed",
+                                         "unlabelled_samples", "n_samples", "n_windows"}
+    assert metrics["grounding"]["n_windows"] == 6 and metrics["grounding"]["unlabelled_samples"] == 0
     assert "grounding" in metrics["baselines"]["sliding_classifier"]
     # the same numbers from the spans explain --all writes
     assert main(["explain", str(root / "mm"), "--data", str(data), "--all", "--out", str(root / "spans")]) == 0
     lines = read_lines(root / "spans" / "explanations_test.jsonl")
     activity = load_windows(str(data)).activity[[e["row"] for e in lines]]
     placed = [[(LABELS.index(s["source_label"]), s["start"], s["end"]) for s in e["sub_actions"]] for e in lines]
-    assert grounding_metrics(placed, activity) == metrics["grounding"]
+    assert grounding_metrics(placed, activity, labels=LABELS) == metrics["grounding"]
+    assert set(metrics["baselines"]["sliding_classifier"]["grounding"]) == set(metrics["grounding"])
 
 
 def test_grounding_is_the_same_whatever_corpus_is_passed(run):

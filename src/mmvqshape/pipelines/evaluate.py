@@ -32,7 +32,7 @@ from ..training.module import CHECKPOINT_KEY
 from ..training.data import SignalDataset, split_positions
 from ..training.evaluation import collect_outputs
 from ..training.explanation_metrics import explanation_metrics
-from .grounding import sentence_label_index, token_model_grounding
+from ..evaluation.grounding import sentence_label_index, token_model_grounding
 from .run.folder import find_checkpoint, read_run
 from .run.inputs import check_same_labels, load_applied_data, load_data, load_text
 from .scoring import read_baseline, score_baseline, score_run

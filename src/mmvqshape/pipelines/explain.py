@@ -46,7 +46,7 @@ from ..errors import UserError
 from ..training import shape_metrics
 from ..training.data import SignalDataset, collate
 from .data_units import to_data_units
-from .grounding import loaded_spans
+from ..evaluation.grounding import loaded_spans
 from .run.folder import find_checkpoint, read_run
 from .run.inputs import load_shape_run
 
