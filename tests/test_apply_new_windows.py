@@ -107,3 +107,9 @@ def test_windows_cut_otherwise_exit_2_with_one_line_and_no_output(run, capsys, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and data.name in err[0] and says in err[0]
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_tokenize_refuses_a_file_without_y_rather_than_invent_labels(run, capsys):
+    data = new_windows(run / "bare_tokens.npz", y=False)
+    assert main(["tokenize", str(run / "mm"), "--data", str(data), "--out", str(run / "tok" / "t.csv")]) == 2
+    assert "no y" in capsys.readouterr().err and not (run / "tok").exists()

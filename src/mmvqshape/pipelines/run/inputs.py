@@ -71,6 +71,8 @@ def load_shape_run(run: Path, checkpoint: Path, cfg: TrainConfig, data: str | No
         raise UserError(run, f"{command} needs a {' or '.join(SHAPE_MODELS)} run, this one is {cfg.model_name}")
     task, info = load_task(checkpoint)
     windows = load_applied_data(cfg, data, info)
+    if not windows.labelled and command != "explain":
+        raise UserError(data, f"has no y (each window's label), which {command} writes; mmvq explain reads files without it")
     labels = list(info["labels"])
     check_same_labels(windows, labels, data or cfg.data)
     return task, info, windows, labels
