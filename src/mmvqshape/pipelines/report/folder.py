@@ -60,14 +60,6 @@ def model_words(key: str, model: str | None = None) -> tuple[str, str]:
     return name, description
 
 
-def read_json(path: Path) -> Any:
-    """The file's JSON, or None when it is missing or not valid JSON (the report leaves it out)."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def parsed_json(path: Path) -> Any:
     """The JSON of a file the report reads (a run's ``metrics.json``, a bench's summary ...): a
     damaged one (truncated, not JSON) is a :class:`UserError` naming it with its parse error,
