@@ -113,3 +113,16 @@ def test_tokenize_refuses_a_file_without_y_rather_than_invent_labels(run, capsys
     data = new_windows(run / "bare_tokens.npz", y=False)
     assert main(["tokenize", str(run / "mm"), "--data", str(data), "--out", str(run / "tok" / "t.csv")]) == 2
     assert "no y" in capsys.readouterr().err and not (run / "tok").exists()
+
+
+def test_the_runs_own_test_windows_as_a_new_file_score_the_same(run):
+    """Test windows taken out of the run's data into a file of their own (no training windows)
+    give the numbers the run's own evaluation gives: the yardsticks fit on the run's training windows."""
+    own = load_windows(str(run / "w.npz"))
+    rows = own.indices("test")
+    np.savez(run / "own_test.npz", X=np.asarray(own.X[rows]), y=own.y[rows], labels=np.array(LABELS))
+    assert main(["evaluate", str(run / "mm"), "--out", str(run / "own_eval")]) == 0
+    assert main(["evaluate", str(run / "mm"), "--data", str(run / "own_test.npz"), "--out", str(run / "copy_eval")]) == 0
+    a, b = (json.loads((run / name / "metrics.json").read_text()) for name in ("own_eval", "copy_eval"))
+    assert b["n_test"] == len(rows) and b["accuracy"] == a["accuracy"] and b["confusion"] == a["confusion"]
+    assert b["reconstruction"] == a["reconstruction"]  # its PCA baseline fitted on the same training windows
