@@ -13,7 +13,7 @@ import train_support as ts
 from mmvqshape.cli import main
 from mmvqshape.models.mmvqshape_tokens import agreeing_spans
 from mmvqshape.pipelines.evaluate import measure_sentences
-from mmvqshape.pipelines.grounding import loaded_spans, model_placements, token_model_grounding
+from mmvqshape.evaluation.grounding import loaded_spans, model_placements, token_model_grounding
 from mmvqshape.pipelines.report.facts import timeline_extent, timeline_spans
 from mmvqshape.signals import load_windows
 from mmvqshape.text.embeddings import EmbeddingSet, load_embeddings, save_embeddings
@@ -109,8 +109,10 @@ def test_evaluate_writes_the_models_own_grounding_from_its_spans(run):
     root, data = run
     assert main(["evaluate", str(root / "mm"), "--data", str(data), "--out", str(root / "eval")]) == 0
     metrics = json.loads((root / "eval" / "metrics.json").read_text())
-    assert {"precision", "both_located", "n_windows"} <= set(metrics["grounding"]) and metrics["grounding"]["n_windows"] == 6
-    assert "grounding" in metrics["baselines"]["sliding_classifier"]
+    assert set(metrics["grounding"]) == {"precision", "coverage", "coverage_per_activity", "both_located", "both_placed",
+                                         "unlabelled_samples", "n_samples", "n_windows"}
+    assert metrics["grounding"]["n_windows"] == 6 and metrics["grounding"]["unlabelled_samples"] == 0
+    assert set(metrics["baselines"]["sliding_classifier"]["grounding"]) == set(metrics["grounding"])
     # precision by hand from the spans explain --all writes: every sample is labelled (no -1), so
     # it is the samples of the spans on their own label's part of the window over all span samples
     assert main(["explain", str(root / "mm"), "--data", str(data), "--all", "--out", str(root / "spans")]) == 0

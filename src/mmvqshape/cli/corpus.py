@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from .limits import check_options
+
 corpus_app = typer.Typer(help="Sub-action corpora: check and generate.", no_args_is_help=True)
 
 
@@ -21,6 +23,7 @@ def check(
 ) -> None:
     """Validate CORPUS and print labels, counts, views, duplicates, style flags and (with --encoder) similarity
     and how well the sentences separate the labels (nearest label centroid on held-out sentences and labels)."""
+    check_options(near=near)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.corpus_check import run_corpus_check
 

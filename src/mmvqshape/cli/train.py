@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from .limits import check_options
+
 
 def train_command(
     out: Path = typer.Option(..., "--out", help="Run folder to write (config.yaml, checkpoints/, logs/, metrics.json, predictions.csv)."),
@@ -44,6 +46,7 @@ def train_command(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
     """Train a model into a run folder; the test split is scored once with the best-on-validation checkpoint."""
+    check_options(max_epochs=max_epochs, batch_size=batch_size, lr=lr, length=length, seed=seed, num_nodes=num_nodes, num_workers=num_workers)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.train import train
     from ..training.config import load_config
@@ -75,6 +78,7 @@ def pretrain_command(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
     """Pre-train VQShape on every channel of several sources; writes RUN/vqshape.safetensors for `train --init`."""
+    check_options(max_epochs=max_epochs, batch_size=batch_size, lr=lr, length=length, seed=seed)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.pretrain import pretrain
     from ..training.config import load_config

@@ -290,10 +290,10 @@ def text_speed(corpus: str = "geneactiv14", encoder: str = "minilm") -> dict:
         os.environ["MMVQ_CACHE_DIR"] = cache
         try:
             start = time.perf_counter()
-            embeddings = embed_corpus(corpus, encoder=encoder, view="armleg", cache=True)
+            embeddings = embed_corpus(corpus, encoder=encoder, cache=True)
             cold = time.perf_counter() - start
             start = time.perf_counter()
-            embed_corpus(corpus, encoder=encoder, view="armleg", cache=True)
+            embed_corpus(corpus, encoder=encoder, cache=True)
             warm = time.perf_counter() - start
         finally:
             if old is None:

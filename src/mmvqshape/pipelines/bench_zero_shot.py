@@ -75,7 +75,7 @@ def choose_folds(labels: Sequence[str], unseen: Sequence[str] | None, unseen_siz
         if len(set(chosen)) >= len(labels) - 1:
             raise UserError("--unseen", "at least two labels must stay seen")
         return [chosen]
-    size = unseen_size or 1
+    size = 1 if unseen_size is None else unseen_size  # 0 is out of range, not leave-one-out
     if not 1 <= size <= len(labels) - 2:
         raise UserError("--unseen-size", f"must be between 1 and {len(labels) - 2} for {len(labels)} labels")
     combos = [list(c) for c in itertools.combinations(labels, size)]
@@ -101,7 +101,7 @@ def _fold(model: str, features: np.ndarray, signals: np.ndarray | None, y: np.nd
 
 def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequence[str] | None = None,
                         unseen_size: int | None = None, folds: int | None = None, seeds: int = 1,
-                        encoder: str = "minilm", view: str = "armleg", channels: str = "acc", model: str = READER,
+                        encoder: str = "minilm", view: str = "auto", channels: str = "acc", model: str = READER,
                         evaluate_on: str = "test", settings: TokenZeroShotSettings | None = None,
                         progress: bool = True) -> dict[str, Any]:
     """Run the zero-shot bench and write its folder; returns the summary dict.
@@ -145,7 +145,7 @@ def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequ
         if seed == 0:
             explanation = reader_explanation(features, windows.y, split, texts)
     summary = {
-        "data": data, "corpus": str(corpus), "encoder": encoder, "view": view, "seeds": seeds, "model": model,
+        "data": data, "corpus": str(corpus), "encoder": encoder, "view": embeddings.meta.get("view", view), "seeds": seeds, "model": model,
         "evaluated_on": "test windows" if evaluate_on == "test" else DEVELOPMENT_WORDS,
         "folds": [list(f) for f in fold_sets],
         "summary": summarize_folds(rows),

@@ -10,7 +10,7 @@ and for ``mmvqshape`` ``label_text_retrieval`` (every label seen) or ``zero_shot
 ``--holdout-labels`` run: see :mod:`mmvqshape.pipelines.zero_shot`), and for windows that carry each
 sample's ``activity`` the token MMVQShape's own ``grounding`` (its chosen sentences at its own spans) beside
 ``baselines.sliding_classifier`` (its ``grounding`` and ``sample_accuracy``: see
-:mod:`mmvqshape.pipelines.grounding`)), ``predictions.csv`` and PNGs (``figures/confusion.png``,
+:mod:`mmvqshape.evaluation.grounding`)), ``predictions.csv`` and PNGs (``figures/confusion.png``,
 ``figures/code_usage.png``, ``figures/reconstruction.png``).
 
 Honesty: test items never carry sub-action text (zeroed, ``text_present=False``), so the
@@ -44,7 +44,8 @@ from ..training.metrics import classification_metrics, label_reconstruction, pre
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
 from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of, window_r2
 from ..training.zero_shot_metrics import gzsl_metrics, headline
-from .grounding import sliding_baseline_entry, token_model_grounding
+from ..evaluation.grounding import token_model_grounding
+from .grounding import sliding_baseline_entry
 from .data_units import to_data_units
 from .run.inputs import check_same_labels
 from .zero_shot import EXPLANATION_BY, candidate_texts, explanation_check, shuffled_corpus_precision, zero_shot_fold

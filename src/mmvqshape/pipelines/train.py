@@ -152,7 +152,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     )
     info = {
         "model_name": cfg.model_name, "model_cfg": dict(cfg.model), "n_channels": windows.n_channels,
-        "length": cfg.length, "labels": list(windows.labels), "text_dim": text.dim,
+        "data_length": windows.length, "length": cfg.length, "labels": list(windows.labels), "text_dim": text.dim,
         "seed": cfg.seed, "scale": datamodule.scale,
     }
     task.fit_shapes(datamodule.train_signals(), seed=cfg.seed)  # frozen parts learnt before the heads (no-op for most)

@@ -101,6 +101,24 @@ def load_windows(
     )
 
 
+def load_new_windows(
+    data: str | Path,
+    *,
+    channels: str = "acc",
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    labels: list[str] | None = None,
+) -> Windows:
+    """Windows a trained model is applied to (``mmvq explain`` / ``evaluate --data``): as
+    :func:`load_windows`, except that an ``.npz`` may hold any splits or none (then every window
+    is "test") and may lack ``y`` (``Windows.labelled`` is then False and ``y`` all 0); without
+    ``labels`` in the file, ``labels`` (the run's) name the classes."""
+    text = str(data).strip()
+    if SOURCES.get(text.partition(":")[0].lower()) is None and Path(text).suffix == ".npz":
+        return _npz(Path(text), seed, val_fraction, new=True, run_labels=labels)
+    return load_windows(data, channels=channels, seed=seed, val_fraction=val_fraction)
+
+
 def load_basicmotions(spec: str = "basicmotions", *, channels: str = "acc", seed: int = 0, val_fraction: float = 0.2) -> Windows:
     """aeon's BasicMotions with its official split (``spec`` takes no options)."""
     if spec.strip().lower() != "basicmotions":
@@ -129,7 +147,9 @@ def load_basicmotions(spec: str = "basicmotions", *, channels: str = "acc", seed
     )
 
 
-def _npz(path: Path, seed: int, val_fraction: float) -> Windows:
+def _npz(path: Path, seed: int, val_fraction: float, *, new: bool = False, run_labels: list[str] | None = None) -> Windows:
+    """An ``.npz`` of windows; ``new``: windows to apply a model to (``y`` and ``split`` optional,
+    ``labels`` too when ``run_labels`` is given)."""
     if not path.is_file():
         raise UserError(path, "file not found")
     try:
@@ -137,7 +157,10 @@ def _npz(path: Path, seed: int, val_fraction: float) -> Windows:
         keys = set(archive.files)
     except Exception as err:  # zipfile / pickle / OS errors: the file is not a readable npz
         raise UserError(path, f"cannot read as .npz ({type(err).__name__}: {err})") from None
-    for key in ("y", "labels"):
+    required = ("y", "labels")
+    if new:  # windows to apply a model to: y optional, labels too when the run names them
+        required = ("labels",) if "y" in keys or run_labels is None else ()
+    for key in required:
         if key not in keys:
             raise UserError(path, f"missing key '{key}' (found: {', '.join(sorted(keys)) or 'none'})")
     if "X" in keys:
@@ -145,8 +168,8 @@ def _npz(path: Path, seed: int, val_fraction: float) -> Windows:
     else:
         X = _open_sidecar(path, archive)
     try:
-        labels = [str(v) for v in np.atleast_1d(archive["labels"]).tolist()]
-        y = archive["y"]
+        labels = [str(v) for v in np.atleast_1d(archive["labels"]).tolist()] if "labels" in keys else list(run_labels or [])
+        y = archive["y"] if "y" in keys else np.zeros(len(X), dtype=np.int64)
         subject = archive["subject"] if "subject" in keys else None
         split = archive["split"].astype(str) if "split" in keys else None
         activity = archive["activity"] if "activity" in keys else None
@@ -157,7 +180,7 @@ def _npz(path: Path, seed: int, val_fraction: float) -> Windows:
     return make_windows(
         path, X, y, labels,
         name=str(path), channel_names=None, subject=subject, given_split=split,
-        seed=seed, val_fraction=val_fraction, activity=activity,
+        seed=seed, val_fraction=val_fraction, activity=activity, as_given=new, labelled="y" in keys,
     )
 
 
