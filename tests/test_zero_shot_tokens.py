@@ -15,7 +15,7 @@ from mmvqshape.evaluation.token_zero_shot import trained_model_fold
 from mmvqshape.models.zero_shot import CandidateTexts
 from mmvqshape.pipelines.run.folder import find_checkpoint
 from mmvqshape.pipelines.run.inputs import load_data
-from mmvqshape.pipelines.scoring import all_bags, scored_dataset
+from mmvqshape.pipelines.scoring import run_outputs, scored_dataset
 from mmvqshape.training.checkpoint import load_task
 from mmvqshape.training.config import read_run_config
 from mmvqshape.pipelines.bench_zero_shot import run_bench_zero_shot
@@ -155,6 +155,6 @@ def test_holdout_run_of_the_default_model_takes_the_benchs_decision(tmp_path):
     task, info = load_task(find_checkpoint(run))
     windows = load_data(cfg, None)
     dataset = lambda split: scored_dataset(windows, split, cfg, info, None)  # noqa: E731
-    again = trained_model_fold(task, *all_bags(task, dataset), list(windows.labels), ["run"])
+    again = trained_model_fold(*run_outputs(task, dataset, len(windows.labels)), list(windows.labels), ["run"])
     for key in ("seen_accuracy", "unseen_gzsl_accuracy", "harmonic_mean", "gamma", "calibration"):
         assert again[key] == zero_shot[key], key

@@ -28,6 +28,8 @@ from ..training.zero_shot_metrics import gzsl_metrics, headline
 from .calibration import by_construction, calibrated_fold, label_indices, nested_quantile
 
 EXPLANATION_K = 5
+#: What :func:`explanation_check` is, where its block sits among a model's numbers (``computed_by``).
+EXPLANATION_BY = "sentence reader (ridge on summary features)"
 METHOD = "sub-action sentences (ridge reader) + novelty-calibrated stacking"
 
 
@@ -153,7 +155,8 @@ def explanation_check(features: np.ndarray, y: np.ndarray, split: np.ndarray, te
     def class_scores(m: np.ndarray) -> np.ndarray:
         return model.class_score_from_sentences(m, fitted_owner, len(texts.labels))
 
-    return explanation_metrics(chosen, owner, y[test], match=match, class_scores=class_scores)
+    return explanation_metrics(chosen, owner, y[test], match=match, class_scores=class_scores,
+                               candidates=np.isin(fitted_owner, labels))  # the sentences model.explain can choose
 
 
 def shuffled_corpus_precision(features: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts,

@@ -95,7 +95,9 @@ class TokenZeroShot:
 
     def __init__(self, task: TokenMMVQShapeTask, seen: Sequence[int], candidates: Sequence[int], novelty_kind: str,
                  train_bags: np.ndarray, train_y: np.ndarray):
-        self.task, self.seen, self.candidates, self.novelty_kind = task.eval(), sorted(seen), sorted(candidates), novelty_kind
+        self.task, self.seen, self.candidates, self.novelty_kind = task, sorted(seen), sorted(candidates), novelty_kind
+        if task is not None:
+            task.eval()
         if novelty_kind in MAHALANOBIS_SPACES:  # shared within-class covariance of the seen training windows
             window = self._space(train_bags)  # (n, F)
             self.class_means = np.stack([window[train_y == c].mean(0) for c in self.seen])  # (S, F)
@@ -113,7 +115,7 @@ class TokenZeroShot:
         """This model seen as one of the ``inner`` labels only (a nested calibration fold): same
         task, novelty statistics from the inner labels' training bags, candidates its seen labels."""
         rows = (np.asarray(split) == "train") & np.isin(y, inner)
-        return TokenZeroShot(self.task, inner, self.seen, self.novelty_kind, bags[rows], np.asarray(y)[rows])
+        return type(self)(self.task, inner, self.seen, self.novelty_kind, bags[rows], np.asarray(y)[rows])
 
     @torch.no_grad()
     def outputs(self, bags: np.ndarray) -> dict[str, np.ndarray]:
@@ -240,19 +242,37 @@ def token_fold_metrics(model: TokenZeroShot, bags: np.ndarray, y: np.ndarray, sp
     return result
 
 
-def trained_model_fold(task: TokenMMVQShapeTask, bags: np.ndarray, y: np.ndarray, split: np.ndarray,
-                       labels: Sequence[str], unseen_names: Sequence[str], novelty: str | None = None) -> dict[str, Any]:
-    """:func:`token_fold_metrics` of a token MMVQShape trained elsewhere on the seen labels (a
-    ``--holdout-labels`` run): ``bags`` (N, 1 + S, F) of its windows as it reads them. The
-    held-out labels' training and validation windows are dropped first: they reach nothing."""
+class ScoredZeroShot(TokenZeroShot):
+    """The same decision over a trained run's per-window outputs instead of bags: ``features``
+    (N, 2 L) are its ``logits`` then its ``text_scores`` over the L window classes. Any model with
+    text scores (the bag model, the plan's) is read this way; novelty from the logits or the text."""
+
+    def __init__(self, task: Any, seen: Sequence[int], candidates: Sequence[int], novelty_kind: str,
+                 train_features: np.ndarray, train_y: np.ndarray):
+        if novelty_kind == "mahalanobis":
+            raise ValueError("a trained run's outputs hold no bags: novelty mahalanobis-logits, classifier or text")
+        super().__init__(None, seen, candidates, novelty_kind, train_features, train_y)
+
+    def outputs(self, bags: np.ndarray) -> dict[str, np.ndarray]:
+        n_labels = bags.shape[1] // 2
+        return {"logits": np.asarray(bags[:, :n_labels], dtype=np.float64),
+                "text_scores": np.asarray(bags[:, n_labels:], dtype=np.float64)}
+
+
+def trained_model_fold(outputs: np.ndarray, y: np.ndarray, split: np.ndarray, labels: Sequence[str],
+                       unseen_names: Sequence[str], novelty: str | None = None) -> dict[str, Any]:
+    """:func:`token_fold_metrics` of a model trained elsewhere on the seen labels (a
+    ``--holdout-labels`` run): ``outputs`` (N, 2 L) its logits and text scores of every train,
+    val and test window (:class:`ScoredZeroShot`). The held-out labels' training and validation
+    windows are dropped first: they reach nothing."""
     split, y = np.asarray(split), np.asarray(y)
     unseen = label_indices(labels, unseen_names)
     keep = (split == "test") | ~np.isin(y, unseen)
-    bags, y, split = bags[keep], y[keep], split[keep]
+    outputs, y, split = outputs[keep], y[keep], split[keep]
     seen = [i for i in range(len(labels)) if i not in unseen]
     train = (split == "train") & np.isin(y, seen)
-    model = TokenZeroShot(task, seen, range(len(labels)), novelty or TokenZeroShotSettings().novelty, bags[train], y[train])
-    return token_fold_metrics(model, bags, y, split, labels, unseen)
+    model = ScoredZeroShot(None, seen, range(len(labels)), novelty or TokenZeroShotSettings().novelty, outputs[train], y[train])
+    return token_fold_metrics(model, outputs, y, split, labels, unseen)
 
 
 def token_zero_shot_fold(X: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts, unseen_names: Sequence[str],
