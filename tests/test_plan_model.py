@@ -162,3 +162,12 @@ def test_plan_outputs_are_documented_and_its_config_rebuilds_it():
     again = build_task("mmvqshape", task.resolved_config(), n_channels=3, length=128, n_classes=3, text_dim=6)
     assert again.resolved_config() == task.resolved_config() and task.resolved_config()["architecture"] == "plan"
     assert task.state_dict().keys() == again.state_dict().keys()
+
+
+def test_slot_overlap_is_zero_for_slots_reading_apart_and_one_over_p_for_alike():
+    from mmvqshape.models.plan.plan import slot_overlap
+
+    assert float(slot_overlap(torch.eye(4)[None])) == 0.0
+    assert abs(float(slot_overlap(torch.full((1, 3, 4), 0.25))) - 0.25) < 1e-6
+    out = _plan(w_spread=1.0).train()(_batch(text=True))
+    assert "spread" in out["losses"]
