@@ -29,10 +29,11 @@ label embedding) (w_label), ``align`` = 1 − cos of slot k to the label's k-th 
 Signal-only inference: validation, test and explanation never read ``sub_actions``
 (``text_present`` false). Explanation: each slot's attention over the tokens (fusion's
 text-reads-signal, mean over channels and heads) spread over the samples each token covers gives
-the slot's region (samples at ≥ half its peak); the slot proposes sentences by cosine plus the
-log-probability of their label over its region (segments' posteriors); distinct sentences, best
-slots first (``action_idx``); each is placed at the part of its region whose samples are labelled
-as its sentence (``action_span``), the whole region when none is.
+the slot's region (the samples it reads more than any other slot does, and its peak); the slot
+proposes sentences by cosine plus the log-probability of their label over its region (segments'
+posteriors); distinct sentences, best slots first (``action_idx``); each is placed at the part of
+its region whose samples are labelled as its sentence (``action_span``), the whole region when
+none is.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from torch import nn
 
 from ..action import assign_slots
 from ..fusion import FusionLayer, TextTokens
-from ..mmvqshape_tokens import TokenMMVQShapeTask, pick_proposals
+from ..mmvqshape_tokens import TokenMMVQShapeTask, pick_proposals, sample_posterior
 from ..shape_tokens import ShapeTokensConfig
 from ..shape_tokens_task import TOKEN_OUTPUTS, ShapeTokensTask, TokenHeadConfig, split_keys
 from .attribute_encoder import AttributeEncoder
@@ -257,7 +258,8 @@ class PlanTask(TokenMMVQShapeTask):
     # ---- explanation --------------------------------------------------------------------------
     @torch.no_grad()
     def slot_regions(self, z_s: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """Where each slot attends: (B, K, T) bool, the samples at ≥ half the slot's peak attention density."""
+        """Where each slot attends: (B, K, T) bool, the samples whose attention density (each token's
+        weight spread over the samples it covers) is this slot's highest of all slots, and its own peak."""
         length = self.signal_task.tokenizer.grid.length
         if self.fusion is None:
             return torch.ones(z_s.shape[0], text.shape[1], length, dtype=torch.bool, device=z_s.device)
@@ -265,14 +267,17 @@ class PlanTask(TokenMMVQShapeTask):
         time = torch.arange(length, device=z_s.device)
         cover = ((time[None] >= self.place_span[:, :1]) & (time[None] < self.place_span[:, 1:])).float()  # (P, T)
         density = attention @ (cover / cover.sum(-1, keepdim=True).clamp(min=1))  # (B, K, T)
-        return density >= 0.5 * density.amax(-1, keepdim=True)
+        slots = torch.arange(density.shape[1], device=density.device)[None, :, None]
+        won = density.argmax(dim=1, keepdim=True) == slots  # (B, K, T): the samples this slot reads most of all slots
+        return won | (density >= density.amax(-1, keepdim=True))  # and its own peak, so no region is empty
 
     @torch.no_grad()
     def explain_slots(self, z_s: torch.Tensor, text: torch.Tensor, similarity: torch.Tensor,
                       segment_logits: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """``action_idx`` (B, K) distinct sentences, ``action_span`` (B, K, 2) samples, ``action_similarity`` (B, K)."""
         region = self.slot_regions(z_s, text)  # (B, K, T)
-        sample_proba = self.sample_posterior(segment_logits)  # (B, T, L)
+        length = self.signal_task.tokenizer.grid.length
+        sample_proba = sample_posterior(self.segment_span.to(similarity.device), segment_logits.softmax(-1), length)  # (B, T, L)
         weight = region.float()
         slot_proba = torch.einsum("bkt,btl->bkl", weight, sample_proba) / weight.sum(-1, keepdim=True).clamp(min=1)
         owner = self.sentence_owner.to(similarity.device)
@@ -290,15 +295,6 @@ class PlanTask(TokenMMVQShapeTask):
         span = torch.stack([torch.where(where, time, where.shape[-1]).min(-1).values,
                             torch.where(where, time, -1).max(-1).values + 1], dim=-1)
         return {"action_idx": index, "action_span": span, "action_similarity": similarity[rows, slots, index]}
-
-    def sample_posterior(self, segment_logits: torch.Tensor) -> torch.Tensor:
-        """segment_logits (B, S, L) -> each sample's mean posterior over the segments covering it (B, T, L)."""
-        length = self.signal_task.tokenizer.grid.length
-        spans = self.segment_span.to(segment_logits.device)
-        time = torch.arange(length, device=spans.device)
-        cover = ((time[None] >= spans[:, :1]) & (time[None] < spans[:, 1:])).to(segment_logits.dtype)  # (S, T)
-        proba = segment_logits.softmax(-1)
-        return torch.einsum("st,bsl->btl", cover, proba) / cover.sum(0).clamp(min=1)[:, None]
 
 
 def slot_overlap(attention: torch.Tensor) -> torch.Tensor:
