@@ -104,6 +104,8 @@ class TokenMMVQShapeTask(nn.Module):
 
     # ---- the task protocol -----------------------------------------------------------------
     uses_text = True
+    #: How ``text_scores`` scores a label (metrics.json ``zero_shot.scoring``).
+    text_scoring = "late interaction of segments with each label's sentences, no calibration"
 
     @property
     def shape_codebook(self) -> torch.Tensor:

@@ -268,7 +268,7 @@ def token_text_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any],
         scores = outputs["text_scores"][:, :len(labels)]
         entries["zero_shot"] = {**headline(gzsl_metrics(scores, outputs["label"], labels, cfg.holdout_labels, 0.0)),
                                 "unseen_labels": list(cfg.holdout_labels), "candidates": labels,
-                                "scoring": "late interaction of segments with each label's sentences, no calibration"}
+                                "scoring": task.text_scoring}
         reader_fold = zero_shot_fold(features, windows.y, windows.split, candidates, cfg.holdout_labels)
         entries["baselines"]["sentence_reader"]["zero_shot"] = headline(reader_fold)
     return entries

@@ -134,6 +134,9 @@ class PlanTask(TokenMMVQShapeTask):
                                  length=length, n_classes=n_classes)
         return cls(PlanConfig(**plan), signal, text_dim=text_dim)
 
+    text_scoring = ("a label's own sentences against the window's action slots, plus the window's reconstructed label "
+                    "embedding against the label's own codes through the action decoder; no calibration")
+
     @property
     def uses_text(self) -> bool:
         return self.text_cfg.use_text
