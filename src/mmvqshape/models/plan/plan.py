@@ -82,6 +82,7 @@ class PlanConfig:
     w_action_vq: float = 0.1
     w_text: float = 0.5
     w_segment: float = 0.5
+    explain_similarity: float = 1.0  # weight of a sentence's cosine to the slot beside its label's log-probability over the slot's region
     w_spread: float = 0.0  # slots attending to the same time bins (mean overlap of their attention), so slots place apart
     objective: str = "classify"  # the trainer's harness keys
     channels: str = "joint"
@@ -286,7 +287,8 @@ class PlanTask(TokenMMVQShapeTask):
         owner = self.sentence_owner.to(similarity.device)
         class_of = owner.clamp(max=sample_proba.shape[-1] - 1)
         usable = self.sentence_seen.to(similarity.device)
-        score = (similarity + slot_proba.clamp(min=1e-8).log()[..., class_of]).masked_fill(~usable, -1e4)  # (B, K, M)
+        fit = self.text_cfg.explain_similarity * similarity + slot_proba.clamp(min=1e-8).log()[..., class_of]
+        score = fit.masked_fill(~usable, -1e4)  # (B, K, M)
         K = min(self.text_cfg.num_slots, int(usable.sum()))
         chosen = [pick_proposals(window, list(range(score.shape[1])), K) for window in score.cpu()]
         index = torch.tensor([[m for _, m in c] for c in chosen], dtype=torch.long, device=similarity.device)
