@@ -162,3 +162,27 @@ def test_plan_outputs_are_documented_and_its_config_rebuilds_it():
     again = build_task("mmvqshape", task.resolved_config(), n_channels=3, length=128, n_classes=3, text_dim=6)
     assert again.resolved_config() == task.resolved_config() and task.resolved_config()["architecture"] == "plan"
     assert task.state_dict().keys() == again.state_dict().keys()
+
+
+def test_slot_overlap_is_zero_for_slots_reading_apart_and_one_over_p_for_alike():
+    from mmvqshape.models.plan.plan import slot_overlap
+
+    assert float(slot_overlap(torch.eye(4)[None])) == 0.0
+    assert abs(float(slot_overlap(torch.full((1, 3, 4), 0.25))) - 0.25) < 1e-6
+    out = _plan(w_spread=1.0).train()(_batch(text=True))
+    assert "spread" in out["losses"]
+
+
+def test_plan_takes_its_action_codebook_from_a_codebook_folder(plan_run, tmp_path):
+    from mmvqshape.analysis.codebook import save_codebook, select_codebook
+    from mmvqshape.text.embeddings import load_embeddings
+    from mmvqshape.training.checkpoint import load_task
+
+    root, data, emb = plan_run
+    book = select_codebook(load_embeddings(emb), "kmeans", size=5, seed=0)
+    save_codebook(book, tmp_path / "book")
+    assert main(["train", "--model", "mmvqshape", "--architecture", "plan", "--data", str(data), "--corpus", str(emb),
+                 "--config", str(root / "plan.yaml"), "--codebook", str(tmp_path / "book"), "--out", str(tmp_path / "run"),
+                 "--max-epochs", "1", *ts.TINY_FLAGS]) == 0
+    task, _ = load_task(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert task.sentences == book.sentences and task.num_codes()["action"] == 5

@@ -93,7 +93,8 @@ class TinyTask(nn.Module):
 
     @classmethod
     def build(cls, cfg, *, n_channels, length, n_classes, text_dim=None):
-        return cls(TinyConfig(**cfg), n_channels, length, n_classes, text_dim)
+        own = {k: v for k, v in cfg.items() if k != "architecture"}  # the trainer writes mmvqshape's architecture
+        return cls(TinyConfig(**own), n_channels, length, n_classes, text_dim)
 
     def tokens(self, x):
         b, c, t = x.shape

@@ -104,6 +104,8 @@ class TokenMMVQShapeTask(nn.Module):
 
     # ---- the task protocol -----------------------------------------------------------------
     uses_text = True
+    #: How ``text_scores`` scores a label (metrics.json ``zero_shot.scoring``).
+    text_scoring = "late interaction of segments with each label's sentences"
 
     @property
     def shape_codebook(self) -> torch.Tensor:
@@ -246,6 +248,14 @@ class TokenMMVQShapeTask(nn.Module):
         return {"action_idx": index, "action_span": span, "action_similarity": similarity[rows, segments, index]}
 
 
+def sample_posterior(segment_span: torch.Tensor, segment_proba: torch.Tensor, length: int) -> torch.Tensor:
+    """Each sample's mean posterior over the segments covering it: segment_span (S, 2) [start,
+    end) samples, segment_proba (B, S, L) -> (B, T, L)."""
+    time = torch.arange(length, device=segment_span.device)  # (T,)
+    weight = ((time[None] >= segment_span[:, :1]) & (time[None] < segment_span[:, 1:])).to(segment_proba.dtype)  # (S, T)
+    return torch.einsum("st,bsl->btl", weight, segment_proba) / weight.sum(0).clamp(min=1)[:, None]
+
+
 def agreeing_spans(segment_span: torch.Tensor, segment_proba: torch.Tensor, segments: torch.Tensor,
                    labels: torch.Tensor, length: int) -> torch.Tensor:
     """Each pick's span: from the first to the last sample of its segment whose label is the
@@ -257,9 +267,7 @@ def agreeing_spans(segment_span: torch.Tensor, segment_proba: torch.Tensor, segm
     """
     time = torch.arange(length, device=segment_span.device)  # (T,)
     cover = (time[None] >= segment_span[:, :1]) & (time[None] < segment_span[:, 1:])  # (S, T)
-    weight = cover.to(segment_proba.dtype)
-    mean_proba = torch.einsum("st,bsl->btl", weight, segment_proba) / weight.sum(0).clamp(min=1)[:, None]  # (B, T, L)
-    sample_label = mean_proba.argmax(-1)  # (B, T)
+    sample_label = sample_posterior(segment_span, segment_proba, length).argmax(-1)  # (B, T)
     agree = cover[segments] & (sample_label[:, None, :] == labels[..., None])  # (B, K, T)
     first = torch.where(agree, time, length).min(-1).values  # (B, K)
     last = torch.where(agree, time, -1).max(-1).values + 1

@@ -272,7 +272,8 @@ def token_text_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any],
     reader["shuffled_control"] = shuffled_corpus_precision(features, windows.y, windows.split, candidates, N_SHUFFLES, seen=seen)
     entries["baselines"] = {"sentence_reader": {"explanation": reader}}
     if cfg.holdout_labels:
-        entries["zero_shot"] = trained_model_fold(*run_outputs(task, dataset, len(labels)), labels, cfg.holdout_labels)
+        entries["zero_shot"] = {**trained_model_fold(*run_outputs(task, dataset, len(labels)), labels, cfg.holdout_labels),
+                                "scoring": task.text_scoring + "; generalised decision calibrated on seen labels only (evaluation.calibration)"}
         reader_fold = zero_shot_fold(features, windows.y, windows.split, candidates, cfg.holdout_labels)
         entries["baselines"]["sentence_reader"]["zero_shot"] = {**headline(reader_fold), **{
             k: reader_fold[k] for k in ("unseen_accuracy_by_construction", "unseen_accuracy_note") if k in reader_fold}}

@@ -73,8 +73,9 @@ def resolve_architecture(cfg: TrainConfig) -> None:
                                       f"the {architecture} architecture fits its shape tokens instead")
 
 
-def install_sentence_bank(task, embeddings, class_names: list[str], holdout: list[str]) -> None:
-    """Give a token MMVQShape every sentence of the corpus. Its label candidates are the windows'
+def install_sentence_bank(task, embeddings, class_names: list[str], holdout: list[str], codebook=None) -> None:
+    """Give a token MMVQShape every sentence of the corpus (or, for the plan's model, the codes of
+    ``codebook``: an ``mmvq analyze codebook`` folder). Its label candidates are the windows'
     classes in class order, then the corpus' other labels; a sentence is trained on only when its
     label is a class and not held out (the others are zero-shot candidates)."""
     known = {normalize_label(n) for n in class_names}
@@ -82,12 +83,16 @@ def install_sentence_bank(task, embeddings, class_names: list[str], holdout: lis
     row = {normalize_label(n): i for i, n in enumerate(embeddings.labels)}
     task.set_label_candidates(names, embeddings.label_vectors[[row[normalize_label(n)] for n in names]])
     trained = known - {normalize_label(n) for n in holdout}
+    vectors, sentences = embeddings.subactions, embeddings.sentences
     sources = [embeddings.labels[o] for o in embeddings.owner]
+    if codebook is not None:
+        book = cb.load_codebook(codebook)
+        cb.check_codebook_dim(book, task.text_dim)
+        vectors, sentences, sources = book.vectors, book.sentences, book.source_labels
     try:
-        task.set_action_codebook(embeddings.subactions, embeddings.sentences, sources,
-                                 seen=[normalize_label(s) in trained for s in sources])
+        task.set_action_codebook(vectors, sentences, sources, seen=[normalize_label(s) in trained for s in sources])
     except ValueError as err:
-        raise UserError("corpus", str(err)) from None
+        raise UserError("codebook" if codebook is not None else "corpus", str(err)) from None
 
 
 def install_text(task, embeddings, codebook=None, *, seed: int = 0) -> None:
@@ -137,7 +142,8 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     if init is not None:
         task.shape_model.load_state_dict(init.state_dict())
     if isinstance(task, models.TokenMMVQShapeTask):  # the whole corpus, held-out labels' sentences as candidates only
-        install_sentence_bank(task, text.embeddings, list(windows.labels), cfg.holdout_labels)
+        own_codebook = cfg.codebook if isinstance(task, models.PlanTask) else None  # the plan's action codebook
+        install_sentence_bank(task, text.embeddings, list(windows.labels), cfg.holdout_labels, own_codebook)
     elif text.train_embeddings is not None:
         install_text(task, text.train_embeddings, cfg.codebook, seed=cfg.seed)  # action codebook from the training corpus only
     if prepares_run_folder():

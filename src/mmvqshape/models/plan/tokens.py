@@ -9,7 +9,7 @@
       -> mean over the tokens whose centre falls in each of P equal time bins, + bin position
          (``bins``; 0 keeps every token)                (B, C, P, d)
 
-Binning keeps what the fusion and the attribute encoder attend over short (P = 16 bins for 121
+Binning keeps what the fusion and the attribute encoder attend over short (P = 8 bins for 121
 tokens per channel by default), so an epoch on cached tokens costs seconds on a CPU, while the
 window's bag keeps every token for the classifier.
 """
