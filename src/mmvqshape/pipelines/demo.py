@@ -212,8 +212,8 @@ def run_story(out: Path, data: str, *, quick: bool, seed: int, seconds: dict[str
         _step(seconds, f"{tag}train {name}", lambda n=name: train(merge_config(common, specs[n]), runs / n))
         metrics[name] = _step(seconds, f"{tag}evaluate {name}", lambda n=name: evaluate(runs / n))
     _step(seconds, f"{tag}zero-shot fold", lambda: run_bench_zero_shot(
-        data=data, corpus=spec_of.corpus, unseen_size=2, folds=1, seeds=1, out=out / "zero-shot", progress=False,
-        model="mmvqshape"))  # through the model itself; the sentence reader is among its baselines
+        data=data, corpus=spec_of.corpus, view=corpus_views(spec_of.corpus)[0], unseen_size=2, folds=1, seeds=1,
+        out=out / "zero-shot", progress=False, model="mmvqshape"))  # through the model itself; the sentence reader is among its baselines
     if "mmvqshape" in models:
         for index in one_window_per_class(load_windows(data, seed=seed)):
             _step(seconds, f"{tag}explain window {index}",
