@@ -143,3 +143,12 @@ def test_corpus_labels_match_and_shared_motion_shares_sentences():
     hapt = load_corpus("hapt_observable")
     one_move = set.intersection(*(set(hapt.sentences(label)) for label in hapt.labels[6:]))
     assert one_move and not one_move & set(hapt.sentences("walking"))
+
+
+def test_demo_knows_shoulder_watch_and_embeds_its_plain_sentences():
+    from mmvqshape.pipelines.demo import DEFAULT_DATA, DEMO_DATA, QUICK_DATA, corpus_views
+
+    assert DEFAULT_DATA == "shoulder-watch" and QUICK_DATA == "basicmotions"
+    assert DEMO_DATA["shoulder-watch"].corpus == "shoulder-watch"
+    assert corpus_views("shoulder-watch") == ("text",)
+    assert corpus_views("hapt") == ("armleg", "arm", "leg")

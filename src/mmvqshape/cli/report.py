@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -22,13 +23,14 @@ def report(
 
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Output folder."),
-    data: str = typer.Option("basicmotions", help="basicmotions (bundled with aeon) or hapt (UCI HAPT, 30 subjects)."),
+    data: Optional[str] = typer.Option(None, help="shoulder-watch (the default: seglearn's wrist data, 10 subjects), basicmotions "
+                                        "(bundled with aeon; the default with --quick) or hapt (UCI HAPT, 30 subjects)."),
     also: str = typer.Option("", help="Second data sets, comma separated (hapt): MiniRocket vs MMVQShape and explanations, "
                                       "a part of their own on the same page."),
     quick: bool = typer.Option(False, help="Tiny epochs and sizes: a smoke run in about a minute."),
     seed: int = typer.Option(0, help="Seed for every step."),
 ) -> None:
-    """The main job: the whole plan on bundled data (BasicMotions by default), ending in report.html."""
+    """The main job: the whole plan on bundled data (shoulder-watch by default), ending in report.html."""
     check_options(seed=seed)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.demo import run_demo

@@ -64,6 +64,7 @@ HEADS_ONLY = {"mmvqshape", "shape-tokens"}
 DATA_DEFAULTS: dict[str, dict[str, int]] = {
     "hapt": {"max_epochs": 10, "batch_size": 32},
     "hapt-transitions": {"max_epochs": 10, "batch_size": 64},
+    "shoulder-watch": {"max_epochs": 10, "batch_size": 32},  # 479 training windows at the defaults, HAPT's budget
 }
 
 #: The shipped corpus MMVQShape uses for a data source when ``corpus`` is not given.

@@ -1,14 +1,16 @@
 """The main job (``mmvq demo``): the whole plan on bundled data, one report.
 
-``mmvq demo`` runs on BasicMotions (bundled with aeon); ``mmvq demo --data hapt`` runs the
-same story on UCI HAPT (30 subjects, test subjects held out).
+``mmvq demo`` runs on shoulder-watch (a smartwatch on the exercised wrist, 10 subjects, 7
+shoulder exercises, fixed test subjects; from the ``seglearn`` package); ``mmvq demo --quick``
+on BasicMotions (bundled with aeon) as a smoke run; ``mmvq demo --data hapt`` runs the same
+story on UCI HAPT (30 subjects, test subjects held out).
 
 Steps, each the same public function its own command calls:
 
 1. data summary                                       → ``data/``
-2. embed the shipped corpus with MiniLM, views armleg / arm / leg   → ``text/<view>/``
-3. text analyses: projections (t-SNE 2-D, UMAP 3-D, PCA 3-D) of arm / leg / arm+leg side by
-   side, Gram matrix, action-codebook selection, reconstruction probe with and without the
+2. embed the shipped corpus with MiniLM, views armleg / arm / leg (a corpus of plain
+   sentences: its one view, text)                   → ``text/<view>/``
+3. text analyses: projections (t-SNE 2-D, UMAP 3-D, PCA 3-D) of the views side by side, Gram matrix, action-codebook selection, reconstruction probe with and without the
    action codebook                                    → ``analysis/``
 4. train + evaluate MiniRocket, VQShape (joint) and MMVQShape on the official split → ``runs/``
 5. one zero-shot fold (``mmvq bench zero-shot``: two activities held out, chosen by the
@@ -38,6 +40,7 @@ from rich.console import Console
 from ..atomic import atomic_file, write_json
 from ..errors import UserError
 from ..signals import load_windows
+from ..text.corpus import load_corpus
 from ..training.config import merge_config
 from .analyze import run_codebook, run_gram, run_projection, run_recon
 from .bench_zero_shot import run_bench_zero_shot
@@ -66,11 +69,16 @@ class DemoData:
 #: Data sets the demo knows (``mmvq demo --data``). Budgets are fixed before any run.
 DEMO_DATA = {
     "basicmotions": DemoData("BasicMotions", "BasicMotions (wrist smartwatch, 4 activities)", "basicmotions", 24),
+    "shoulder-watch": DemoData("Shoulder-watch", "Shoulder-watch (smartwatch on the exercised wrist, 10 subjects, 7 exercises)",
+                               "shoulder-watch", 24, budget={"max_epochs": 10, "batch_size": 32},
+                               quick_budget={"max_epochs": 1, "batch_size": 32}),
     "hapt": DemoData("UCI HAPT", "UCI HAPT (30 subjects, waist phone, 6 activities)", "hapt", 36,
                      budget={"max_epochs": 10, "batch_size": 32}, quick_budget={"max_epochs": 1, "batch_size": 32}),
 }
 #: Models of the full story; a second data set's shorter part leaves out VQShape (end-to-end training).
 MODELS = ("minirocket", "summary-lr", "vqshape", "shape-tokens", "mmvqshape")
+#: The main data set when ``--data`` is not given: the wrist data set, or BasicMotions for ``--quick``.
+DEFAULT_DATA, QUICK_DATA = "shoulder-watch", "basicmotions"
 PART_MODELS = ("minirocket", "summary-lr", "shape-tokens", "mmvqshape")
 
 
@@ -106,14 +114,22 @@ def _clear_previous_demo(out: Path) -> None:
         shutil.rmtree(out)
 
 
-def run_demo(out: str | Path = "runs/demo", *, data: str = "basicmotions", also: tuple[str, ...] = (), quick: bool = False,
+def corpus_views(corpus: str) -> tuple[str, ...]:
+    """The views the demo embeds: armleg / arm / leg where the corpus has them, else its plain text."""
+    available = load_corpus(corpus).available_views()
+    return tuple(v for v in VIEWS if v in available) or ("text",)
+
+
+def run_demo(out: str | Path = "runs/demo", *, data: str | None = None, also: tuple[str, ...] = (), quick: bool = False,
              seed: int = 0) -> dict:
-    """Run every step of the plan on ``data`` (``basicmotions`` or ``hapt``) into ``out``, then a
+    """Run every step of the plan on ``data`` (a name in :data:`DEMO_DATA`; by default
+    :data:`DEFAULT_DATA`, :data:`QUICK_DATA` with ``quick``) into ``out``, then a
     shorter part (MiniRocket vs MMVQShape, explanations; no text analyses, no VQShape) for each
     data set in ``also`` into ``out/<name>``, which the report shows after the first.
 
     Returns ``{"report", "metrics", "seconds"}`` (metrics of the second parts as ``"<name>/<model>"``).
     """
+    data = data or (QUICK_DATA if quick else DEFAULT_DATA)
     for name, where in [(data, "--data"), *[(a, "--also") for a in also]]:
         if name not in DEMO_DATA:
             raise UserError(where, f"the demo runs on {' or '.join(DEMO_DATA)}, not {name!r} (use mmvq train for other data)")
@@ -161,12 +177,13 @@ def run_story(out: Path, data: str, *, quick: bool, seed: int, seconds: dict[str
     corpus: str = spec_of.corpus
     codebook: Path | None = None
     if analyses:
-        for view in VIEWS:
+        views = corpus_views(spec_of.corpus)
+        for view in views:
             _step(seconds, f"{tag}embed ({view})",
                   lambda v=view: run_embed(spec_of.corpus, encoder="minilm", view=v, out=out / "text" / v))
-        armleg = out / "text" / "armleg"
+        armleg = out / "text" / views[0]  # armleg where the corpus has it
         analysis = out / "analysis"
-        view_dirs = [out / "text" / v for v in VIEWS]
+        view_dirs = [out / "text" / v for v in views]
         for method, dims in (("tsne", 2), ("umap", 3), ("pca", 3)):
             _step(seconds, f"{tag}projection {method} {dims}-D",
                   lambda m=method, d=dims: run_projection(view_dirs, method=m, dims=d, out=analysis / f"projection_{m}_{d}d", seed=seed))
@@ -195,8 +212,8 @@ def run_story(out: Path, data: str, *, quick: bool, seed: int, seconds: dict[str
         _step(seconds, f"{tag}train {name}", lambda n=name: train(merge_config(common, specs[n]), runs / n))
         metrics[name] = _step(seconds, f"{tag}evaluate {name}", lambda n=name: evaluate(runs / n))
     _step(seconds, f"{tag}zero-shot fold", lambda: run_bench_zero_shot(
-        data=data, corpus=spec_of.corpus, unseen_size=2, folds=1, seeds=1, out=out / "zero-shot", progress=False,
-        model="mmvqshape"))  # through the model itself; the sentence reader is among its baselines
+        data=data, corpus=spec_of.corpus, view=corpus_views(spec_of.corpus)[0], unseen_size=2, folds=1, seeds=1,
+        out=out / "zero-shot", progress=False, model="mmvqshape"))  # through the model itself; the sentence reader is among its baselines
     if "mmvqshape" in models:
         for index in one_window_per_class(load_windows(data, seed=seed)):
             _step(seconds, f"{tag}explain window {index}",
