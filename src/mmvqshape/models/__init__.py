@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config_keys import field_names
+from .hydra import HydraClassifier, HydraConfig
 from .minirocket import MiniRocketClassifier, MiniRocketConfig
 from .mmvqshape import MMVQShapeConfig, MMVQShapeTask
 from .mmvqshape_tokens import TokenMMVQShapeTask, TokenTextConfig
@@ -31,6 +32,7 @@ __all__ = ["MMVQShapeTask", "ShapeTokensTask", "Task", "TokenMMVQShapeTask", "VQ
 BASELINES: dict[str, tuple[type, type]] = {
     "minirocket": (MiniRocketConfig, MiniRocketClassifier),
     "summary-lr": (SummaryLRConfig, SummaryLRClassifier),
+    "hydra": (HydraConfig, HydraClassifier),
 }
 
 

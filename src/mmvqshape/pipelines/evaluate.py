@@ -17,6 +17,7 @@ how an explanation rule is chosen without looking at test windows::
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from ..training.checkpoint import load_task
 from ..training.data import SignalDataset, split_positions
 from ..training.evaluation import collect_outputs
 from ..training.explanation_metrics import explanation_metrics
+from ..training.refit import SELECTION_FILE, run_windows
 from .grounding import sentence_label_index, token_model_grounding
 from .run.folder import find_checkpoint, read_run
 from .run.inputs import check_same_labels, load_data, load_text
@@ -44,7 +46,7 @@ def evaluate(run: str | Path, *, data: str | None = None, corpus: str | None = N
     cfg = read_run(run)
     out = Path(out) if out is not None else run
     out.mkdir(parents=True, exist_ok=True)
-    windows = load_data(cfg, data)
+    windows = run_windows(cfg, load_data(cfg, data))  # refit: the validation windows were trained on
     if cfg.model_name in BASELINES:
         return score_baseline(out, cfg=cfg, windows=windows, model=read_baseline(run / "model.joblib", cfg.model_name))
     checkpoint = find_checkpoint(run)
@@ -55,8 +57,10 @@ def evaluate(run: str | Path, *, data: str | None = None, corpus: str | None = N
         reader_text = load_text(cfg.corpus, cfg.encoder, cfg.view) if corpus or encoder else embeddings
     if out != run and cfg.probe and (run / "probe.joblib").is_file():
         shutil.copy2(run / "probe.joblib", out / "probe.joblib")
+    selection = run / SELECTION_FILE  # the refit protocol: what validation chose, kept beside the scores
     return score_run(out, cfg=cfg, windows=windows, checkpoint=checkpoint, embeddings=embeddings,
-                     reader_text=reader_text, fit_probe=False, figures=True)
+                     reader_text=reader_text, fit_probe=False, figures=True,
+                     selection=json.loads(selection.read_text())["selection"] if selection.is_file() else None)
 
 
 def measure_sentences(run: str | Path, *, data: str | None = None, split: str = "val", batch_size: int = 256) -> dict[str, Any]:
