@@ -32,14 +32,16 @@ def accuracy(
     channels: str = typer.Option("acc", help="Sensor channels of basicmotions / hapt: acc | gyro | all."),
     seeds: int = typer.Option(5, help="Number of seeds (0..seeds-1)."),
     shots: str = typer.Option("all", help="Training windows per class, comma separated, e.g. 1,2,4,all."),
-    models: str = typer.Option("mmvqshape,shape-tokens,summary-lr,minirocket",
+    models: str = typer.Option("mmvqshape,shape-tokens,summary-lr,minirocket,hydra",
                                help="Models to compare (-no-stats: the classifier reads the shape tokens only, without "
                                "each channel's mean and std; also: vqshape-flat-weights, mmvqshape-flat-weights, "
-                               "summary-lr: a logistic regression on per-window summary features)."),
+                               "summary-lr: a logistic regression on per-window summary features; hydra, multirocket-hydra: aeon's Hydra)."),
     zero_shot: bool = typer.Option(True, help="Also the leave-one-label-out zero-shot figure for MMVQShape."),
     zero_shot_seeds: int = typer.Option(None, help="Seeds for the zero-shot runs (default: all --seeds)."),
     max_epochs: int = typer.Option(None, help="Training epochs of every neural model (default: per data source, e.g. 10 for hapt)."),
     batch_size: int = typer.Option(None, help="Batch size of every neural model (default: per data source, e.g. 32 for hapt)."),
+    protocol: str = typer.Option("refit", help="refit: every model fitted on training + validation windows (trained "
+                                 "models choose their epochs on validation first); holdout: training windows only."),
     out: Path = typer.Option(Path("runs/bench-accuracy"), help="Output folder (accuracy.md, accuracy.csv)."),
 ) -> None:
     """Accuracy and macro-F1, mean ± std over seeds, on identical splits (few-shot included)."""
@@ -48,7 +50,7 @@ def accuracy(
 
     result = run_bench_accuracy(
         data=data, corpus=corpus, seeds=seeds, shots=shots, models=models, zero_shot=zero_shot, zero_shot_seeds=zero_shot_seeds,
-        max_epochs=max_epochs, batch_size=batch_size, channels=channels, out=out,
+        max_epochs=max_epochs, batch_size=batch_size, channels=channels, protocol=protocol, out=out,
     )
     typer.echo(result["markdown"])
     typer.echo(f"written: {out}")

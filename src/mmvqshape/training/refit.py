@@ -83,3 +83,15 @@ def effective_protocol(cfg) -> str:
 def run_windows(cfg, windows):
     """The windows a run is finally fitted and scored on: :func:`refit_windows` under ``refit``."""
     return refit_windows(windows) if effective_protocol(cfg) == "refit" else windows
+
+
+def protocol_sentence(setup: dict[str, Any]) -> str:
+    """The bench's protocol in one sentence (Markdown headers and the report page)."""
+    counts = ", ".join(f"{n} ({shots})" if len(setup.get("fitted_windows", {})) > 1 else str(n)
+                       for shots, n in setup.get("fitted_windows", {}).items()) or "?"
+    if setup.get("protocol", "holdout") == "refit":
+        return (f"Protocol refit: every model fitted on the same {counts} labelled windows (training + validation "
+                "subjects); trained models first chose their epochs on the validation subjects, then were refitted "
+                "on all of them for that many epochs with the same seed; the test split chose nothing.")
+    return (f"Protocol holdout: every model fitted on the same {counts} training windows; trained models' "
+            "checkpoints chosen on the validation subjects, which the fitted baselines never see; the test split chose nothing.")

@@ -16,6 +16,7 @@ from .facts import (
     tied_best,
     zero_shot_answer,
 )
+from ...training.refit import protocol_sentence
 from .folder import model_words, scalar
 from .html import Raw, esc, figure, fold, label_html, mean_std, percent, table
 from .part import Part
@@ -162,7 +163,9 @@ def _bench_raw(part: Part) -> str:
     raw = [p for p in raw if p.is_file()]
     if not part.bench or not raw:
         return ""
-    return "<p class='meta'>The benchmark's own tables: " + " · ".join(part.link(p, p.name) for p in raw) + "</p>"
+    setup = part.bench[1] if len(part.bench) > 1 and isinstance(part.bench[1], dict) else {}
+    protocol = f"<p class='meta'>{esc(protocol_sentence(setup))}</p>" if setup.get("protocol") else ""
+    return protocol + "<p class='meta'>The benchmark's own tables: " + " · ".join(part.link(p, p.name) for p in raw) + "</p>"
 
 
 def _confusions(rows: list[ModelRow]) -> str:
