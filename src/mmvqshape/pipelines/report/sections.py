@@ -2,7 +2,7 @@
 folder holds:
 
 1. headline (:mod:`.headline`, with :mod:`.zero_shot_view`): which model won, what the model
-   explains, zero-shot results;
+   explains, zero-shot results; then a ``bench ablation`` folder's table (:mod:`.ablation_view`);
 2. explanations of test windows (:mod:`.explanations`, :mod:`.timeline`);
 3. the shapes (:mod:`.shapes`);
 4. the sub-action text (:mod:`.text_view`);
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from .ablation_view import ablation
 from .data_method import data_and_method
 from .explanations import explanations
 from .headline import headline
@@ -30,6 +31,8 @@ from .text_view import text
 BUILDERS = [
     ("headline", headline, "Three questions a reader asks first, answered from this folder's numbers; the table below "
                            "them holds the numbers."),
+    ("ablation", ablation, "Each row switches one part of the plan's model off; compare each row with the full model, "
+                           "and read the default's rule under the table: it was decided on validation subjects."),
     ("explanations", explanations, "For each window, check the chosen sentences against the signal: do the shapes sit on "
                                    "the motion, and do the sentences describe this activity rather than another?"),
     ("shapes", shapes, "An explanation is only as good as the shapes under it: look at whether the reconstruction follows "
