@@ -54,3 +54,4 @@ def test_bench_ablation_on_a_hapt_slice_writes_its_table_and_the_report_shows_it
     assert main(["report", str(out), "--out", str(tmp_path / "page.html")]) == 0
     page = (tmp_path / "page.html").read_text()
     assert "Part by part: the ablation table" in page and "bag-warm" in page
+    assert "Protocol refit: every model fitted on the same" in page  # the runs' own protocol under the model table
