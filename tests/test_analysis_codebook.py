@@ -12,6 +12,7 @@ from mmvqshape.analysis.codebook import (
     METHODS,
     codebook_coverage,
     load_codebook,
+    prune_indices,
     quantize,
     save_codebook,
     select_codebook,
@@ -48,7 +49,12 @@ def test_prune_with_size_finds_a_threshold_keeping_at_most_size():
     emb = separable()
     cb = select_codebook(emb, "prune", size=5)
     assert 1 <= cb.size <= 5
-    assert -1.0 <= cb.meta["threshold"] <= 1.0
+    # the threshold is the largest pairwise cosine (or -1) that keeps at most 5: the next one up keeps more
+    unit = emb.subactions / np.linalg.norm(emb.subactions, axis=1, keepdims=True)
+    cosines = np.unique(np.r_[-1.0, np.clip(unit @ unit.T, -1, 1)[np.triu_indices(len(unit), 1)]])
+    at = int(np.argmin(np.abs(cosines - cb.meta["threshold"])))
+    assert cosines[at] == pytest.approx(cb.meta["threshold"], abs=1e-9)
+    assert len(prune_indices(unit, cosines[at])) == cb.size and len(prune_indices(unit, cosines[at + 1])) > 5
 
 
 @pytest.mark.parametrize("method", ["kmeans", "fps"])

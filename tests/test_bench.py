@@ -85,18 +85,25 @@ def test_speed_markdown_names_the_machine_and_the_ratios():
     result = {
         "machine": {"cpu": "x86_64", "cores": 2, "torch": "2.13.0", "torch_threads": 2, "cuda": None},
         "vqshape_decode": {"per_token": rate, "per_code": rate, "train_speedup": 3.5, "tokenize_speedup": 4.0},
-        "tasks": {"vqshape_joint": rate, "mmvqshape": rate, "mm_step_cost_ratio": 1.1},
+        "tasks": {"vqshape_joint": rate, "mmvqshape": {**rate, "architecture": "tokens", "frozen_features_windows_per_s": 80.0},
+                  "mm_step_cost_ratio": 1.1},
         "text": {"sentences": 10, "cold_sentences_per_s": 5.0, "cached_sentences_per_s": 500.0, "cache_speedup": 100.0},
         "scaling": [{"windows": 1000, "file_mb": 6.0, "train_windows_per_s": 40.0, "peak_rss_mb": 900.0, "anon_rss_mb": 600.0}],
-        "hapt_epoch": {"train_windows": 998, "val_windows": 254, "batch_size": 8, "length": 512,
-                       "train_windows_per_s": 60.0, "epoch_s": 18.25},
-        "training_around_umap": {"steps": 20, "batch_size": 8, "numba_threading_layer": "workqueue",
+        "hapt_epoch": {"architecture": "tokens", "train_windows": 998, "val_windows": 254, "batch_size": 8, "length": 512,
+                       "train_windows_per_s": 60.0, "epoch_s": 18.25, "frozen_features_s": 9.5},
+        "training_around_umap": {"architecture": "tokens", "steps": 20, "batch_size": 8, "numba_threading_layer": "workqueue",
                                  "before": {"user_s": 2.0, "system_s": 0.2, "wall_s": 2.5},
                                  "after": {"user_s": 2.2, "system_s": 0.3, "wall_s": 2.5},
                                  "ratios": {"user": 1.1, "system": 1.5, "wall": 1.0}},
     }
     text = speed_markdown(result)
     assert "998 training windows" in text and "**18.2 s**" in text
+    # every MMVQShape row names the design it timed; a design with frozen features says they are cached, and their cost
+    assert "| MMVQShape (3 ch" not in text and "| MMVQShape (tokens) (3 ch, K=10 text) train on cached frozen features | 10.0" in text
+    assert "**MMVQShape (tokens) epoch over HAPT's 998" in text and "| MMVQShape (tokens) frozen features, computed once and cached | 9.5 s" in text
+    assert "| MMVQShape (tokens) training on HAPT (20 steps" in text
+    older = {**result, "hapt_epoch": {k: v for k, v in result["hapt_epoch"].items() if k != "architecture"}}
+    assert "MMVQShape (architecture not recorded) epoch" in speed_markdown(older)
     assert "2 cores" in text and "**3.50×**" in text and "**1.10×**" in text and "| 1,000 |" in text
     assert "after / before a UMAP projection" in text and "1.10× / 1.50× / 1.00×" in text and "workqueue" in text
 
@@ -107,11 +114,29 @@ def test_training_around_umap_row_reports_cpu_times_and_ratios(hapt_slice):
     row = training_around_umap_speed(steps=1, batch=2, points=30)
     for phase in ("before", "umap", "after"):
         assert set(row[phase]) == {"user_s", "system_s", "wall_s"}
-        assert all(seconds >= 0 for seconds in row[phase].values())
     assert set(row["ratios"]) == {"user", "system", "wall"}
-    assert row["ratios"]["user"] > 0 and row["ratios"]["wall"] > 0
-    assert row["ratios"]["system"] > 0 or math.isnan(row["ratios"]["system"])  # NaN: no system time before
+    assert row["umap"]["user_s"] > 0.05  # a projection (and numba's compilation) costs CPU time: zero means it was not timed
+    for key in ("user", "system", "wall"):  # after / before, NaN where nothing was spent before
+        before, after = row["before"][f"{key}_s"], row["after"][f"{key}_s"]
+        assert row["ratios"][key] == pytest.approx(after / before if before > 0 else math.nan, nan_ok=True)
     assert row["numba_threading_layer"] == "workqueue"  # the package's choice (issue 19)
+    assert row["architecture"] == default_architecture()
+
+
+def default_architecture() -> str:
+    """The MMVQShape design ``mmvq train`` builds when nothing is configured."""
+    from mmvqshape.models import build_task, mmvqshape_architecture
+
+    task = build_task("mmvqshape", {}, n_channels=3, length=64, n_classes=2, text_dim=8)
+    return mmvqshape_architecture(task.resolved_config())
+
+
+def test_epoch_speed_times_the_default_mmvqshape_and_names_it(hapt_slice):
+    from mmvqshape.pipelines.bench import hapt_epoch_speed
+
+    row = hapt_epoch_speed(steps=1, batch_size=2)
+    assert row["architecture"] == default_architecture() != "fusion"  # not the plan's first design
+    assert row["frozen_features_s"] > 0 and row["epoch_s"] > 0  # its cached features, timed apart from the epoch
 
 
 def test_bench_accuracy_on_hapt_writes_per_class_f1_and_confusion(hapt_slice, tmp_path):

@@ -12,7 +12,7 @@ CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs" / "ablations")
 
 
 def test_there_are_ablation_configs():
-    assert {p.stem for p in CONFIGS} >= {"no-text", "no-action-quantisation", "k10", "flat-loss-weights"}
+    assert {p.stem for p in CONFIGS} >= {"fusion", "no-text", "no-action-quantisation", "k10", "flat-loss-weights"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -20,3 +20,17 @@ def test_ablation_config_loads(path):
     cfg = load_config(path, {"corpus": "basicmotions"})
     assert cfg.model_name == "mmvqshape"
     assert set(cfg.model) - {"objective", "channels"}  # each ablation sets a model key of its own
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_ablation_builds_the_design_it_changes(path):
+    """Each changes one thing of the fusion design (fusion.yaml): a key the token design also has
+    (K slots) must not switch it to that design."""
+    from mmvqshape.models import build_task, mmvqshape_architecture
+
+    cfg = load_config(path, {"corpus": "basicmotions"})
+    assert mmvqshape_architecture(cfg.model) == "fusion"
+    task = build_task("mmvqshape", cfg.model, n_channels=3, length=64, n_classes=2, text_dim=8)
+    assert mmvqshape_architecture(task.resolved_config()) == "fusion"
+    if path.stem == "k10":
+        assert task.resolved_config()["num_slots"] == 10

@@ -13,10 +13,10 @@ import train_support as ts
 from mmvqshape.cli import main
 from mmvqshape.models.mmvqshape_tokens import agreeing_spans
 from mmvqshape.pipelines.evaluate import measure_sentences
-from mmvqshape.pipelines.grounding import loaded_spans, model_placements, token_model_grounding
+from mmvqshape.evaluation.grounding import loaded_spans, model_placements, token_model_grounding
+from mmvqshape.pipelines.report.facts import timeline_extent, timeline_spans
 from mmvqshape.signals import load_windows
 from mmvqshape.text.embeddings import EmbeddingSet, load_embeddings, save_embeddings
-from mmvqshape.training.grounding import grounding_metrics
 
 LABELS = ("sit", "walk", "run")
 LOADED = 80  # samples per window as loaded; the model reads 64
@@ -98,18 +98,50 @@ def test_explain_all_bad_input_exits_2_and_writes_nothing(run, capsys, flags, wh
     assert not (root / "bad").exists() or not list((root / "bad").iterdir())
 
 
+def right_samples(label: int, start: int, end: int, true: int, other: int) -> int:
+    """Samples of [start, end) whose activity is ``label`` in a test window of
+    :func:`write_two_activity_windows`: ``other`` on 0..30, ``true`` on 30..LOADED."""
+    before, after = max(0, min(end, 30) - max(start, 0)), max(0, min(end, LOADED) - max(start, 30))
+    return (before if label == other else 0) + (after if label == true else 0)
+
+
 def test_evaluate_writes_the_models_own_grounding_from_its_spans(run):
     root, data = run
     assert main(["evaluate", str(root / "mm"), "--data", str(data), "--out", str(root / "eval")]) == 0
     metrics = json.loads((root / "eval" / "metrics.json").read_text())
-    assert set(metrics["grounding"]) == {"precision", "both_located", "n_windows"} and metrics["grounding"]["n_windows"] == 6
-    assert "grounding" in metrics["baselines"]["sliding_classifier"]
-    # the same numbers from the spans explain --all writes
+    assert set(metrics["grounding"]) == {"precision", "coverage", "coverage_per_activity", "both_located", "both_placed",
+                                         "unlabelled_samples", "n_samples", "n_windows"}
+    assert metrics["grounding"]["n_windows"] == 6 and metrics["grounding"]["unlabelled_samples"] == 0
+    assert set(metrics["baselines"]["sliding_classifier"]["grounding"]) == set(metrics["grounding"])
+    # precision by hand from the spans explain --all writes: every sample is labelled (no -1), so
+    # it is the samples of the spans on their own label's part of the window over all span samples
     assert main(["explain", str(root / "mm"), "--data", str(data), "--all", "--out", str(root / "spans")]) == 0
-    lines = read_lines(root / "spans" / "explanations_test.jsonl")
-    activity = load_windows(str(data)).activity[[e["row"] for e in lines]]
-    placed = [[(LABELS.index(s["source_label"]), s["start"], s["end"]) for s in e["sub_actions"]] for e in lines]
-    assert grounding_metrics(placed, activity) == metrics["grounding"]
+    windows = load_windows(str(data))
+    right = labelled = 0
+    for e in read_lines(root / "spans" / "explanations_test.jsonl"):
+        true, other = int(windows.activity[e["row"]][-1]), int(windows.activity[e["row"]][0])
+        for s in e["sub_actions"]:
+            right += right_samples(LABELS.index(s["source_label"]), s["start"], s["end"], true, other)
+            labelled += s["end"] - s["start"]
+    assert labelled > 0 and metrics["grounding"]["precision"] == pytest.approx(right / labelled)
+
+
+def test_explain_json_says_the_loaded_length_its_spans_are_in(run):
+    root, data = run
+    assert main(["explain", str(root / "mm"), "--data", str(data), "--index", "0", "--out", str(root / "one")]) == 0
+    result = json.loads((root / "one" / "explain_0.json").read_text())
+    assert result["length"] == 64 and result["loaded_length"] == LOADED  # the model reads 64 of the 80 loaded samples
+    spans = timeline_spans(result)
+    assert spans and timeline_extent(result, spans) == LOADED and max(s.end for s in spans) <= LOADED
+
+
+def test_timeline_axis_is_the_window_as_loaded_not_the_models_length():
+    # BasicMotions: 100 samples as loaded, read by the model at 500
+    result = {"length": 500, "loaded_length": 100, "sub_actions": [{"sentence": "a", "start": 0, "end": 40},
+                                                                   {"sentence": "b", "start": 60, "end": 100}]}
+    assert timeline_extent(result, timeline_spans(result)) == 100
+    older = {"length": 500, "sub_actions": result["sub_actions"]}  # a file from before loaded_length: the spans' extent
+    assert timeline_extent(older, timeline_spans(older)) == 100
 
 
 def test_grounding_is_the_same_whatever_corpus_is_passed(run):

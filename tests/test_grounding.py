@@ -58,15 +58,18 @@ def test_spans_are_clipped_to_the_window():
     assert span_counts((-1, 0, 4), activity) == (0, 4)  # a sentence of no label is never right
 
 
-def test_one_activity_windows_count_in_precision_only():
+def test_one_activity_windows_count_in_precision_and_coverage_only():
     one = np.array([2, 2, 2, -1])
     result = grounding_metrics([[(2, 0, 4)], A_PLACED], [one, A])
     assert result["precision"] == pytest.approx((3 + 9) / (3 + 12))
     assert result["both_located"] == 1.0  # only window A has two activities
+    assert result["coverage_per_activity"] == {"0": 1.0, "1": 1.0, "2": 1.0}  # label 2's 3 samples all covered
     assert grounding_metrics([[(2, 0, 4)]], [one])["both_located"] is None
     assert grounding_metrics([[]], [one])["precision"] is None  # nothing placed
     assert grounding_metrics([[(0, 0, 4)]], [np.full(4, -1)])["precision"] is None  # nothing labelled
-    assert grounding_metrics([], np.zeros((0, 4), int)) == {"precision": None, "both_located": None, "n_windows": 0}
+    assert grounding_metrics([], np.zeros((0, 4), int)) == {
+        "precision": None, "coverage": None, "coverage_per_activity": {}, "both_located": None, "both_placed": None,
+        "unlabelled_samples": 0, "n_samples": 0, "n_windows": 0}
 
 
 def test_two_activity_windows_need_min_samples_of_each():
@@ -124,7 +127,7 @@ def _two_activity_windows(rng):
 
 
 def test_sliding_anchor_finds_easy_activities_on_their_parts():
-    from mmvqshape.pipelines.grounding import sliding_anchor, sliding_geometry, sub_window_starts
+    from mmvqshape.evaluation.grounding import sliding_anchor, sliding_geometry, sub_window_starts
 
     rng = np.random.default_rng(0)
     single, two = _single_activity_windows(rng), _two_activity_windows(rng)
@@ -135,6 +138,10 @@ def test_sliding_anchor_finds_easy_activities_on_their_parts():
     assert result["grounding"]["n_windows"] == 8 and result["split"] == "test"
     assert result["grounding"]["both_located"] == 1.0
     assert result["sample_accuracy"] > 0.9 and result["grounding"]["precision"] > 0.85
+    # the same measures as a model's, from the same function: each test window holds 4 unlabelled samples
+    assert result["grounding"]["unlabelled_samples"] == 8 * 4 and result["grounding"]["n_samples"] == 8 * 100
+    assert set(result["grounding"]["coverage_per_activity"]) == {"quiet", "loud"} and result["grounding"]["coverage"] > 0.8
+    assert result["grounding"]["both_placed"] >= result["grounding"]["both_located"]
     # without single-activity data, pure pieces of the two-activity windows' own training split train it
     own = sliding_anchor(two, two, split="val")
     assert own["grounding"]["both_located"] == 1.0 and own["sample_accuracy"] > 0.9
@@ -143,7 +150,7 @@ def test_sliding_anchor_finds_easy_activities_on_their_parts():
 
 
 def test_model_grounding_reads_explain_sub_actions():
-    from mmvqshape.pipelines.grounding import model_grounding, placements_from_sub_actions
+    from mmvqshape.evaluation.grounding import model_grounding, placements_from_sub_actions
 
     rng = np.random.default_rng(1)
     two = _two_activity_windows(rng)  # window 0: quiet 0..47, -1 48..51, loud 52..99
@@ -156,3 +163,43 @@ def test_model_grounding_reads_explain_sub_actions():
     # right: 2*48 + 1*48 + 0 = 144; labelled: 2*48 + 1*(8 + 48) + 0 = 152
     assert result["precision"] == pytest.approx(144 / 152)
     assert result["both_located"] == 1.0 and result["n_windows"] == 1
+    # quiet: 48 samples, all inside 0..50; loud: 48 samples, all inside 40..100; the change: 4 unlabelled
+    assert result["coverage_per_activity"] == {"quiet": 1.0, "loud": 1.0} and result["unlabelled_samples"] == 4
+
+
+def test_one_short_right_span_places_an_activity_but_does_not_locate_it():
+    """The issue's case: label 1 fills 400 samples; its only sentence is right but spans 50."""
+    activity = np.r_[np.zeros(100, int), np.ones(400, int)]
+    result = grounding_metrics([[(0, 0, 100), (1, 450, 500)]], [activity], labels=["sit", "walk"])
+    assert result["both_placed"] == 1.0  # each label's sentences are all on its own samples
+    assert result["both_located"] == 0.0  # but walk's cover 50 of its 400 samples (0.125 < 0.5)
+    assert result["coverage_per_activity"] == {"sit": 1.0, "walk": pytest.approx(0.125)}
+    assert result["coverage"] == pytest.approx((1.0 + 0.125) / 2)
+
+
+def test_coverage_counts_the_union_of_a_labels_own_spans():
+    activity = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    # label 0: spans 0..3 and 2..5 overlap: samples 0..4 covered once = 5 of 6; label 1's span over
+    # label 0's samples covers nothing of label 0; label 1: samples 6, 7 = 2 of 4 (exactly half: located)
+    result = grounding_metrics([[(0, 0, 3), (0, 2, 5), (1, 5, 8)]], [activity])  # label 1: 2 right of 3
+    assert result["coverage_per_activity"] == {"0": pytest.approx(5 / 6), "1": 0.5}
+    assert result["both_located"] == 1.0 and result["both_placed"] == 1.0
+    # label 1's sentences only on label 0's samples: placed wrong and covering nothing of label 1
+    wrong = grounding_metrics([[(0, 0, 6), (1, 0, 6)]], [activity])
+    assert wrong["coverage_per_activity"] == {"0": 1.0, "1": 0.0} and wrong["both_located"] == 0.0
+
+
+def test_unlabelled_samples_are_counted_on_their_own():
+    result = grounding_metrics([A_PLACED, B_PLACED], np.stack([A, B]))
+    assert result["unlabelled_samples"] == 1 and result["n_samples"] == 20
+    # A: label 0 covered 4/4, label 1 5/5; B: label 1 (samples 0..5) by its own span 6..10: 0/6, label 0 4/4
+    assert result["coverage_per_activity"] == {"0": 1.0, "1": 0.5}
+    assert result["coverage"] == pytest.approx((1 + 1 + 0 + 1) / 4)
+    assert result["both_placed"] == 0.5 and result["both_located"] == 0.5
+
+
+def test_an_activity_under_min_samples_has_no_coverage():
+    activity = np.array([0, 0, 0, 0, 2, 2, 1, 1, 1, 1])
+    result = grounding_metrics([[(0, 0, 4), (1, 6, 10)]], [activity], min_samples=3)
+    assert result["coverage_per_activity"] == {"0": 1.0, "1": 1.0}  # label 2 (2 samples) is not counted
+    assert grounding_metrics([[(0, 0, 4), (1, 6, 10)]], [activity])["coverage_per_activity"]["2"] == 0.0

@@ -118,7 +118,9 @@ def test_evaluate_writes_the_sliding_classifier_under_baselines_only(hapt_slice,
     anchor = metrics["baselines"]["sliding_classifier"]
     windows = load_windows("hapt-boundary")
     assert anchor["grounding"]["n_windows"] == len(windows.indices("test")) and anchor["split"] == "test"
-    assert set(anchor["grounding"]) == {"precision", "both_located", "n_windows"}
+    assert set(anchor["grounding"]) == {"precision", "coverage", "coverage_per_activity", "both_located", "both_placed",
+                                        "unlabelled_samples", "n_samples", "n_windows"}
+    assert anchor["grounding"]["unlabelled_samples"] == int((windows.activity[windows.indices("test")] < 0).sum())
     assert anchor["sub_window"] == 125 and anchor["hop"] == 25 and anchor["trained_on"].startswith("hapt[acc")
     assert "grounding" not in metrics  # the model's own grounding is not computed by this hook
     assert main(["evaluate", str(run)]) == 0

@@ -71,7 +71,8 @@ def test_pretrain_writes_weights_that_init_a_classifier(sources, tmp_path):
                  "--out", str(out), "--max-epochs", "1", *ts.TINY_FLAGS]) == 0
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert resolved["init"] == str(run) and resolved["model"]["num_code"] == 16
-    assert json.loads((out / "metrics.json").read_text())["accuracy"] is not None
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["accuracy"], metrics["n_test"]) == ts.predictions_accuracy(out)
 
 
 def test_pretraining_selects_its_checkpoint_on_the_validation_r2(sources, tmp_path):

@@ -229,7 +229,9 @@ def test_zero_shot_bench_folder(tmp_path):
     assert "(chance 50 %; mean of 2 folds)" in page and "Harmonic mean of seen and unseen accuracy: 0.64" in page
     assert "<td>baseline: label names only</td>" in page and "sentences: mean" in page  # baselines in rows of their own
     assert "href='zero_shot.json'" in page and "basicmotions zero-shot benchmark" in page
-    assert "corpus shuffled across labels (control)" in page and "0.240" in page and "Precision by chance: 0.25" in page
+    assert "corpus shuffled across labels (control)" in page and "0.240" in page
+    chance_row = page.split("<td>precision chance</td>")[1].split("</tr>")[0]
+    assert re.findall(r"<td class='num'>(.*?)</td>", chance_row) == ["0.250", "0.250"]  # the reader's, its control's
 
 
 def test_report_command_and_bad_folder(tmp_path, capsys):
@@ -315,6 +317,20 @@ def test_explanation_numbers_sit_under_what_computed_them(tmp_path):
     head = re.findall(r"<th[^>]*>(.*?)</th>", section)
     assert head[2:] == ["MMVQShape", "sentence reader (baseline)"]
     assert "<td class='num'>0.420</td><td class='num'>0.810</td>" in section  # precision: the model's, then the reader's
+
+
+def test_each_explanation_column_shows_its_own_chance(tmp_path):
+    """The model chooses among its 6 classes' sentences (chance 1/6), the reader among 4 labels' (1/4): two values, not one."""
+    root = _fake_demo(tmp_path / "demo", zero_shot=False)
+    metrics_path = root / "runs" / "mmvqshape" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    reader = {"explanation": {"precision": 0.66, "precision_chance": 0.25, "shuffled_control": {"precision": 0.3}}}
+    metrics_path.write_text(json.dumps({**metrics, "explanation": {"precision": 0.81, "precision_chance": 1 / 6},
+                                        "baselines": {"sentence_reader": reader}}))
+    section = build_report(root).read_text().split("<h2>What the model explains")[1].split("Test window")[0]
+    chance_row = section.split("<td>precision chance</td>")[1].split("</tr>")[0]
+    assert re.findall(r"<td class='num'>(.*?)</td>", chance_row) == ["0.167", "0.250", "0.250"]
+    assert "Precision by chance:" not in section  # no single value for every column
 
 
 def test_the_layout_with_a_sentence_reader_baseline(tmp_path):

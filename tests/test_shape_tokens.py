@@ -102,9 +102,9 @@ def _token_mm(holdout: bool = False):
 
 
 def test_default_mmvqshape_is_the_token_model_and_old_configs_keep_the_fusion_design():
-    assert mmvqshape_architecture({"objective": "classify", "channels": "joint"}) == "tokens"
-    assert mmvqshape_architecture({"dim_embedding": 16, "num_token": 8}) == "fusion"
-    assert mmvqshape_architecture({"architecture": "fusion"}) == "fusion"
+    assert mmvqshape_architecture({"objective": "classify", "channels": "joint"}) == "bag"
+    assert mmvqshape_architecture({"dim_embedding": 16, "num_token": 8}) == "legacy-fusion"
+    assert mmvqshape_architecture({"architecture": "fusion"}) == "legacy-fusion"
 
 
 def test_cached_frozen_features_give_the_same_logits_and_loss():

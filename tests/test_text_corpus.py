@@ -10,6 +10,7 @@ import pytest
 from mmvqshape.cli import main
 from mmvqshape.errors import UserError
 from mmvqshape.signals import HAPT_LABELS, HAPT_TRANSITIONS
+from mmvqshape.signals.shoulder_watch import LABELS as SHOULDER_WATCH_LABELS
 from mmvqshape.text.corpus import SHIPPED, armleg_text, load_corpus, shipped_corpus_path
 
 # The plan's five merged sentences for "Treadmill 1mph (0% grade)" (seed-english.md).
@@ -116,10 +117,16 @@ def test_shipped_corpora(name):
         "basicmotions": ["standing", "walking", "running", "badminton"],
         "geneactiv14": GENEACTIV14,
         "hapt": HAPT_LABELS + HAPT_TRANSITIONS,
+        "hapt_observable": HAPT_LABELS + HAPT_TRANSITIONS,
+        "shoulder-watch": SHOULDER_WATCH_LABELS,
     }[name.removesuffix("_unsplit")]
     assert corpus.labels == expected
     assert all(n == 10 for n in corpus.counts().values())
-    if name.endswith("_unsplit"):
+    if name in ("shoulder-watch", "hapt_observable"):  # hand-written plain sentences, the activity never named
+        assert corpus.shape == 1 and corpus.view == "text" and "by hand" in corpus.meta["source"]
+        for label in corpus.labels:
+            assert not any(label.lower() in s.lower() for s in corpus.sentences(label))
+    elif name.endswith("_unsplit"):
         assert corpus.shape == 1 and corpus.view == "text"
     else:
         assert corpus.view == "armleg" and corpus.available_views() == ["armleg", "arm", "leg", "text"]

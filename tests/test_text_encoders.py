@@ -170,7 +170,9 @@ def test_corpus_check_with_encoder_writes_figures(tiny_bert, tmp_path, capsys):
     assert report["kind"] == "corpus_check"
     separation = report["nearest_centroid"]["sentence_folds"]
     assert separation["n_scored"] == 6 and separation["chance"] == 0.5 and set(separation["per_label"]) == {"walking", "standing"}
-    assert np.array(separation["confusion"]).sum() == 6 and 0 <= separation["accuracy"] <= 1
+    confusion = np.array(separation["confusion"])  # rows: the sentence's label, columns: the nearest centroid's
+    assert confusion.sum() == 6 and separation["accuracy"] == pytest.approx(np.trace(confusion) / 6)
+    assert separation["per_label"]["walking"] == pytest.approx(confusion[0, 0] / confusion[0].sum())
     folds = report["nearest_centroid"]["label_folds"]
     assert [f["unseen"] for f in folds["per_fold"]] == [["walking"], ["standing"]] and folds["chance"] == 0.5
     assert {"separation_confusion.png", "separation_per_label.png"} <= {p.name for p in out.iterdir()}

@@ -170,7 +170,7 @@ def test_pretrain_with_histogram_probe_selects_c_on_validation(tiny, tmp_path):
     assert metrics["objective"] == "pretrain" and metrics["probe"]["features"] == "histogram"
     by_c = metrics["probe"]["val_accuracy_by_C"]
     assert metrics["probe"]["val_accuracy"] == max(by_c.values()) == by_c[str(metrics["probe"]["C"])]
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and (run / "probe.joblib").is_file()
+    assert (metrics["accuracy"], metrics["n_test"]) == ts.predictions_accuracy(run) and (run / "probe.joblib").is_file()
     first = (run / "metrics.json").read_text()
     assert main(["evaluate", str(run)]) == 0
     assert (run / "metrics.json").read_text() == first
@@ -191,6 +191,8 @@ def test_mmvqshape_items_holdout_and_corpus_independent_evaluation(tiny, tmp_pat
     explanation = metrics["explanation"]  # on the seen labels' test windows
     assert {"precision", "diversity", "repeat_rate", "specificity", "faithfulness"} <= set(explanation)
     assert explanation["n_windows"] == 8 and explanation["action_codes"]["n_windows"] == 8
+    # the fusion design's explanation block is the sentence reader's, and says so; its action codes are the model's
+    assert explanation["computed_by"].startswith("sentence reader") and explanation["action_codes"]["computed_by"].startswith("model")
     assert "action" in metrics["perplexity"]
     # the same run scored with sentences shuffled across labels gives identical outputs
     emb = load_embeddings(emb_dir)
@@ -249,7 +251,7 @@ def test_summary_lr_baseline_trains_scores_and_repeats(tmp_path):
                      "--protocol", "holdout"]) == 0
     metrics = json.loads((runs[0] / "metrics.json").read_text())
     assert metrics["model"] == "summary-lr" and metrics["n_test"] == 12 and metrics["accuracy"] > 0.5
-    assert metrics["objective"] == "classify" and metrics["perplexity"] == {} and metrics["val_accuracy"] is not None
+    assert metrics["objective"] == "classify" and metrics["perplexity"] == {} and metrics["val_accuracy"] > 0.5  # chance 1/3
     assert read_run_config(runs[0] / "config.yaml").model == {"C": 1.0, "max_iter": 2000}
     assert (runs[0] / "metrics.json").read_text() == (runs[1] / "metrics.json").read_text()  # same seed, same numbers
     first = (runs[0] / "predictions.csv").read_text()

@@ -188,6 +188,16 @@ def write_embeddings(path: Path, labels=("sit", "walk", "run"), dim: int = 6, k:
     return path
 
 
+def predictions_accuracy(run: Path) -> tuple[float, int]:
+    """Share of a run's ``predictions.csv`` rows whose ``pred`` is ``true``, and the number of rows:
+    what ``metrics.json``'s ``accuracy`` and ``n_test`` must say."""
+    import csv
+
+    with open(Path(run) / "predictions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return (sum(r["true"] == r["pred"] for r in rows) / len(rows) if rows else float("nan")), len(rows)
+
+
 TINY_FLAGS = ["--length", "64", "--batch-size", "8", "--no-progress", "--accelerator", "cpu"]
 
 #: ``--config`` files for the real models at tiny sizes (64-sample windows, a few seconds an epoch).

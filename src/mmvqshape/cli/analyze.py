@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import UserError
+from .limits import check_options
 
 analyze_app = typer.Typer(help="Experiments on sub-action embeddings: projection, gram, recon, codebook.", no_args_is_help=True)
 
@@ -37,6 +38,7 @@ def projection(
     seed: int = typer.Option(0, "--seed", help="Random seed (t-SNE / UMAP)."),
 ) -> None:
     """Project sub-actions to 2-D / 3-D with t-SNE, UMAP or PCA, coloured by label."""
+    check_options(dims=dims, n_neighbors=n_neighbors, perplexity=perplexity, seed=seed)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.analyze import run_projection
 
@@ -52,6 +54,7 @@ def gram(
     top: int = typer.Option(20, "--top", help="How many most similar cross-label pairs to list."),
 ) -> None:
     """Cosine Gram matrix of all sub-actions, within/between-label statistics, closest cross-label pairs."""
+    check_options(top=top)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.analyze import run_gram
 
@@ -84,6 +87,7 @@ def recon(
     threads: int = typer.Option(1, "--threads", help="Torch threads."),
 ) -> None:
     """Can a label's embedding be reconstructed from its sub-actions? (the plan's ProjectionModel probe)"""
+    check_options(seeds=seeds, seed=seed, k=k, steps=steps, lr=lr, test_fraction=test_fraction, heldout_labels=heldout_labels, train_samples=train_samples, test_samples=test_samples, threads=threads)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..analysis.recon import ProbeConfig
     from ..pipelines.analyze import run_recon
@@ -115,6 +119,7 @@ def codebook(
     seed: int = typer.Option(0, "--seed", help="Random seed (kmeans, community)."),
 ) -> None:
     """Select the action codebook (every code a real sub-action sentence) and report its coverage."""
+    check_options(size=size, threshold=threshold, seed=seed)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.analyze import run_codebook
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from .limits import check_options
+
 bench_app = typer.Typer(help="Benchmarks that compare like with like (ratios within one run).", no_args_is_help=True)
 
 
@@ -17,6 +19,7 @@ def speed(
 ) -> None:
     """Train windows/s and latency (VQShape per-token vs per-code, MMVQShape vs VQShape), text
     encoding with and without cache, and throughput / peak memory over memory-mapped files."""
+    check_options(seed=seed)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.bench import run_bench_speed, speed_markdown
 
@@ -45,6 +48,7 @@ def accuracy(
     out: Path = typer.Option(Path("runs/bench-accuracy"), help="Output folder (accuracy.md, accuracy.csv)."),
 ) -> None:
     """Accuracy and macro-F1, mean ± std over seeds, on identical splits (few-shot included)."""
+    check_options(seeds=seeds, zero_shot_seeds=zero_shot_seeds, max_epochs=max_epochs, batch_size=batch_size)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.bench_accuracy import run_bench_accuracy
 
@@ -94,7 +98,8 @@ def zero_shot(
     folds: int = typer.Option(None, help="Use this many of the combinations (a fixed seeded choice; default all)."),
     seeds: int = typer.Option(1, help="Validation splits drawn (0..seeds-1)."),
     encoder: str = typer.Option("minilm", help="Text encoder."),
-    view: str = typer.Option("armleg", help="Corpus view embedded."),
+    view: str = typer.Option("auto", help="Corpus view embedded: armleg, arm, leg, text, or auto (what the corpus holds: "
+                             "armleg when every sub-action has Arm and Leg, else text)."),
     out: Path = typer.Option(Path("runs/bench-zero-shot"), help="Output folder (zero_shot.md/.json/.csv)."),
     model: str = typer.Option("sentence-reader", help="Whose numbers the table heads: sentence-reader or mmvqshape "
                               "(the token model fitted per fold; the reader then sits among the baselines)."),
@@ -102,6 +107,7 @@ def zero_shot(
 ) -> None:
     """Unseen activities from their sub-action sentences: per fold and mean ± std of
     unseen_accuracy, seen_accuracy, unseen_gzsl_accuracy, harmonic_mean, with baselines and explanations."""
+    check_options(unseen_size=unseen_size, folds=folds, seeds=seeds)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.bench_zero_shot import run_bench_zero_shot
 

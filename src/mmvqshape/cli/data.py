@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from .limits import check_options
+
 data_app = typer.Typer(help="Accelerometer windows: inspect a DATA argument.", no_args_is_help=True)
 
 
@@ -15,6 +17,7 @@ def summary(
     seed: int = typer.Option(0, help="Seed for splits that are drawn at random."),
 ) -> None:
     """Print classes, counts, shapes and the split of a dataset."""
+    check_options(length=length or None, seed=seed)  # 0 keeps the native length
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.data import format_summary, summarize_data
 

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import UserError
+from .limits import check_options
 
 
 def explain_command(
@@ -18,12 +19,13 @@ def explain_command(
     split: str = typer.Option("test", "--split", help="train | val | test: the split --index and --all read."),
     shapes: bool = typer.Option(True, "--shapes/--no-shapes", help="With --all: each window's shape tokens (code, t, l, mu, sigma per channel)."),
     figures: bool = typer.Option(False, "--figures", help="With --all: also a figure and JSON per window (slow)."),
-    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Windows per model call with --all."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Windows per model call with --all."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="With --all: a progress bar on stderr."),
     out: Path = typer.Option(Path("explain"), "--out", help="Folder for explain_<I>.png / .json or explanations_<split>.jsonl."),
     top: int = typer.Option(5, "--top", help="How many zero-shot label candidates to list."),
 ) -> None:
     """Explain test windows: their shapes per channel and, for mmvqshape, the sub-actions chosen (signal only)."""
+    check_options(index=index, batch_size=batch_size, top=top)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.explain import run_explain, run_explain_all
 

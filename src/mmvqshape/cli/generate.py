@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from .corpus import corpus_app
+from .limits import check_options
 
 
 def corpus_generate(
@@ -33,6 +34,7 @@ def corpus_generate(
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse valid raw replies kept in OUT.raw/."),
 ) -> None:
     """Ask an OpenAI-compatible chat endpoint for the sub-actions of every label (key: $OPENAI_API_KEY)."""
+    check_options(n=n, shared=shared, temperature=temperature, seed=seed, max_retries=max_retries, timeout=timeout, backoff=backoff)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.generate import generate, summary
 

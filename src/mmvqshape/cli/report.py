@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from .limits import check_options
+
 
 def report(
     folder: Path = typer.Argument(..., help="A run folder (mmvq train), a demo folder, or a bench folder."),
@@ -27,6 +29,7 @@ def demo(
     seed: int = typer.Option(0, help="Seed for every step."),
 ) -> None:
     """The main job: the whole plan on bundled data (BasicMotions by default), ending in report.html."""
+    check_options(seed=seed)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.demo import run_demo
 

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from .limits import check_options
+
 
 def tokenize_command(
     source: Path = typer.Argument(..., help="Run folder written by mmvq train (vqshape or mmvqshape), a checkpoint in one, "
@@ -17,6 +19,7 @@ def tokenize_command(
     batch_size: int = typer.Option(256, "--batch-size", help="Windows per forward pass."),
 ) -> None:
     """Every window's shape tokens per channel (code, t, l, mu, sigma) and code histograms, as CSV tables."""
+    check_options(batch_size=batch_size)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.tokenize import tokenize
 

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from .limits import check_options
+
 
 def train_command(
     out: Path = typer.Option(..., "--out", help="Run folder to write (config.yaml, checkpoints/, logs/, metrics.json, predictions.csv)."),
@@ -30,6 +32,8 @@ def train_command(
     objective: Optional[str] = typer.Option(None, "--objective", help="classify | pretrain."),
     channels: Optional[str] = typer.Option(None, "--channels", help="joint | independent (how channels are treated)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Loss-weight preset of the model (e.g. reference | flat)."),
+    architecture: Optional[str] = typer.Option(None, "--architecture", help="mmvqshape: bag (a head on bags of shape tokens, "
+                                               "the default) | plan (the research plan's model on shape tokens)."),
     max_epochs: Optional[int] = typer.Option(None, "--max-epochs"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
     lr: Optional[float] = typer.Option(None, "--lr"),
@@ -47,13 +51,14 @@ def train_command(
 ) -> None:
     """Train a model into a run folder; the test split is scored once, with the weights refitted on training +
     validation windows (--protocol refit, the default) or the best-on-validation checkpoint (holdout)."""
+    check_options(max_epochs=max_epochs, batch_size=batch_size, lr=lr, length=length, seed=seed, num_nodes=num_nodes, num_workers=num_workers)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.train import train
     from ..training.config import load_config
 
     cfg = load_config(config, {
         "model_name": model, "data": data, "data_channels": data_channels, "corpus": corpus, "encoder": encoder, "view": view, "codebook": codebook, "init": init,
-        "objective": objective, "channels": channels, "preset": preset, "max_epochs": max_epochs, "batch_size": batch_size,
+        "objective": objective, "channels": channels, "preset": preset, "architecture": architecture, "max_epochs": max_epochs, "batch_size": batch_size,
         "lr": lr, "length": length, "seed": seed, "holdout_labels": holdout_labels, "probe": probe, "protocol": protocol,
         "accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy,
         "precision": precision, "num_workers": num_workers, "progress": progress,
@@ -78,6 +83,7 @@ def pretrain_command(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
     """Pre-train VQShape on every channel of several sources; writes RUN/vqshape.safetensors for `train --init`."""
+    check_options(max_epochs=max_epochs, batch_size=batch_size, lr=lr, length=length, seed=seed)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.pretrain import pretrain
     from ..training.config import load_config

@@ -17,6 +17,7 @@ from .hydra import HydraClassifier, HydraConfig
 from .minirocket import MiniRocketClassifier, MiniRocketConfig
 from .mmvqshape import MMVQShapeConfig, MMVQShapeTask
 from .mmvqshape_tokens import TokenMMVQShapeTask, TokenTextConfig
+from .plan import PlanConfig, PlanTask
 from .shape_tokens import ShapeTokensConfig
 from .shape_tokens_task import ShapeTokensTask, TokenHeadConfig
 from .summary_lr import SummaryLRClassifier, SummaryLRConfig
@@ -25,7 +26,16 @@ from .vqshape import VQShapeConfig
 from .vqshape_task import TASK_KEYS, VQShapeTask
 
 TASKS = ("vqshape", "mmvqshape", "shape-tokens")
-__all__ = ["MMVQShapeTask", "ShapeTokensTask", "Task", "TokenMMVQShapeTask", "VQShapeTask", "TASKS", "build_task"]
+__all__ = ["MMVQShapeTask", "PlanTask", "ShapeTokensTask", "Task", "TokenMMVQShapeTask", "VQShapeTask", "TASKS",
+           "ARCHITECTURES", "build_task"]
+
+#: ``mmvqshape``'s architectures (``--architecture``): ``bag`` (mmvqshape_tokens.py, the default),
+#: ``plan`` (plan/), and ``legacy-fusion``, the plan's first design on VQShape's learned tokenizer
+#: (mmvqshape.py), kept to load and bench old run folders and never chosen by another flag.
+ARCHITECTURES = ("bag", "plan", "legacy-fusion")
+DEFAULT_ARCHITECTURE = "bag"
+#: Older names still read from config.yaml files and bench rows.
+ARCHITECTURE_ALIASES = {"tokens": "bag", "fusion": "legacy-fusion"}
 
 #: Baselines fitted in one call on the training windows: name -> (config class, model class).
 #: Each model has ``fit(X (N, C, T), y)``, ``predict_proba`` / ``predict`` and the task protocol.
@@ -37,14 +47,19 @@ BASELINES: dict[str, tuple[type, type]] = {
 
 
 def mmvqshape_architecture(cfg: dict[str, Any]) -> str:
-    """``cfg["architecture"]`` when given; else ``fusion`` for a config written for the fusion
-    design (it sets a key only that design has: a VQShape or fusion key, as every run folder
-    of that design's ``config.yaml`` does), and ``tokens`` otherwise."""
+    """The architecture ``cfg`` names (``architecture``, old names mapped by :data:`ARCHITECTURE_ALIASES`).
+
+    Without the key: ``legacy-fusion`` for a config.yaml written before the key existed by the
+    fusion design (it sets a VQShape or fusion key only that design has), else the default."""
     if "architecture" in cfg:
-        return str(cfg["architecture"])
-    token_keys = field_names(ShapeTokensConfig, TokenHeadConfig, TokenTextConfig)
+        name = str(cfg["architecture"])
+        name = ARCHITECTURE_ALIASES.get(name, name)
+        if name not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {cfg['architecture']!r}; choose one of {', '.join(ARCHITECTURES)}")
+        return name
+    own_keys = field_names(ShapeTokensConfig, TokenHeadConfig, TokenTextConfig, PlanConfig)
     fusion_keys = field_names(VQShapeConfig, MMVQShapeConfig) | set(TASK_KEYS)
-    return "fusion" if set(cfg) & (fusion_keys - token_keys) else "tokens"
+    return "legacy-fusion" if set(cfg) & (fusion_keys - own_keys) else DEFAULT_ARCHITECTURE
 
 
 def build_task(
@@ -64,10 +79,14 @@ def build_task(
     if name == "mmvqshape":
         if text_dim is None:
             raise ValueError("mmvqshape needs text_dim (the sub-action embedding size)")
-        if mmvqshape_architecture(cfg) == "tokens":  # the default: sub-actions placed on shape tokens
-            return TokenMMVQShapeTask.build(cfg, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
-        fusion = {k: v for k, v in cfg.items() if k != "architecture"}  # the plan's first design (mmvqshape.py)
-        return MMVQShapeTask.build(fusion, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
+        architecture = mmvqshape_architecture(cfg)
+        own = {**{k: v for k, v in cfg.items() if k != "architecture"}}
+        sizes = dict(n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
+        if architecture == "bag":  # the default: a head on bags of shape tokens, sub-actions placed by segment
+            return TokenMMVQShapeTask.build({**own, "architecture": "bag"}, **sizes)
+        if architecture == "plan":  # the plan's model on shape tokens (plan/)
+            return PlanTask.build({**own, "architecture": "plan"}, **sizes)
+        return MMVQShapeTask.build(own, **sizes)  # legacy-fusion: the plan's first design (mmvqshape.py)
     raise ValueError(f"unknown model {name!r}; known: {', '.join(TASKS)}")
 
 

@@ -92,3 +92,12 @@ class FusionLayer(nn.Module):
         fused_z_s = rearrange(fused_s, "(b c) p d -> b c p d", c=channels)
         fused_z_t = rearrange(fused_t, "(b c) k d -> b c k d", c=channels)
         return fused_z_s, fused_z_t
+
+    def text_attention(self, signal_tokens: torch.Tensor, text_tokens: torch.Tensor) -> torch.Tensor:
+        """Where each text token reads the signal: ``signal_tokens`` (B, C, P, d), ``text_tokens``
+        (B, K, d) -> attention weights (B, C, K, P), mean over heads (rows sum to 1)."""
+        channels = signal_tokens.shape[1]
+        z_s = rearrange(signal_tokens, "b c p d -> (b c) p d")
+        z_t = repeat(text_tokens, "b k d -> (b c) k d", c=channels)
+        _, weights = self.text_reads_signal.attention(z_t, z_s, z_s, need_weights=True, average_attn_weights=True)
+        return rearrange(weights, "(b c) k p -> b c k p", c=channels)

@@ -185,7 +185,7 @@ class MMVQShapeTask(nn.Module):
         return sizes
 
     def resolved_config(self) -> dict[str, Any]:
-        return self.config.to_dict()
+        return {"architecture": "legacy-fusion", **self.config.to_dict()}
 
     def fit_shapes(self, signals: torch.Tensor, *, seed: int = 0) -> None:
         """Nothing is fitted before training (the shape side trains end to end)."""

@@ -1,4 +1,4 @@
-"""MMVQShape on shape tokens (the default ``architecture: tokens``): sub-actions placed in time by the model.
+"""MMVQShape on shape tokens (``architecture: bag``, the default): sub-actions placed in time by the model.
 
 ::
 
@@ -45,7 +45,7 @@ from .token_bag import segment_spans, token_membership
 class TokenTextConfig:
     """The text side of token MMVQShape."""
 
-    architecture: str = "tokens"  # tokens (this file) | fusion (mmvqshape.py, the plan's first design)
+    architecture: str = "bag"  # bag (this file) | plan (plan/) | legacy-fusion (mmvqshape.py): models.ARCHITECTURES
     segment_span: float = 0.25  # segment length, fraction of the window
     segment_hop: float = 0.5  # step between segments, fraction of the span
     num_slots: int = 6  # sentences chosen per window (the best 6 of the default 7 segments)
@@ -57,8 +57,10 @@ class TokenTextConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.architecture != "tokens":
-            problems.append(f"architecture must be tokens here, not {self.architecture!r}")
+        if self.architecture == "tokens":  # the old name, from config.yaml files written before ``bag``
+            self.architecture = "bag"
+        if self.architecture != "bag":
+            problems.append(f"architecture must be bag here, not {self.architecture!r}")
         if self.objective != "classify" or self.channels != "joint":
             problems.append("token MMVQShape needs objective classify and channels joint")
         if not 0 < self.segment_span <= 1 or not 0 < self.segment_hop <= 1:

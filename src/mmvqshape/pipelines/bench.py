@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from ..analysis.projection import project
 from ..analysis.threads import limited_threads
 from ..atomic import atomic_dir
-from ..models import build_task
+from ..models import build_task, mmvqshape_architecture
 from ..models.vqshape import VQShape, VQShapeConfig
 from ..signals import WindowDataset, load_windows
 from ..text.encoders import embed_corpus
@@ -94,14 +94,28 @@ def vqshape_decode_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict
     return result
 
 
-def _tasks(n_channels: int, length: int, n_classes: int, text_dim: int, seed: int):
+def default_mmvqshape(n_channels: int, length: int, n_classes: int, text_dim: int, signals: torch.Tensor, *, seed: int,
+                      model_cfg: dict | None = None):
+    """The MMVQShape ``mmvq train`` builds by default (or the one ``model_cfg`` configures), ready
+    to run as the trainer runs it: label candidates and a bank of 24 random unit sentences
+    spread over the classes, and its frozen parts (if any) fitted on ``signals`` (M, C, T).
+    Returns the task and its architecture, read from its resolved config."""
     torch.manual_seed(seed)
-    vq = build_task("vqshape", {"channels": "joint", "objective": "classify"}, n_channels=n_channels, length=length, n_classes=n_classes)
-    torch.manual_seed(seed)
-    mm = build_task("mmvqshape", {"architecture": "fusion"}, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
-    codebook = torch.nn.functional.normalize(torch.randn(24, text_dim), dim=-1)
-    mm.set_action_codebook(codebook, [f"code {i}" for i in range(24)])
-    return vq, mm
+    task = build_task("mmvqshape", dict(model_cfg or {}), n_channels=n_channels, length=length, n_classes=n_classes,
+                      text_dim=text_dim)
+    names = [f"label {i}" for i in range(n_classes)]
+    task.set_label_candidates(names, torch.nn.functional.normalize(torch.randn(n_classes, text_dim), dim=-1))
+    task.set_action_codebook(torch.nn.functional.normalize(torch.randn(24, text_dim), dim=-1), [f"code {i}" for i in range(24)],
+                             [names[i % n_classes] for i in range(24)])
+    task.fit_shapes(signals, seed=seed)
+    return task, mmvqshape_architecture(task.resolved_config())
+
+
+def as_trained(task, batch: dict) -> dict:
+    """``batch`` as the trainer feeds it: with the task's ``frozen_features`` computed once
+    (cached before training) when it has frozen parts, so a timed step is one training step."""
+    frozen = task.frozen_features(batch["signal"])
+    return batch if frozen is None else {**batch, "frozen_features": frozen}
 
 
 def _batch(batch: int, n_channels: int, length: int, n_classes: int, text_dim: int, k: int, text: bool) -> dict:
@@ -116,16 +130,29 @@ def _batch(batch: int, n_channels: int, length: int, n_classes: int, text_dim: i
     }
 
 
+def _frozen_rate(task, signals: torch.Tensor, steps: int) -> float | None:
+    """Windows/s of the task's frozen features (computed once per window and run); None without."""
+    if task.frozen_features(signals[:1]) is None:
+        return None
+    return _rate(lambda: task.frozen_features(signals), len(signals), steps=steps)
+
+
 def task_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict:
-    """MMVQShape vs VQShape (joint) at the same signal config: train windows/s, inference latency."""
+    """The default MMVQShape (its ``architecture`` named) vs VQShape (joint) at the same signal
+    config: train windows/s (a step as the trainer takes it: on cached frozen features when the
+    model has them, their own rate then under ``frozen_features_windows_per_s``), inference
+    latency (signal only, everything computed)."""
     n_channels, length, n_classes, text_dim, k = 3, 512, 4, 384, 10
-    vq, mm = _tasks(n_channels, length, n_classes, text_dim, seed)
     train_batch = _batch(batch, n_channels, length, n_classes, text_dim, k, text=True)
     one = _batch(1, n_channels, length, n_classes, text_dim, k, text=False)
-    out = {}
+    torch.manual_seed(seed)
+    vq = build_task("vqshape", {"channels": "joint", "objective": "classify"}, n_channels=n_channels, length=length, n_classes=n_classes)
+    mm, architecture = default_mmvqshape(n_channels, length, n_classes, text_dim, train_batch["signal"], seed=seed)
+    out: dict = {}
     for name, task in (("vqshape_joint", vq), ("mmvqshape", mm)):
+        fed = as_trained(task, train_batch)
         task.train()
-        train = _rate(_train_step(task, lambda t=task: t(train_batch)["loss"]), batch, steps=steps)
+        train = _rate(_train_step(task, lambda t=task: t(fed)["loss"]), batch, steps=steps)
         task.eval()
 
         def infer(t=task) -> None:
@@ -134,42 +161,47 @@ def task_speed(batch: int = 16, steps: int = 5, seed: int = 0) -> dict:
 
         latency_ms = 1000.0 / _rate(infer, 1, steps=max(steps, 10))
         out[name] = {"train_windows_per_s": train, "inference_ms_per_window": latency_ms}
+    out["mmvqshape"].update(architecture=architecture, frozen_features_windows_per_s=_frozen_rate(mm, train_batch["signal"], steps))
     out["mm_step_cost_ratio"] = out["vqshape_joint"]["train_windows_per_s"] / out["mmvqshape"]["train_windows_per_s"]
     return out
 
 
 def _hapt_mmvqshape(n_batches: int, batch: int, seed: int, model_cfg: dict | None = None):
-    """An MMVQShape task at the trainer's defaults and ``n_batches`` real HAPT training batches
-    (signals with random text embeddings, K=10 sub-actions of 384 dims), plus the training and
-    validation positions of HAPT's split."""
+    """The default MMVQShape (:func:`default_mmvqshape`, or ``model_cfg``'s) at the trainer's
+    defaults, its architecture, and ``n_batches`` real HAPT training batches as the trainer
+    feeds them (signals with random text embeddings, K=10 sub-actions of 384 dims; frozen
+    features cached), plus the training and validation positions of HAPT's split."""
     defaults = TrainConfig()
     windows = load_windows("hapt", seed=seed)
     text_dim, k = 384, 10
-    torch.manual_seed(seed)
-    task = build_task("mmvqshape", {"architecture": "fusion", **dict(model_cfg or {})}, n_channels=windows.n_channels, length=defaults.length,
-                      n_classes=len(windows.labels), text_dim=text_dim)
-    task.set_action_codebook(torch.nn.functional.normalize(torch.randn(24, text_dim), dim=-1), [f"code {i}" for i in range(24)])
     train_positions, val_positions = split_positions(windows, "train"), split_positions(windows, "val")
     dataset = SignalDataset(windows, train_positions[: batch * n_batches], defaults.length, "window")
+    loaded = list(DataLoader(dataset, batch_size=batch))
+    task, architecture = default_mmvqshape(windows.n_channels, defaults.length, len(windows.labels), text_dim,
+                                           torch.cat([b["signal"] for b in loaded]), seed=seed, model_cfg=model_cfg)
     g = torch.Generator().manual_seed(seed)
     text = {"sub_actions": torch.nn.functional.normalize(torch.randn(batch, k, text_dim, generator=g), dim=-1),
             "sub_action_mask": torch.ones(batch, k, dtype=torch.bool), "text_present": True}
-    batches = [{**b, **text, "label_embedding": torch.randn(len(b["label"]), text_dim, generator=g)}
-               for b in DataLoader(dataset, batch_size=batch)]
-    return task, batches, train_positions, val_positions
+    batches = [as_trained(task, {**b, **text, "label_embedding": torch.randn(len(b["label"]), text_dim, generator=g)})
+               for b in loaded]
+    return task, architecture, batches, train_positions, val_positions
 
 
 def hapt_epoch_speed(steps: int = 6, seed: int = 0, batch_size: int | None = None, model_cfg: dict | None = None) -> dict:
-    """Seconds of one MMVQShape training epoch over HAPT's training windows at the trainer's
-    defaults (window length, batch size, model config; shipped HAPT corpus size of text).
+    """Seconds of one training epoch of the default MMVQShape (``architecture`` named) over
+    HAPT's training windows at the trainer's defaults (window length, batch size, model config;
+    shipped HAPT corpus size of text).
 
     Times ``steps`` training steps on real HAPT batches and one validation batch, then scales
-    to the training and validation split sizes (the full epoch would take as long again).
-    ``model_cfg`` replaces the default model config (to compare with another).
+    to the training and validation split sizes (the full epoch would take as long again). A
+    model with frozen parts trains on features computed once per run: their seconds over the
+    training and validation windows are ``frozen_features_s``, not part of ``epoch_s`` (the
+    k-means fit of its shapes is in neither). ``model_cfg`` replaces the default model config.
     """
     defaults = TrainConfig()
     batch = batch_size or defaults.batch_size
-    task, batches, train_positions, val_positions = _hapt_mmvqshape(steps + 1, batch, seed, model_cfg)
+    task, architecture, batches, train_positions, val_positions = _hapt_mmvqshape(steps + 1, batch, seed, model_cfg)
+    signals = torch.cat([b["signal"] for b in batches])
     task.train()
     step = _train_step(task, lambda: task(batches.pop(0))["loss"])
     train_rate = _rate(step, batch, steps=steps)
@@ -182,8 +214,10 @@ def hapt_epoch_speed(steps: int = 6, seed: int = 0, batch_size: int | None = Non
 
     val_rate = _rate(infer, batch, steps=2) if val_batch is not None else float("inf")
     n_train, n_val = len(train_positions), len(val_positions)
-    return {"train_windows": n_train, "val_windows": n_val, "batch_size": batch, "length": defaults.length,
-            "train_windows_per_s": train_rate, "epoch_s": n_train / train_rate + n_val / val_rate}
+    frozen_rate = _frozen_rate(task, signals, 1)
+    return {"architecture": architecture, "train_windows": n_train, "val_windows": n_val, "batch_size": batch,
+            "length": defaults.length, "train_windows_per_s": train_rate, "epoch_s": n_train / train_rate + n_val / val_rate,
+            "frozen_features_s": None if frozen_rate is None else (n_train + n_val) / frozen_rate}
 
 
 def _cpu_and_wall(work: Callable[[], None]) -> dict:
@@ -211,7 +245,7 @@ def training_around_umap_speed(steps: int = 20, batch: int = 8, points: int = 30
     again) measures the behaviour before the package chose numba's own thread pool.
     """
     n_batches = 4
-    task, batches, _, _ = _hapt_mmvqshape(n_batches, batch, seed)
+    task, architecture, batches, _, _ = _hapt_mmvqshape(n_batches, batch, seed)
     task.train()
     batches_in_turn = itertools.cycle(batches)
     step = _train_step(task, lambda: task(next(batches_in_turn))["loss"])
@@ -225,7 +259,7 @@ def training_around_umap_speed(steps: int = 20, batch: int = 8, points: int = 30
     vectors = np.random.default_rng(seed).normal(size=(points, 32))
     projection = _cpu_and_wall(lambda: _umap_as_run_projection_does(vectors, seed))
     after = _cpu_and_wall(train)
-    return {"steps": steps, "batch_size": batch, "umap_points": points, "numba_threading_layer": _numba_threading_layer(),
+    return {"architecture": architecture, "steps": steps, "batch_size": batch, "umap_points": points, "numba_threading_layer": _numba_threading_layer(),
             "before": before, "umap": projection, "after": after,
             "ratios": {key.removesuffix("_s"): _after_over_before(after[key], before[key]) for key in before}}
 
@@ -256,10 +290,10 @@ def text_speed(corpus: str = "geneactiv14", encoder: str = "minilm") -> dict:
         os.environ["MMVQ_CACHE_DIR"] = cache
         try:
             start = time.perf_counter()
-            embeddings = embed_corpus(corpus, encoder=encoder, view="armleg", cache=True)
+            embeddings = embed_corpus(corpus, encoder=encoder, cache=True)
             cold = time.perf_counter() - start
             start = time.perf_counter()
-            embed_corpus(corpus, encoder=encoder, view="armleg", cache=True)
+            embed_corpus(corpus, encoder=encoder, cache=True)
             warm = time.perf_counter() - start
         finally:
             if old is None:
@@ -357,9 +391,20 @@ def run_bench_speed(out: str | Path, *, quick: bool = False, seed: int = 0, size
     return result
 
 
+def _named(entry: dict) -> str:
+    """"MMVQShape (<architecture>)": the design a row timed (older results: not recorded)."""
+    return f"MMVQShape ({entry.get('architecture') or 'architecture not recorded'})"
+
+
+def _frozen_row(name: str, value: float | None, unit: str) -> list[str]:
+    return [f"| {name} frozen features, computed once and cached | {value:.1f} {unit} |"] if value else []
+
+
 def speed_markdown(r: dict) -> str:
     """The Markdown table (docs/benchmarks.md) of :func:`run_bench_speed`'s result."""
     m, d, t, x, h, u = r["machine"], r["vqshape_decode"], r["tasks"], r["text"], r["hapt_epoch"], r["training_around_umap"]
+    mm = _named(t["mmvqshape"])
+    cached = " on cached frozen features" if t["mmvqshape"].get("frozen_features_windows_per_s") else ""
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads)"
         + (f", GPU {m['cuda']}" if m["cuda"] else ", CPU only"),
@@ -371,12 +416,14 @@ def speed_markdown(r: dict) -> str:
         f"| **train speed-up per-code / per-token** | **{d['train_speedup']:.2f}×** |",
         f"| VQShape tokenize per-token / per-code | {d['per_token']['tokenize_windows_per_s']:.1f} / {d['per_code']['tokenize_windows_per_s']:.1f} windows/s ({d['tokenize_speedup']:.2f}×) |",
         f"| VQShape (joint, 3 ch) train | {t['vqshape_joint']['train_windows_per_s']:.1f} windows/s |",
-        f"| MMVQShape (3 ch, K=10 text) train | {t['mmvqshape']['train_windows_per_s']:.1f} windows/s |",
-        f"| **MMVQShape step cost / VQShape step** | **{t['mm_step_cost_ratio']:.2f}×** |",
-        f"| inference latency VQShape / MMVQShape (batch 1, signal only) | {t['vqshape_joint']['inference_ms_per_window']:.1f} / {t['mmvqshape']['inference_ms_per_window']:.1f} ms |",
-        f"| **MMVQShape epoch over HAPT's {h['train_windows']} training windows (+ {h['val_windows']} validation), "
+        f"| {mm} (3 ch, K=10 text) train{cached} | {t['mmvqshape']['train_windows_per_s']:.1f} windows/s |",
+        *_frozen_row(mm, t["mmvqshape"].get("frozen_features_windows_per_s"), "windows/s"),
+        f"| **{mm} step cost / VQShape step** | **{t['mm_step_cost_ratio']:.2f}×** |",
+        f"| inference latency VQShape / {mm} (batch 1, signal only) | {t['vqshape_joint']['inference_ms_per_window']:.1f} / {t['mmvqshape']['inference_ms_per_window']:.1f} ms |",
+        f"| **{_named(h)} epoch over HAPT's {h['train_windows']} training windows (+ {h['val_windows']} validation), "
         f"batch {h['batch_size']}, length {h['length']}** | **{h['epoch_s']:.1f} s** ({h['train_windows_per_s']:.1f} windows/s) |",
-        f"| MMVQShape training on HAPT ({u['steps']} steps, batch {u['batch_size']}) after / before a UMAP projection "
+        *_frozen_row(_named(h), h.get("frozen_features_s"), "s once per run over those windows"),
+        f"| {_named(u)} training on HAPT ({u['steps']} steps, batch {u['batch_size']}) after / before a UMAP projection "
         f"in the same process: user, system, wall (numba threading layer: {u['numba_threading_layer']}) | "
         f"{u['ratios']['user']:.2f}× / {u['ratios']['system']:.2f}× / {u['ratios']['wall']:.2f}× "
         f"({u['before']['system_s']:.2f} → {u['after']['system_s']:.2f} s system) |",

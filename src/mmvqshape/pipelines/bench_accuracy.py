@@ -72,7 +72,7 @@ DATA_DEFAULTS: dict[str, dict[str, int]] = {
 }
 
 #: The shipped corpus MMVQShape uses for a data source when ``corpus`` is not given.
-CORPUS_FOR = {"basicmotions": "basicmotions", "hapt": "hapt", "hapt-transitions": "hapt"}
+CORPUS_FOR = {"basicmotions": "basicmotions", "hapt": "hapt", "hapt-transitions": "hapt", "shoulder-watch": "shoulder-watch"}
 
 
 def source_of(data: str) -> str:

@@ -27,29 +27,44 @@ import numpy as np
 from ..errors import UserError
 from ..labels import normalize_label
 from ..models import BASELINES
-from ..training.checkpoint import load_task
+from ..signals.windows import with_training_windows
+from ..training.checkpoint import load_task, read_checkpoint
+from ..training.module import CHECKPOINT_KEY
 from ..training.data import SignalDataset, split_positions
 from ..training.evaluation import collect_outputs
 from ..training.explanation_metrics import explanation_metrics
+from ..evaluation.grounding import sentence_label_index, token_model_grounding
 from ..training.refit import SELECTION_FILE, run_windows
-from .grounding import sentence_label_index, token_model_grounding
 from .run.folder import find_checkpoint, read_run
-from .run.inputs import check_same_labels, load_data, load_text
+from .run.inputs import check_same_labels, load_applied_data, load_data, load_text
 from .scoring import read_baseline, score_baseline, score_run
 
 
 def evaluate(run: str | Path, *, data: str | None = None, corpus: str | None = None, encoder: str | None = None,
              out: str | Path | None = None) -> dict[str, Any]:
     """Recompute a run's test metrics (optionally on other ``data`` / with another ``corpus``)
-    and write ``metrics.json``, ``predictions.csv`` and figures into ``out`` (default: the run)."""
+    and write ``metrics.json``, ``predictions.csv`` and figures into ``out`` (default: the run).
+
+    Other ``data`` is read as new windows (:func:`~.run.inputs.load_applied_data`): any splits or
+    none (every window is then test), cut as the run's were; it must hold ``y`` (scores need
+    labels: a file without is a :class:`UserError` before anything is written). New windows
+    without a training split are scored with the run's own training and validation windows
+    appended behind them (:func:`~mmvqshape.signals.windows.with_training_windows`): the
+    reconstruction, shape and baseline yardsticks fit on training windows, as at training."""
     run = Path(run)
     cfg = read_run(run)
     out = Path(out) if out is not None else run
+    checkpoint = None if cfg.model_name in BASELINES else find_checkpoint(run)
+    info = None if checkpoint is None else read_checkpoint(checkpoint)[CHECKPOINT_KEY]
+    windows = run_windows(cfg, load_applied_data(cfg, data, info))  # refit: the validation windows were trained on
+    if not windows.labelled:
+        raise UserError(data, "has no y (each window's label): evaluate scores against labels; "
+                              "mmvq explain RUN --data FILE --all applies the model without them")
+    if len(windows.indices("test")) == 0:
+        raise UserError(data or cfg.data, "has no test windows to evaluate")
     out.mkdir(parents=True, exist_ok=True)
-    windows = run_windows(cfg, load_data(cfg, data))  # refit: the validation windows were trained on
-    if cfg.model_name in BASELINES:
+    if checkpoint is None:
         return score_baseline(out, cfg=cfg, windows=windows, model=read_baseline(run / "model.joblib", cfg.model_name))
-    checkpoint = find_checkpoint(run)
     embeddings = reader_text = None
     if cfg.model_name == "mmvqshape":
         embeddings = load_text(corpus or cfg.corpus, encoder or cfg.encoder, cfg.view)
@@ -57,6 +72,8 @@ def evaluate(run: str | Path, *, data: str | None = None, corpus: str | None = N
         reader_text = load_text(cfg.corpus, cfg.encoder, cfg.view) if corpus or encoder else embeddings
     if out != run and cfg.probe and (run / "probe.joblib").is_file():
         shutil.copy2(run / "probe.joblib", out / "probe.joblib")
+    if not len(windows.indices("train")):  # new windows without a training split: yardsticks fit on the run's own
+        windows = with_training_windows(windows, run_windows(cfg, load_data(cfg)))
     selection = run / SELECTION_FILE  # the refit protocol: what validation chose, kept beside the scores
     return score_run(out, cfg=cfg, windows=windows, checkpoint=checkpoint, embeddings=embeddings,
                      reader_text=reader_text, fit_probe=False, figures=True,
@@ -85,7 +102,7 @@ def measure_sentences(run: str | Path, *, data: str | None = None, split: str = 
     seen = np.isin(outputs["label"], [i for i, name in enumerate(labels) if normalize_label(name) not in held_out])
     result: dict[str, Any] = {"split": split, "data": str(windows.name), "n_windows": len(dataset),
                               "explanation": explanation_metrics(outputs["action_idx"][seen], np.where(owner < 0, len(labels), owner),
-                                                                 outputs["label"][seen])}
+                                                                 outputs["label"][seen], candidates=task.sentence_seen.numpy())}
     if windows.activity is not None:
         result["grounding"] = token_model_grounding(windows, outputs, task.source_labels, int(info["length"]))
     return result

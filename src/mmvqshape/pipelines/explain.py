@@ -9,10 +9,14 @@ Writes into ``out``:
   the K chosen sub-action sentences, the predicted and true label and the top zero-shot
   candidates;
 - ``explain_<I>.json``: the same as numbers and words (each shape with its ``fit_r2`` against
-  the signal it claims, and ``mu_signal`` / ``sigma_signal`` in the data's units).
+  the signal it claims, and ``mu_signal`` / ``sigma_signal`` in the data's units; ``length``
+  the samples the model reads, ``loaded_length`` the window's samples as loaded, the unit of
+  each sub-action's ``start`` / ``end``).
 
 ``I`` is the position of the window in the run's **test** split (0-based); the JSON also
-records its row in the data. The window goes through the model exactly as in evaluation:
+records its row in the data. ``--data`` may be new windows (docs/usage.md, "Applying a model"):
+an ``.npz`` with any splits or none (then every window is test) and ``y`` optional (the true
+label then reads ``unknown``), cut as the run's windows were (same length and channels). The window goes through the model exactly as in evaluation:
 signal only (``text_present=False``, no sub-actions passed). Works for VQShape runs too
 (no words then).
 
@@ -44,7 +48,7 @@ from ..errors import UserError
 from ..training import shape_metrics
 from ..training.data import SignalDataset, collate
 from .data_units import to_data_units
-from .grounding import loaded_spans
+from ..evaluation.grounding import loaded_spans
 from .run.folder import find_checkpoint, read_run
 from .run.inputs import load_shape_run
 
@@ -80,14 +84,14 @@ def explain_window(task, signal: torch.Tensor, labels: list[str], *, top: int = 
     maps the model's units back to the data's (``SignalDataset.signal_affine``): the arrays
     and each shape's ``mu_signal`` / ``sigma_signal`` are then in the data's units.
     ``loaded_length``: samples of the window as loaded (before resampling to the model's
-    length); each placed sub-action's ``start`` / ``end`` are in those samples.
+    ``length``; written as ``loaded_length``); each placed sub-action's ``start`` / ``end`` are in those samples.
     """
     n_channels, length = signal.shape
     batch = {"signal": signal[None].float(), "label": torch.zeros(1, dtype=torch.long), "text_present": False}
     task.eval()
     with torch.no_grad():
         out = task(batch)
-    result: dict[str, Any] = {"n_channels": n_channels, "length": length}
+    result: dict[str, Any] = {"n_channels": n_channels, "length": length, "loaded_length": int(loaded_length or length)}
     arrays: dict[str, np.ndarray] = {"signal": signal.numpy()}
     if out.get("logits") is not None:
         proba = torch.softmax(out["logits"][0].float(), dim=-1).numpy()
@@ -232,7 +236,8 @@ def write_window_explanation(loaded: dict[str, Any], index: int, out: Path, *, t
                             loaded_length=int(np.asarray(windows.X).shape[1]))
     result = {
         "run": str(loaded["run"]), "checkpoint": loaded["checkpoint"].name, "model": cfg.model_name, "data": windows.name,
-        "split": loaded["split"], "index": index, "row": int(rows[index]), "true_label": labels[int(item["label"])],
+        "split": loaded["split"], "index": index, "row": int(rows[index]),
+        "true_label": labels[int(item["label"])] if windows.labelled else "unknown",
         "channel_names": list(windows.channel_names), **result,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -281,10 +286,10 @@ def window_record(out: dict[str, np.ndarray], i: int, task, labels: list[str], m
 
 
 def explained_windows(task, dataset: SignalDataset, labels: list[str], model_length: int, loaded_length: int, *,
-                      batch_size: int = 256, shapes: bool = True, progress: bool = True):
-    """Yield one record per window of ``dataset``, in order: ``true_label`` and
-    :func:`window_record`'s keys (``shapes`` only when asked), running ``task`` on batches of
-    signals only."""
+                      batch_size: int = 256, shapes: bool = True, progress: bool = True, labelled: bool = True):
+    """Yield one record per window of ``dataset``, in order: ``true_label`` (``"unknown"`` when
+    not ``labelled``: the file held no ``y``) and :func:`window_record`'s keys (``shapes`` only
+    when asked), running ``task`` on batches of signals only."""
     keys = ("logits", "action_idx", "action_span", "action_similarity", *(COMPACT_SHAPE_KEYS.values() if shapes else ()))
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     task.eval()
@@ -295,7 +300,7 @@ def explained_windows(task, dataset: SignalDataset, labels: list[str], model_len
                 out = task({"signal": signal, "label": torch.zeros(len(signal), dtype=torch.long), "text_present": False})  # signal only
             arrays = {k: out[k].detach().cpu().numpy() for k in keys if out.get(k) is not None}
             for i, label in enumerate(batch["label"].tolist()):
-                yield {"true_label": labels[int(label)],
+                yield {"true_label": labels[int(label)] if labelled else "unknown",
                        **window_record(arrays, i, task, labels, model_length, loaded_length)}
             bar.update(len(batch["label"]))
 
@@ -318,7 +323,8 @@ def run_explain_all(run: str | Path, data: str | None = None, out: str | Path = 
     out = ensure_folder(Path(out))
     path = out / f"explanations_{split}.jsonl"
     records = explained_windows(loaded["task"], dataset, loaded["labels"], int(loaded["info"]["length"]),
-                                int(np.asarray(windows.X).shape[1]), batch_size=batch_size, shapes=shapes, progress=progress)
+                                int(np.asarray(windows.X).shape[1]), batch_size=batch_size, shapes=shapes, progress=progress,
+                                labelled=windows.labelled)
     with atomic_file(path) as handle:
         for index, (row, record) in enumerate(zip(rows.tolist(), records)):
             handle.write(json.dumps({"index": index, "row": int(row), **record}) + "\n")

@@ -29,9 +29,15 @@ HAPT_DESCRIPTION = (
     "The sensor feels the pelvis and trunk, not the wrist: the bounce of the hips with each step, the tilt "
     "of the trunk, and which way gravity points through the waist."
 )
+SHOULDER_WATCH_DESCRIPTION = (
+    "Shoulder-watch: a smartwatch on the wrist of the exercised arm; 3-axis accelerometer and gyroscope at 50 Hz; "
+    "shoulder physiotherapy exercises. The sensor feels the forearm: the hand's path, which way gravity points "
+    "through the wrist, the rhythm of repetitions, holds and effort."
+)
 #: The device description put into the prompt when ``--data`` names a source with a known device.
 DEVICE_DESCRIPTIONS = {"basicmotions": BASICMOTIONS_DESCRIPTION, "hapt": HAPT_DESCRIPTION, "hapt-transitions": HAPT_DESCRIPTION,
-                       "hapt-boundary": HAPT_DESCRIPTION, "hapt-splice": HAPT_DESCRIPTION}
+                       "hapt-boundary": HAPT_DESCRIPTION, "hapt-splice": HAPT_DESCRIPTION,
+                       "shoulder-watch": SHOULDER_WATCH_DESCRIPTION}
 
 
 def read_label_file(path: str | Path) -> list[str]:

@@ -10,7 +10,7 @@ and for ``mmvqshape`` ``label_text_retrieval`` (every label seen) or ``zero_shot
 ``--holdout-labels`` run: see :mod:`mmvqshape.pipelines.zero_shot`), and for windows that carry each
 sample's ``activity`` the token MMVQShape's own ``grounding`` (its chosen sentences at its own spans) beside
 ``baselines.sliding_classifier`` (its ``grounding`` and ``sample_accuracy``: see
-:mod:`mmvqshape.pipelines.grounding`)), ``predictions.csv`` and PNGs (``figures/confusion.png``,
+:mod:`mmvqshape.evaluation.grounding`)), ``predictions.csv`` and PNGs (``figures/confusion.png``,
 ``figures/code_usage.png``, ``figures/reconstruction.png``).
 
 Honesty: test items never carry sub-action text (zeroed, ``text_present=False``), so the
@@ -40,15 +40,16 @@ from ..training.data import SignalDataset, TextTable, split_positions
 from ..training.evaluation import PCA_TRAIN_SERIES, collect_outputs, figure_items, sample_signals, training_subsequences
 from ..training.explanation_metrics import explanation_metrics
 from ..training.figures import code_usage_figure, confusion_figure, reconstruction_figure
-from ..training.metrics import classification_metrics, predictions_table, softmax, zero_shot_metrics
+from ..training.metrics import classification_metrics, label_reconstruction, predictions_table, softmax, zero_shot_metrics
 from ..training.refit import effective_protocol
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
 from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of, window_r2
 from ..training.zero_shot_metrics import gzsl_metrics, headline
-from .grounding import sliding_baseline_entry, token_model_grounding
+from ..evaluation.grounding import token_model_grounding
+from .grounding import sliding_baseline_entry
 from .data_units import to_data_units
 from .run.inputs import check_same_labels
-from .zero_shot import candidate_texts, explanation_check, shuffled_corpus_precision, zero_shot_fold
+from .zero_shot import EXPLANATION_BY, candidate_texts, explanation_check, shuffled_corpus_precision, zero_shot_fold
 
 #: Shuffles of the corpus averaged in a run's ``explanation.shuffled_control`` (the bench averages its own count).
 N_SHUFFLES = 1
@@ -146,6 +147,9 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
         proba = softmax(outputs["logits"].astype(np.float64)) if "logits" in outputs else None
     if "text_scores" in outputs and item_text is not None:  # token MMVQShape: sentences placed by the model itself
         extra.update(token_text_entries(task, windows, cfg, outputs, embeddings if reader_text is None else reader_text))
+        if "label_embedding_pred" in outputs:  # the plan's model reconstructs the label's embedding
+            extra["label_reconstruction"] = label_reconstruction(outputs["label_embedding_pred"],
+                                                                 item_text.label_embedding.numpy(), outputs["label"])
         if "action_span" in outputs and getattr(windows, "activity", None) is not None:
             extra["grounding"] = token_model_grounding(windows, outputs, task.source_labels, int(info["length"]))
     elif "label_embedding_pred" in outputs and item_text is not None:
@@ -259,7 +263,8 @@ def token_text_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any],
     owner = task.sentence_owner.numpy()
     owner = np.where(owner < len(labels), owner, len(labels))  # sentences of labels without windows own nothing
     rows = np.isin(outputs["label"], seen)
-    entries: dict[str, Any] = {"explanation": explanation_metrics(outputs["action_idx"][rows], owner, outputs["label"][rows])}
+    entries: dict[str, Any] = {"explanation": explanation_metrics(outputs["action_idx"][rows], owner, outputs["label"][rows],
+                                                                  candidates=task.sentence_seen.numpy())}
     features = summary_features(np.asarray(windows.X))
     candidates = candidate_texts(run_corpus, labels, str(cfg.corpus))
     reader = explanation_check(features, windows.y, windows.split, candidates, seen=seen)
@@ -291,14 +296,14 @@ def holdout_zero_shot(windows, features: np.ndarray, candidates: CandidateTexts,
 
 def explanation_entry(task, windows, features: np.ndarray, candidates: CandidateTexts, cfg: TrainConfig,
                       outputs: dict[str, Any]) -> dict[str, Any]:
-    """``metrics.json`` ``explanation`` of an MMVQShape run, on the seen labels' test windows:
-    the set-valued sub-action explanation (the k sentences that best explain a window, read from
-    its summary features; :func:`explanation_check`) with a shuffled-corpus control
-    (:data:`N_SHUFFLES` shuffles), and under ``action_codes`` the same metrics for the model's K
-    action-code slots (no faithfulness)."""
+    """``metrics.json`` ``explanation`` of a fusion MMVQShape run, on the seen labels' test
+    windows: the sentence reader's set-valued sub-action explanation (the k sentences that best
+    explain a window, read from its summary features; :func:`explanation_check`; ``computed_by``
+    names it) with a shuffled-corpus control (:data:`N_SHUFFLES` shuffles), and under
+    ``action_codes`` the same metrics for the model's own K action-code slots (no faithfulness)."""
     labels = list(windows.labels)
     seen = [i for i, name in enumerate(labels) if name not in set(cfg.holdout_labels or [])]
-    entry = explanation_check(features, windows.y, windows.split, candidates, seen=seen)
+    entry = {"computed_by": EXPLANATION_BY, **explanation_check(features, windows.y, windows.split, candidates, seen=seen)}
     entry["shuffled_control"] = shuffled_corpus_precision(features, windows.y, windows.split, candidates, N_SHUFFLES, seen=seen)
     if "action_idx" in outputs:
         n_codes = int(task.num_codes().get("action", 0))
@@ -307,8 +312,8 @@ def explanation_entry(task, windows, features: np.ndarray, candidates: Candidate
         owner = np.array([lookup.get(normalize_label(name), -1) for name in code_labels], dtype=np.int64)
         rows = np.isin(outputs["label"], seen)
         if rows.any() and len(owner):
-            entry["action_codes"] = explanation_metrics(outputs["action_idx"][rows], np.where(owner < 0, len(labels), owner),
-                                                        outputs["label"][rows])
+            entry["action_codes"] = {"computed_by": "model (its action-code slots)", **explanation_metrics(
+                outputs["action_idx"][rows], np.where(owner < 0, len(labels), owner), outputs["label"][rows])}
     return entry
 
 

@@ -57,6 +57,24 @@ def build_run_task(cfg: TrainConfig, windows, text_dim: int | None):
     return task
 
 
+def resolve_architecture(cfg: TrainConfig) -> None:
+    """Write mmvqshape's architecture into ``cfg.model`` before anything else reads the config:
+    ``--preset`` and ``--init`` (VQShape weights) belong to the legacy fusion design only and
+    never switch to it; they are an error with the bag and plan architectures."""
+    if cfg.model_name != "mmvqshape":
+        return
+    try:
+        architecture = models.mmvqshape_architecture({k: v for k, v in cfg.model.items() if k != "preset"})  # a flag, not a design
+    except ValueError as err:
+        raise UserError("--architecture", str(err)) from None
+    cfg.model["architecture"] = architecture
+    if architecture != "legacy-fusion":
+        for flag, given in (("--init", cfg.init is not None), ("--preset", "preset" in cfg.model)):
+            if given:
+                raise UserError(flag, f"belongs to the VQShape-based design (--model vqshape or --architecture legacy-fusion); "
+                                      f"the {architecture} architecture fits its shape tokens instead")
+
+
 def install_sentence_bank(task, embeddings, class_names: list[str], holdout: list[str]) -> None:
     """Give a token MMVQShape every sentence of the corpus. Its label candidates are the windows'
     classes in class order, then the corpus' other labels; a sentence is trained on only when its
@@ -114,6 +132,7 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     started = time.time()
     windows = load_data(cfg)
     text = load_run_text(cfg, windows.labels)
+    resolve_architecture(cfg)
     init = None
     if cfg.init is not None:
         init = read_init_weights(cfg.init)
@@ -173,7 +192,7 @@ def fit_task(cfg: TrainConfig, task, windows, text: "RunText", folder: Path, res
     )
     info = {
         "model_name": cfg.model_name, "model_cfg": dict(cfg.model), "n_channels": windows.n_channels,
-        "length": cfg.length, "labels": list(windows.labels), "text_dim": text.dim,
+        "data_length": windows.length, "length": cfg.length, "labels": list(windows.labels), "text_dim": text.dim,
         "seed": cfg.seed, "scale": datamodule.scale,
     }
     task.fit_shapes(datamodule.train_signals(), seed=cfg.seed)  # frozen parts learnt before the heads (no-op for most)

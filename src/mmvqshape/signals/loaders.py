@@ -6,6 +6,9 @@
   accelerometer channels by default, ``channels="gyro"|"all"``), its official split;
 * ``hapt`` / ``hapt-transitions`` (options ``:window=W,step=S``) — UCI HAPT, a smartphone at
   the waist, 30 subjects, UCI's test subjects (:mod:`~mmvqshape.signals.hapt`);
+* ``shoulder-watch`` (options ``:window=W,step=S``) — seglearn's smartwatch data, the wrist
+  of the exercised arm, 7 shoulder exercises, 10 subjects, fixed test subjects 3, 6, 9
+  (:mod:`~mmvqshape.signals.shoulder_watch`);
 * ``hapt-boundary`` / ``hapt-splice`` — HAPT windows holding two activities with each
   sample's activity, ``hapt``'s subjects per split (:mod:`~mmvqshape.signals.hapt_boundary`);
 * a path to an ``.npz`` — ``X`` (N, T, C) time-major, ``y`` (N,), ``labels`` (L,), optional
@@ -41,6 +44,7 @@ from .geneactiv_bin import load_geneactiv_bin
 from .hapt import load_hapt, load_unlabelled_hapt
 from .hapt_boundary import load_hapt_boundary, load_hapt_splice
 from .preprocess import interpolate
+from .shoulder_watch import load_shoulder_watch
 from .windows import Windows, make_windows
 
 BASICMOTIONS_LABELS = ["standing", "walking", "running", "badminton"]
@@ -82,7 +86,7 @@ def load_windows(
     """Load and validate windows from a DATA argument; assign train / val / test splits.
 
     ``channels`` (acc | gyro | all) applies to sources that record more than acceleration
-    (BasicMotions, HAPT); the others ignore it.
+    (BasicMotions, HAPT, shoulder-watch); the others ignore it.
     """
     text = str(data).strip()
     loader = SOURCES.get(text.partition(":")[0].lower())
@@ -95,6 +99,24 @@ def load_windows(
         text,
         f"unknown DATA (expected one of {', '.join(SOURCE_FORMS)} or a path to an .npz)",
     )
+
+
+def load_new_windows(
+    data: str | Path,
+    *,
+    channels: str = "acc",
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    labels: list[str] | None = None,
+) -> Windows:
+    """Windows a trained model is applied to (``mmvq explain`` / ``evaluate --data``): as
+    :func:`load_windows`, except that an ``.npz`` may hold any splits or none (then every window
+    is "test") and may lack ``y`` (``Windows.labelled`` is then False and ``y`` all 0); without
+    ``labels`` in the file, ``labels`` (the run's) name the classes."""
+    text = str(data).strip()
+    if SOURCES.get(text.partition(":")[0].lower()) is None and Path(text).suffix == ".npz":
+        return _npz(Path(text), seed, val_fraction, new=True, run_labels=labels)
+    return load_windows(data, channels=channels, seed=seed, val_fraction=val_fraction)
 
 
 def load_basicmotions(spec: str = "basicmotions", *, channels: str = "acc", seed: int = 0, val_fraction: float = 0.2) -> Windows:
@@ -125,7 +147,9 @@ def load_basicmotions(spec: str = "basicmotions", *, channels: str = "acc", seed
     )
 
 
-def _npz(path: Path, seed: int, val_fraction: float) -> Windows:
+def _npz(path: Path, seed: int, val_fraction: float, *, new: bool = False, run_labels: list[str] | None = None) -> Windows:
+    """An ``.npz`` of windows; ``new``: windows to apply a model to (``y`` and ``split`` optional,
+    ``labels`` too when ``run_labels`` is given)."""
     if not path.is_file():
         raise UserError(path, "file not found")
     try:
@@ -133,7 +157,10 @@ def _npz(path: Path, seed: int, val_fraction: float) -> Windows:
         keys = set(archive.files)
     except Exception as err:  # zipfile / pickle / OS errors: the file is not a readable npz
         raise UserError(path, f"cannot read as .npz ({type(err).__name__}: {err})") from None
-    for key in ("y", "labels"):
+    required = ("y", "labels")
+    if new:  # windows to apply a model to: y optional, labels too when the run names them
+        required = ("labels",) if "y" in keys or run_labels is None else ()
+    for key in required:
         if key not in keys:
             raise UserError(path, f"missing key '{key}' (found: {', '.join(sorted(keys)) or 'none'})")
     if "X" in keys:
@@ -141,8 +168,8 @@ def _npz(path: Path, seed: int, val_fraction: float) -> Windows:
     else:
         X = _open_sidecar(path, archive)
     try:
-        labels = [str(v) for v in np.atleast_1d(archive["labels"]).tolist()]
-        y = archive["y"]
+        labels = [str(v) for v in np.atleast_1d(archive["labels"]).tolist()] if "labels" in keys else list(run_labels or [])
+        y = archive["y"] if "y" in keys else np.zeros(len(X), dtype=np.int64)
         subject = archive["subject"] if "subject" in keys else None
         split = archive["split"].astype(str) if "split" in keys else None
         activity = archive["activity"] if "activity" in keys else None
@@ -153,7 +180,7 @@ def _npz(path: Path, seed: int, val_fraction: float) -> Windows:
     return make_windows(
         path, X, y, labels,
         name=str(path), channel_names=None, subject=subject, given_split=split,
-        seed=seed, val_fraction=val_fraction, activity=activity,
+        seed=seed, val_fraction=val_fraction, activity=activity, as_given=new, labelled="y" in keys,
     )
 
 
@@ -282,9 +309,10 @@ SOURCES: dict[str, Callable[..., Windows]] = {
     "hapt-transitions": load_hapt,
     "hapt-boundary": load_hapt_boundary,
     "hapt-splice": load_hapt_splice,
+    "shoulder-watch": load_shoulder_watch,
     "geneactiv-mat": load_geneactiv_mat,
     "geneactiv-bin": load_geneactiv_bin,
     "series": load_series,
 }
 #: How each source is written, for messages and help texts.
-SOURCE_FORMS = ("basicmotions", "hapt[:window=W,step=S]", "hapt-transitions", "hapt-boundary", "hapt-splice", "geneactiv-mat:DIR", "geneactiv-bin:FILE.bin@ANNOT.csv", "series:A+B")
+SOURCE_FORMS = ("basicmotions", "hapt[:window=W,step=S]", "hapt-transitions", "hapt-boundary", "hapt-splice", "shoulder-watch[:window=W,step=S]", "geneactiv-mat:DIR", "geneactiv-bin:FILE.bin@ANNOT.csv", "series:A+B")

@@ -37,6 +37,11 @@ class Windows:
     seed: int = 0
     extra: dict = field(default_factory=dict)
     activity: np.ndarray | None = None  # (N, T) int64: each sample's label index, -1 = none
+    labelled: bool = True  # False: the file held no ``y`` (new windows to apply a model to); ``y`` is then 0s
+
+    def label_name(self, row: int) -> str:
+        """Window ``row``'s label name, ``"unknown"`` when the file held no ``y``."""
+        return self.labels[int(self.y[row])] if self.labelled else "unknown"
 
     def subset(self, rows: np.ndarray) -> "Windows":
         """The windows at ``rows`` (their split, subject and activity kept; ``X`` read into memory)."""
@@ -45,7 +50,7 @@ class Windows:
             X=np.asarray(self.X[rows]), y=self.y[rows], labels=list(self.labels), split=self.split[rows],
             split_method=self.split_method, name=self.name, channel_names=list(self.channel_names),
             subject=None if self.subject is None else self.subject[rows], seed=self.seed, extra=dict(self.extra),
-            activity=None if self.activity is None else self.activity[rows],
+            activity=None if self.activity is None else self.activity[rows], labelled=self.labelled,
         )
 
     @property
@@ -87,6 +92,8 @@ def make_windows(
     split_method_name: str | None = None,
     extra: dict | None = None,
     activity: np.ndarray | None = None,
+    as_given: bool = False,
+    labelled: bool = True,
 ) -> Windows:
     """Validate arrays from any loader, assign splits, and return the :class:`Windows`.
 
@@ -95,10 +102,14 @@ def make_windows(
     ``split_method_name`` replaces the word ``file`` in the recorded split method.
     ``activity`` (N, T) gives each sample's label index (-1 = none) for windows holding
     more than one activity.
+
+    ``as_given`` (windows a trained model is applied to, :func:`~mmvqshape.signals.loaders.load_new_windows`):
+    a split need not hold both "train" and "test"; without ``given_split`` every window is "test",
+    and a given split without "train" is kept as it is. ``labelled=False``: the file held no ``y``.
     """
-    check_windows(where, X, y, labels, subject=subject, split=given_split, activity=activity)
-    split, method = assign_splits(
-        np.asarray(y), subject=subject, given=given_split, seed=seed, val_fraction=val_fraction
+    check_windows(where, X, y, labels, subject=subject, split=given_split, activity=activity, both_splits=not as_given)
+    split, method = given_splits(
+        np.asarray(y), subject=subject, given=given_split, seed=seed, val_fraction=val_fraction, as_given=as_given
     )
     if split_method_name:
         method = method.replace("file", split_method_name, 1)
@@ -115,7 +126,42 @@ def make_windows(
         seed=seed,
         extra=dict(extra or {}),
         activity=None if activity is None else np.asarray(activity, dtype=np.int64),
+        labelled=labelled,
     )
+
+
+def with_training_windows(new: Windows, own: Windows) -> Windows:
+    """New windows (first, rows and splits unchanged) followed by the training and validation
+    windows of ``own`` (the data a run was trained on), for scoring new windows that bring no
+    training split: every yardstick fitted on training windows is then fitted on the run's own.
+    ``activity``: the new windows' and, for ``own``'s windows, their own or their ``y`` on
+    every sample (None when the new windows carry none)."""
+    rows = np.flatnonzero(own.split != "test")
+    activity = None
+    if new.activity is not None:
+        own_activity = own.activity[rows] if own.activity is not None else np.repeat(own.y[rows, None], own.length, axis=1)
+        activity = np.concatenate([new.activity, own_activity])
+    subject = None
+    if new.subject is not None and own.subject is not None:
+        subject = np.concatenate([np.asarray(new.subject).astype(str), np.asarray(own.subject)[rows].astype(str)])
+    X = np.asarray(new.X)
+    return Windows(
+        X=np.concatenate([X, np.asarray(own.X[rows], dtype=X.dtype)]), y=np.concatenate([new.y, own.y[rows]]),
+        labels=list(new.labels), split=np.concatenate([new.split, own.split[rows]]).astype(str),
+        split_method=f"{new.split_method}; train / val: the run's own data ({own.name})", name=new.name,
+        channel_names=list(new.channel_names), subject=subject, seed=new.seed, extra=dict(new.extra),
+        activity=activity, labelled=new.labelled,
+    )
+
+
+def given_splits(y: np.ndarray, *, subject, given, seed: int, val_fraction: float, as_given: bool) -> tuple[np.ndarray, str]:
+    """:func:`assign_splits`, except for windows taken ``as_given`` without a training split:
+    no split -> every window "test"; a split without "train" -> kept as it is."""
+    if as_given and given is None:
+        return np.full(len(y), "test"), "none in the file: every window is test"
+    if as_given and not (np.asarray(given) == "train").any():
+        return np.asarray(given).astype(str), "file (as given, no training windows)"
+    return assign_splits(y, subject=subject, given=given, seed=seed, val_fraction=val_fraction)
 
 
 def activity_pairs(activity: np.ndarray, labels: list[str]) -> list[str]:
@@ -141,8 +187,10 @@ def check_windows(
     subject: np.ndarray | None = None,
     split: np.ndarray | None = None,
     activity: np.ndarray | None = None,
+    both_splits: bool = True,
 ) -> None:
-    """Raise :class:`UserError` naming ``where`` for every inconsistency design.md forbids."""
+    """Raise :class:`UserError` naming ``where`` for every inconsistency design.md forbids
+    (``both_splits``: a given split must hold "train" and "test" windows, as training needs)."""
     if X.ndim != 3:
         raise UserError(where, f"X must be 3-D (N, T, C) time-major, got shape {tuple(X.shape)}")
     n, t, c = X.shape
@@ -182,7 +230,7 @@ def check_windows(
         unknown = set(map(str, np.unique(split))) - SPLIT_VALUES
         if unknown:
             raise UserError(where, f"split holds unknown values {sorted(unknown)} (allowed: train, val, test)")
-        if not (np.asarray(split) == "train").any() or not (np.asarray(split) == "test").any():
+        if both_splits and (not (np.asarray(split) == "train").any() or not (np.asarray(split) == "test").any()):
             raise UserError(where, "split must contain both 'train' and 'test' windows")
     if activity is not None:
         check_activity(where, activity, n, t, len(labels))

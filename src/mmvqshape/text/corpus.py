@@ -41,7 +41,8 @@ from typing import Any
 from ..errors import UserError
 
 VIEWS = ("armleg", "arm", "leg", "text")
-SHIPPED = ("basicmotions", "geneactiv14", "hapt", "basicmotions_unsplit", "geneactiv14_unsplit", "hapt_unsplit")
+SHIPPED = ("basicmotions", "geneactiv14", "hapt", "basicmotions_unsplit", "geneactiv14_unsplit", "hapt_unsplit",
+           "shoulder-watch", "hapt_observable")
 _RESERVED_TOP = ("label_text", "meta")
 _PART_KEYS = ("arm", "leg", "text")
 
@@ -141,7 +142,8 @@ class Corpus:
 
 
 def shipped_corpus_path(name: str) -> Path:
-    """Path of a corpus shipped with the package (``basicmotions``, ``geneactiv14``, ``*_unsplit``)."""
+    """Path of a corpus shipped with the package (``basicmotions``, ``geneactiv14``, ``*_unsplit``,
+    ``shoulder-watch``, ``hapt_observable``)."""
     if name not in SHIPPED:
         raise UserError(name, f"is not a shipped corpus (known: {', '.join(SHIPPED)})")
     return Path(__file__).resolve().parent.parent / "corpora" / f"{name}.json"

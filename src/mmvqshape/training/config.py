@@ -24,6 +24,8 @@ PROBES = ("token", "histogram")
 PROTOCOLS = ("refit", "holdout")  # training/refit.py
 DATA_CHANNELS = ("acc", "gyro", "all")
 NORMALIZE = ("train", "window", "none")
+#: Flags that set a key of the model's own config (``model`` in config.yaml).
+MODEL_FLAGS = ("objective", "channels", "preset", "architecture")
 
 
 @dataclass
@@ -104,6 +106,8 @@ class TrainConfig:
             raise UserError("--init", "pre-trained VQShape weights need --model vqshape or mmvqshape")
         if self.model_name == "mmvqshape" and not self.corpus:
             raise UserError("--corpus", "mmvqshape needs a sub-action corpus or embedding folder")
+        if "architecture" in self.model and self.model_name != "mmvqshape":
+            raise UserError("--architecture", "chooses mmvqshape's architecture (bag | plan); pass --model mmvqshape")
         if self.holdout_labels and self.model_name != "mmvqshape":
             raise UserError("--holdout-labels", "the zero-shot protocol needs --model mmvqshape")
         for name in ("max_epochs", "batch_size", "length", "num_nodes"):
@@ -190,12 +194,12 @@ def resolve_precision(precision: str, accelerator: str) -> str:
 def load_config(config_path: str | Path | None, overrides: dict[str, Any]) -> TrainConfig:
     """Defaults < the YAML file < ``overrides`` (flags; ``None`` means not given).
 
-    Flags that belong to the model (``objective``, ``channels``, ``preset``) go under ``model``.
+    Flags that belong to the model (:data:`MODEL_FLAGS`) go under ``model``.
     """
     base = load_yaml(config_path) if config_path else {}
     flags = dict(overrides)
-    model_flags = {k: flags.pop(k) for k in ("objective", "channels", "preset") if k in flags and flags[k] is not None}
-    for k in ("objective", "channels", "preset"):
+    model_flags = {k: flags.pop(k) for k in MODEL_FLAGS if k in flags and flags[k] is not None}
+    for k in MODEL_FLAGS:
         flags.pop(k, None)
     if model_flags:
         flags["model"] = model_flags

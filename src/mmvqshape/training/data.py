@@ -92,7 +92,7 @@ class SignalDataset(Dataset):
             self.scale = (torch.tensor(scale["mean"], dtype=torch.float32)[:, None], torch.tensor(scale["std"], dtype=torch.float32)[:, None])
         self.text = text
         self.text_present = text_present
-        self.frozen_features: torch.Tensor | None = None  # (N, ...) per item, from a task's frozen parts
+        self.frozen_features: torch.Tensor | dict[str, torch.Tensor] | None = None  # (N, ...) per item (or per key), from a task's frozen parts
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -126,7 +126,9 @@ class SignalDataset(Dataset):
         item = self.base[i]
         if self.scale is not None:
             item["signal"] = (item["signal"] - self.scale[0]) / self.scale[1]
-        if self.frozen_features is not None:
+        if isinstance(self.frozen_features, dict):  # several tensors per window (e.g. bags and tokens)
+            item["frozen_features"] = {key: value[i] for key, value in self.frozen_features.items()}
+        elif self.frozen_features is not None:
             item["frozen_features"] = self.frozen_features[i]
         if self.text is not None:
             label = int(item["label"])
@@ -268,8 +270,9 @@ class WindowDataModule(pl.LightningDataModule):
 
     def cache_frozen_features(self, compute) -> bool:
         """Compute once what a task's frozen parts make of every training and validation window
-        (``compute``: signals (M, C, T) -> (M, ...) or None, e.g. ``task.frozen_features``) and
-        hand it to their items as ``frozen_features``. False when the task has nothing frozen."""
+        (``compute``: signals (M, C, T) -> (M, ...), a dict of such tensors, or None, e.g.
+        ``task.frozen_features``) and hand it to their items as ``frozen_features`` (a dict of
+        the window's rows for a dict). False when the task has nothing frozen."""
         for dataset in (self.train_set, self.val_set):
             if len(dataset) == 0:
                 continue
@@ -279,7 +282,8 @@ class WindowDataModule(pl.LightningDataModule):
                 if part is None:  # trained end to end: nothing to cache
                     return False
                 parts.append(part)
-            dataset.frozen_features = torch.cat(parts)
+            dataset.frozen_features = ({key: torch.cat([p[key] for p in parts]) for key in parts[0]}
+                                       if isinstance(parts[0], dict) else torch.cat(parts))
         return True
 
     def train_signals(self, max_windows: int = 4096) -> torch.Tensor:

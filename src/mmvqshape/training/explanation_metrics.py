@@ -2,10 +2,13 @@
 and specific?
 
 Inputs are plain arrays: ``chosen`` (N, K) indices of the sentences chosen for each test window
-(-1 = an empty slot), ``owner`` (M,) the label each sentence belongs to, ``y_true`` (N,).
+(-1 = an empty slot), ``owner`` (M,) the label each sentence belongs to, ``y_true`` (N,) and,
+optionally, ``candidates`` (M,) bool: the sentences the model can choose at all (a held-out
+label's sentences, or those of a label the model has no class for, are not; default: every one).
 
 * ``precision`` — share of chosen sentences that belong to the window's true label
-  (``precision_chance``: the share expected when sentences are picked at random);
+  (``precision_chance``: its expected value when the model picks uniformly among its
+  candidates, the mean over windows of the share of candidates written for the window's label);
 * ``diversity`` — distinct sentences per window / K, averaged over windows;
 * ``repeat_rate`` — share of windows with a sentence chosen more than once;
 * ``specificity`` — 1 − mean Jaccard similarity of the chosen sets of two windows of the same
@@ -34,10 +37,17 @@ def precision(chosen: np.ndarray, owner: np.ndarray, y_true: np.ndarray) -> floa
     return float(hits.sum() / max(valid.sum(), 1))
 
 
-def precision_chance(owner: np.ndarray, y_true: np.ndarray) -> float:
-    """Expected precision of sentences drawn uniformly from the candidate sentences."""
-    counts = np.bincount(np.asarray(owner), minlength=int(np.max(y_true)) + 1)
-    return float((counts[np.asarray(y_true)] / len(owner)).mean())
+def precision_chance(owner: np.ndarray, y_true: np.ndarray, candidates: np.ndarray | None = None) -> float:
+    """Expected precision of sentences drawn uniformly from the ``candidates`` (M,) bool (the
+    sentences the model can choose; default every sentence): per window, the share of the
+    candidates owned by its true label, averaged over windows."""
+    owner, y_true = np.asarray(owner), np.asarray(y_true)
+    mask = np.ones(len(owner), dtype=bool) if candidates is None else np.asarray(candidates, dtype=bool)
+    if mask.shape != owner.shape:
+        raise ValueError(f"candidates has {mask.shape} entries for {owner.shape} sentences")
+    if not mask.any() or len(y_true) == 0:
+        return float("nan")
+    return float((owner[mask][None, :] == y_true[:, None]).mean())
 
 
 def specificity(chosen: np.ndarray, y_true: np.ndarray, max_pairs: int = 2000, seed: int = 0) -> float:
@@ -85,8 +95,10 @@ def faithfulness(chosen: np.ndarray, match: np.ndarray, owner: np.ndarray,
 
 
 def explanation_metrics(chosen: np.ndarray, owner: np.ndarray, y_true: np.ndarray, *, match: np.ndarray | None = None,
-                        class_scores: Callable[[np.ndarray], np.ndarray] | None = None, seed: int = 0) -> dict[str, Any]:
-    """Every key of the module docstring (faithfulness only when ``match`` and ``class_scores`` are given)."""
+                        class_scores: Callable[[np.ndarray], np.ndarray] | None = None, seed: int = 0,
+                        candidates: np.ndarray | None = None) -> dict[str, Any]:
+    """Every key of the module docstring (faithfulness only when ``match`` and ``class_scores``
+    are given; ``precision_chance`` over ``candidates``, default every sentence)."""
     chosen = np.asarray(chosen)
     k = chosen.shape[1]
     sets = _sets(chosen)
@@ -94,7 +106,7 @@ def explanation_metrics(chosen: np.ndarray, owner: np.ndarray, y_true: np.ndarra
     filled = (chosen >= 0).sum(1)
     out: dict[str, Any] = {
         "precision": precision(chosen, owner, y_true),
-        "precision_chance": precision_chance(owner, y_true),
+        "precision_chance": precision_chance(owner, y_true, candidates),
         "diversity": float((distinct / k).mean()),
         "repeat_rate": float((distinct < filled).mean()),
         "specificity": specificity(chosen, y_true, seed=seed),

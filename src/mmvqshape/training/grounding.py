@@ -19,11 +19,22 @@ Definitions (a placement's *labelled* samples are those of its span with activit
   the sentences' spans whose true activity is the sentence's label, each sentence counting in
   proportion to its (weighted) labelled length; samples with -1 count in neither.
   ``None`` when no placement covers a labelled sample.
+- **coverage**: per activity present in a window (a label holding ``min_samples`` samples or
+  more), the share of its samples that lie inside the union of the spans of the sentences
+  written for it (placements of that label; weights play no part). ``coverage`` is the mean over
+  every (window, activity present) pair, ``coverage_per_activity`` that mean per label (named
+  when ``labels`` are given); ``None`` without any activity present.
 - **both_located**: over the *two-activity* windows (whose two most frequent labels each hold
   at least ``min_samples`` samples), the share where each of those two activities is located:
   its sentences together have more than half of their labelled samples on its own samples
-  (``Σ right / Σ labelled > 0.5`` over that label's placements). An activity without any
-  placement is not located. ``None`` without two-activity windows.
+  (``Σ right / Σ labelled > 0.5`` over that label's placements) **and** cover at least half
+  of its samples (coverage >= 0.5). An activity without any placement is not located.
+  ``None`` without two-activity windows.
+- **both_placed**: the same share with the placement rule alone (no coverage): what
+  ``both_located`` meant before coverage was counted; one short right span "places" an
+  activity that fills the window.
+- **unlabelled_samples**: the samples with activity -1 (transitions, unlabelled) in the
+  windows scored, which count in no measure; **n_samples** all their samples.
 - **n_windows**: the number of windows scored.
 
 :func:`sample_accuracy` scores per-sample labels (a sliding classifier's) against ``activity``.
@@ -31,7 +42,7 @@ Definitions (a placement's *labelled* samples are those of its span with activit
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -80,32 +91,64 @@ def _checked_weights(placements, weights, i: int) -> list[float]:
     return row
 
 
+def activity_coverage(placements: Sequence[Placement], activity: np.ndarray, min_samples: int = 1) -> dict[int, float]:
+    """Label → share of its samples in ``activity`` (T,) inside the union of the spans of the
+    ``placements`` of that label, for every label holding ``min_samples`` samples or more."""
+    present, counts = np.unique(activity[activity >= 0], return_counts=True)
+    coverage = {}
+    for label, count in zip(present.tolist(), counts.tolist()):
+        if count < max(min_samples, 1):
+            continue
+        covered = np.zeros(len(activity), dtype=bool)
+        for placed_label, start, end in placements:
+            if int(placed_label) == label:
+                covered[max(int(start), 0) : max(min(int(end), len(activity)), 0)] = True
+        coverage[label] = float(np.count_nonzero(covered & (activity == label)) / count)
+    return coverage
+
+
 def grounding_metrics(
     placements: Sequence[Sequence[Placement]],
     activity: np.ndarray | Sequence[np.ndarray],
     weights: Sequence[Sequence[float]] | None = None,
     min_samples: int = 1,
-) -> dict[str, float | int | None]:
-    """``{precision, both_located, n_windows}`` of sentences placed in N windows (module doc)."""
+    labels: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """``{precision, coverage, coverage_per_activity, both_located, both_placed,
+    unlabelled_samples, n_samples, n_windows}`` of sentences placed in N windows (module doc)."""
     if len(placements) != len(activity):
         raise ValueError(f"{len(placements)} windows of placements but {len(activity)} activity rows")
     if weights is not None and len(weights) != len(placements):
         raise ValueError(f"{len(weights)} windows of weights but {len(placements)} of placements")
     total = np.zeros(2)  # weighted right, weighted labelled over every placement
-    located, two_activity = 0, 0
+    located, placed_right, two_activity, unlabelled, n_samples = 0, 0, 0, 0, 0
+    coverages: dict[int, list[float]] = {}
     for i, (placed, row) in enumerate(zip(placements, activity)):
         row = np.asarray(row)
+        unlabelled, n_samples = unlabelled + int(np.count_nonzero(row < 0)), n_samples + len(row)
         sums = window_sums(placed, _checked_weights(placed, weights, i), row)
         for label_sums in sums.values():
             total += label_sums
+        coverage = activity_coverage(placed, row, min_samples)
+        for label, value in coverage.items():
+            coverages.setdefault(label, []).append(value)
         pair = main_activities(row, min_samples)
         if pair is None:
             continue
         two_activity += 1
-        located += all(label in sums and sums[label][0] > 0.5 * sums[label][1] for label in pair)
+        placed_pair = all(label in sums and sums[label][0] > 0.5 * sums[label][1] for label in pair)
+        placed_right += placed_pair
+        located += placed_pair and all(coverage.get(label, 0.0) >= 0.5 for label in pair)
+    every = [value for values in coverages.values() for value in values]
+    name = (lambda k: str(labels[k])) if labels is not None else str
     return {
         "precision": float(total[0] / total[1]) if total[1] > 0 else None,
+        "coverage": float(np.mean(every)) if every else None,
+        "coverage_per_activity": {name(k): float(np.mean(coverages[k])) for k in sorted(coverages)},
         "both_located": located / two_activity if two_activity else None,
+        "both_placed": placed_right / two_activity if two_activity else None,
+        "unlabelled_samples": unlabelled,
+        "n_samples": n_samples,
         "n_windows": int(len(placements)),
     }
 

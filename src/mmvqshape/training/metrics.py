@@ -51,6 +51,19 @@ def nearest_label(pred_embedding: np.ndarray, label_vectors: np.ndarray) -> np.n
     return (a @ b.T).argmax(-1)
 
 
+def label_reconstruction(pred_embedding: np.ndarray, label_vectors: np.ndarray, y_true: np.ndarray) -> dict[str, Any]:
+    """How well a model's predicted label embedding (N, D) reconstructs the window's own label's
+    (``label_vectors`` (L, D), ``y_true`` (N,)): ``mean_cosine`` to it, and ``nearest_share``, the
+    share of windows whose prediction is nearer (cosine) their own label than any other of the L."""
+    y_true = np.asarray(y_true)
+    a = pred_embedding / (np.linalg.norm(pred_embedding, axis=-1, keepdims=True) + 1e-12)
+    b = label_vectors / (np.linalg.norm(label_vectors, axis=-1, keepdims=True) + 1e-12)
+    cosine = a @ b.T  # (N, L)
+    return {"mean_cosine": float(cosine[np.arange(len(y_true)), y_true].mean()) if len(y_true) else float("nan"),
+            "nearest_share": float((cosine.argmax(-1) == y_true).mean()) if len(y_true) else float("nan"),
+            "n_windows": int(len(y_true))}
+
+
 def zero_shot_metrics(
     pred_embedding: np.ndarray, label_vectors: np.ndarray, y_true: np.ndarray, labels: Sequence[str], holdout: Sequence[str]
 ) -> dict[str, Any]:

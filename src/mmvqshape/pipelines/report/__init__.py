@@ -37,7 +37,8 @@ __all__ = ["build_report", "read_part"]
 
 #: Data sources in words (the part of a DATA name before its options).
 DATA_WORDS = {"basicmotions": "BasicMotions", "hapt": "UCI HAPT", "hapt-transitions": "UCI HAPT with transitions",
-              "hapt-boundary": "UCI HAPT two-activity windows", "hapt-splice": "UCI HAPT spliced two-activity windows"}
+              "hapt-boundary": "UCI HAPT two-activity windows", "hapt-splice": "UCI HAPT spliced two-activity windows",
+              "shoulder-watch": "Shoulder-watch"}
 
 
 def _data_name(root: Path) -> str:

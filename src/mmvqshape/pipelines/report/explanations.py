@@ -10,6 +10,7 @@ from .facts import (
     explanation_columns,
     explanations_in_label_order,
     prediction_verdict,
+    timeline_extent,
     timeline_spans,
 )
 from .folder import Explanation, bench_explanation, scalar
@@ -20,13 +21,14 @@ from .timeline import timeline_png
 #: Plain words for the explanation metrics (metrics.json ``explanation``).
 EXPLANATION_WORDS = {
     "precision": "share of chosen sentences that belong to the window's true activity",
+    "precision_chance": "the precision of a uniform choice among the sentences this column's chooser can choose",
     "diversity": "distinct sentences per window ÷ sentence slots",
     "repeat_rate": "share of slots that repeat a sentence already chosen for the same window",
     "specificity": "how much windows of one activity differ in the sentences they get",
     "faithfulness": "drop in the predicted class's score when a chosen sentence is swapped for a random one",
 }
 #: Keys of an explanation entry that are not measures of their own row.
-NOT_MEASURES = ("precision_chance", "faithfulness_random")
+NOT_MEASURES = ("faithfulness_random",)
 #: Explained windows shown open; the rest of one-per-activity (HAPT has six) are folded.
 OPEN_EXPLANATIONS = 4
 
@@ -50,15 +52,12 @@ def explanation_metrics(part: Part) -> str:
         return ""
     rows = [[k.replace("_", " "), EXPLANATION_WORDS.get(k, ""), *[scalar(c.values.get(k)) for c in columns]]
             for k in _measure_keys(columns)]
-    chance = next((scalar(c.values.get("precision_chance")) for c in columns
-                   if scalar(c.values.get("precision_chance")) is not None), None)
-    note = f" Precision by chance: {chance:.2f}." if chance is not None else ""
     raw = f" Raw: {part.link(bench[1], bench[1].name)}." if bench else ""
     who = ("" if all(c.scorer.is_model for c in columns) else
            " The sentence reader is a baseline: a ridge map from the signal's summary features to sentences, which never "
            "sees the model; its numbers sit in columns of their own.")
     return (f"<p>How good the chosen sentences are, over every test window; each column is what computed its numbers."
-            f"{who}{note}{raw}</p>"
+            f"{who} Each column's precision by chance is its own: its chooser's candidate sentences differ.{raw}</p>"
             + table(["measure", "what it measures", *[c.scorer.name for c in columns]], rows,
                     numeric=[False, False] + [True] * len(columns), text_columns=[1], dense=True))
 
@@ -82,8 +81,7 @@ def _timeline(e: Explanation, part: Part) -> str:
     spans = timeline_spans(e.data)
     if not spans:
         return ""
-    length = e.data.get("length")
-    png = timeline_png(spans, length if isinstance(length, int) else None, part.colors)
+    png = timeline_png(spans, timeline_extent(e.data, spans), part.colors)
     return figure(png, "Where in the window each chosen sentence sits (samples, as loaded), numbered as in the list "
                        "below and coloured by the activity it was written for.",
                   alt=f"Timeline of the sub-actions chosen for test window {e.index}")

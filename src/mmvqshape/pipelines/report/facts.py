@@ -82,8 +82,9 @@ class Measured:
 def _reader_columns(reader: dict, name: str) -> list[Measured]:
     columns = [Measured(Scorer(name), reader)]
     control = reader.get("shuffled_control")
-    if isinstance(control, dict):
-        columns.append(Measured(Scorer(f"{name}, corpus shuffled across labels (control)"), control))
+    if isinstance(control, dict):  # the control chooses among as many sentences: the reader's chance
+        values = {"precision_chance": reader.get("precision_chance"), **control} if "precision_chance" in reader else control
+        columns.append(Measured(Scorer(f"{name}, corpus shuffled across labels (control)"), values))
     return columns
 
 
@@ -373,6 +374,14 @@ class TimelineSpan:
     source_label: str
     start: float
     end: float
+
+
+def timeline_extent(explanation: dict, spans: list[TimelineSpan]) -> float:
+    """The timeline's axis end: the window's samples as loaded (``loaded_length``), the unit its
+    spans are in; never the model's resampled ``length``. An older file without it: the last
+    span's end."""
+    loaded = scalar(explanation.get("loaded_length"))
+    return float(loaded) if loaded is not None and loaded > 0 else max((span.end for span in spans), default=1.0)
 
 
 def timeline_spans(explanation: dict) -> list[TimelineSpan]:

@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from ...errors import UserError
+
 #: Folders never read: weights, logs, temporary outputs.
 SKIPPED = {"checkpoints", "logs", "__pycache__"}
 
@@ -58,12 +60,18 @@ def model_words(key: str, model: str | None = None) -> tuple[str, str]:
     return name, description
 
 
-def read_json(path: Path) -> Any:
-    """The file's JSON, or None when it is missing or not valid JSON (the report leaves it out)."""
+def parsed_json(path: Path) -> Any:
+    """The JSON of a file the report reads (a run's ``metrics.json``, a bench's summary ...): a
+    damaged one (truncated, not JSON) is a :class:`UserError` naming it with its parse error,
+    never a file silently left out; None when it cannot be opened."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return None
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise UserError(path, f"is not valid JSON ({err}); the report reads it, so repair or remove it") from None
 
 
 def read_yaml(path: Path) -> dict:
@@ -190,7 +198,7 @@ def read_document(path: Path) -> Document:
     expected = documented_kind(path) if path.is_file() else None
     if expected is None and opening_kind(path) not in READ_KINDS:
         return Document(path, None)
-    data = read_json(path)
+    data = parsed_json(path)
     recorded = data.get("kind") if isinstance(data, dict) else None
     kind = recorded if isinstance(recorded, str) else expected
     if kind not in READ_KINDS or data is None:

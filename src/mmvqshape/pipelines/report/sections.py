@@ -3,7 +3,8 @@ folder holds:
 
 1. headline (:mod:`.headline`, with :mod:`.zero_shot_view`): which model won, what the model
    explains, zero-shot results; then a ``bench ablation`` folder's table (:mod:`.ablation_view`);
-2. explanations of test windows (:mod:`.explanations`, :mod:`.timeline`);
+2. explanations of test windows (:mod:`.explanations`, :mod:`.timeline`), then grounding on
+   windows of two activities (:mod:`.grounding_view`);
 3. the shapes (:mod:`.shapes`);
 4. the sub-action text (:mod:`.text_view`);
 5. data and method (:mod:`.data_method`);
@@ -20,6 +21,7 @@ import re
 from .ablation_view import ablation
 from .data_method import data_and_method
 from .explanations import explanations
+from .grounding_view import grounding
 from .headline import headline
 from .html import esc, section
 from .part import Part
@@ -35,6 +37,8 @@ BUILDERS = [
                            "and read the default's rule under the table: it was decided on validation subjects."),
     ("explanations", explanations, "For each window, check the chosen sentences against the signal: do the shapes sit on "
                                    "the motion, and do the sentences describe this activity rather than another?"),
+    ("grounding", grounding, "Where the sentences sit in time: check each activity is covered by its own sentences, "
+                             "not merely touched by one short right span."),
     ("shapes", shapes, "An explanation is only as good as the shapes under it: look at whether the reconstruction follows "
                        "the signal and how many codes are in use."),
     ("text", text, "The sentences are the model's vocabulary for explanations. Look for each activity's sentences forming "

@@ -23,9 +23,10 @@ def _short(sentence: str) -> str:
     return sentence if len(sentence) <= SHORT_SENTENCE else sentence[: SHORT_SENTENCE - 1].rstrip() + "…"
 
 
-def timeline_png(spans: list[TimelineSpan], length: int | None, colors: dict[str, str]) -> bytes:
+def timeline_png(spans: list[TimelineSpan], length: float, colors: dict[str, str]) -> bytes:
     """PNG bytes: one row per chosen sentence (numbered as in the page's list), its bar from
-    ``start`` to ``end`` samples, coloured by its source label."""
+    ``start`` to ``end`` samples, coloured by its source label, on an axis from 0 to ``length``
+    samples of the window as loaded (:func:`~.facts.timeline_extent`)."""
     figure = Figure(figsize=(8, 0.9 + 0.32 * len(spans)), dpi=110, layout="constrained")
     axes = figure.add_subplot()
     for row, span in enumerate(spans):
@@ -33,8 +34,8 @@ def timeline_png(spans: list[TimelineSpan], length: int | None, colors: dict[str
                   color=colors.get(span.source_label, REFERENCE_COLOR))
     axes.set_yticks(range(len(spans)), [f"{row + 1}. {_short(span.sentence)}" for row, span in enumerate(spans)], fontsize=8)
     axes.invert_yaxis()  # sentence 1 on top, as in the list
-    axes.set_xlim(0, length if length else max(span.end for span in spans))
-    axes.set_xlabel("sample of the window")
+    axes.set_xlim(0, length)
+    axes.set_xlabel("sample of the window as loaded")
     sources = list(dict.fromkeys(span.source_label for span in spans))
     axes.legend(handles=[Patch(color=colors.get(s, REFERENCE_COLOR), label=s or "unknown") for s in sources],
                 title="written for", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
