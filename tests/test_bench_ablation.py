@@ -51,6 +51,7 @@ def test_bench_ablation_on_a_hapt_slice_writes_its_table_and_the_report_shows_it
     assert document["kind"] == "bench_ablation" and document["setup"]["rows"] == rows
     assert (out / "ablation.csv").read_text().count("\n") == 5
     assert not list(out.rglob("*.ckpt"))  # weights are not kept
+    assert json.loads((out / "runs" / "bag-seed1" / "ablation_row.json").read_text())["row"] == "bag"
     assert main(["report", str(out), "--out", str(tmp_path / "page.html")]) == 0
     page = (tmp_path / "page.html").read_text()
     assert "Part by part: the ablation table" in page and "bag-warm" in page

@@ -14,7 +14,8 @@ model's own explanation on test windows (precision, diversity, repeat rate, spec
 ``zero_shot_folds`` > 0) and training seconds. Nothing is selected on test windows.
 
 Outputs: ``ablation.md`` (the table, the rule and the row it picks), ``ablation.csv`` (one row
-per run) and ``ablation.json`` (kind ``bench_ablation``: setup, per-run rows, summary, choice).
+per run) and ``ablation.json`` (kind ``bench_ablation``: setup, per-run rows, summary, choice);
+each run folder keeps its own ``ablation_row.json`` as soon as it is measured.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_dir
+from ..atomic import atomic_dir, write_json
 from ..errors import UserError
 from ..training.config import PROTOCOLS, merge_config
 from .bench_accuracy import CORPUS_FOR, source_of
@@ -143,6 +144,7 @@ def _run_row(name: str, seed: int, spec: dict[str, Any], run: Path, grounding_da
                 row[f"grounding.{key}"] = float(grounding[key])
     for folder in (run / "checkpoints", run / "selection" / "checkpoints"):
         shutil.rmtree(folder, ignore_errors=True)
+    write_json(run / "ablation_row.json", {"kind": "ablation_row", **row})  # each row kept as soon as it is measured
     return row
 
 
