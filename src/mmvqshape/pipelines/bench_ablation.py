@@ -138,7 +138,10 @@ def _run_row(name: str, seed: int, spec: dict[str, Any], run: Path, grounding_da
     for key in EXPLANATION_KEYS:
         row[f"explanation.{key}"] = explanation.get(key)
     if grounding_data:
-        grounding = measure_sentences(run, data=grounding_data, split="test").get("grounding") or {}
+        try:
+            grounding = measure_sentences(run, data=grounding_data, split="test").get("grounding") or {}
+        except KeyError:  # a row that places no sentences (no text side) has nothing to ground: its cells stay empty
+            grounding = {}
         for key in GROUNDING_KEYS:
             if isinstance(grounding.get(key), (int, float)):
                 row[f"grounding.{key}"] = float(grounding[key])
