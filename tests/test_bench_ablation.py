@@ -56,3 +56,19 @@ def test_bench_ablation_on_a_hapt_slice_writes_its_table_and_the_report_shows_it
     page = (tmp_path / "page.html").read_text()
     assert "Part by part: the ablation table" in page and "bag-warm" in page
     assert "Protocol refit: every model fitted on the same" in page  # the runs' own protocol under the model table
+
+
+def test_a_row_without_sentences_leaves_its_grounding_empty(tmp_path, monkeypatch):
+    import mmvqshape.pipelines.bench_ablation as bench
+
+    metrics = {"accuracy": 0.9, "macro_f1": 0.8, "protocol": "refit", "selection": {"val_accuracy": 0.85}}
+    monkeypatch.setattr(bench, "train", lambda cfg, run: {"metrics": metrics})
+
+    def no_sentences(run, data, split):
+        raise KeyError("action_idx")  # what a model without a text side gives measure_sentences
+
+    monkeypatch.setattr(bench, "measure_sentences", no_sentences)
+    row = bench._run_row("plan-no-text", 0, {"model_name": "mmvqshape", "data": "hapt", "corpus": "hapt"}, tmp_path / "r",
+                         "hapt-boundary")
+    assert row["val_accuracy"] == 0.85 and row["accuracy"] == 0.9 and not any(k.startswith("grounding.") for k in row)
+    assert json.loads((tmp_path / "r" / "ablation_row.json").read_text())["row"] == "plan-no-text"
