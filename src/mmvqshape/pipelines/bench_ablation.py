@@ -208,7 +208,8 @@ def ablation_markdown(summary: list[dict[str, Any]], setup: dict[str, Any], choi
     shown = [(k, h) for k, h in COLUMNS if any(e.get(k) for e in summary)]
     lines = [f"Data: {setup['data']} (corpus {setup['corpus']}, channels {setup['channels']}); {setup['seeds']} seed(s); "
              f"protocol {setup['protocol']}; budget: {setup['budget']}; grounding on {setup['grounding_data'] or 'nothing'} "
-             f"test windows; zero-shot: {setup['zero_shot_folds'] or 'off'} two-unseen fold(s), one seed, mean ± std over folds. "
+             f"test windows; zero-shot: " + (f"{setup['zero_shot_folds']} two-unseen folds, one seed, mean ± std over folds. "
+                                              if setup["zero_shot_folds"] else "off. ") +
              f"Wall time {setup['wall_seconds'] / 60:.1f} min on {setup['cpu_count']} CPU cores (load average "
              f"{setup['load_average_end']} when it ended).", "",
              "| row | " + " | ".join(h for _, h in shown) + " |", "|---|" + "---|" * len(shown)]
