@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -169,3 +170,19 @@ def test_bench_accuracy_trains_every_model_on_the_same_split_with_the_data_budge
     assert seen[0][1:3] == (3, 8)  # a heads-only model takes the flag, not the source's end-to-end budget
     assert seen[0][3] == "hapt"
     assert seen[0][4] == seen[1][4] == seen[2][4] and seen[0][5] == seen[2][5]
+
+
+def test_bench_accuracy_states_its_protocol_and_fits_baselines_on_the_same_windows(tmp_path):
+    fitted = {}
+    for protocol in ("refit", "holdout"):
+        result = run_bench_accuracy(seeds=1, models="summary-lr", zero_shot=False, protocol=protocol, out=tmp_path / protocol)
+        row = result["rows"][0]
+        assert row["protocol"] == protocol and result["setup"]["protocol"] == protocol
+        assert result["setup"]["fitted_windows"] == {"all": row["n_fitted"]}
+        fitted[protocol] = row["n_fitted"]
+        assert f"Protocol {protocol}: every model fitted on the same {row['n_fitted']} " in result["markdown"]
+        summary = json.loads((tmp_path / protocol / "summary.json").read_text())
+        assert summary["setup"]["protocol"] == protocol
+        assert (tmp_path / protocol / "accuracy.csv").read_text().splitlines()[1].split(",")[3] == protocol
+    windows = load_windows("basicmotions")
+    assert fitted["refit"] == len(windows.indices("train")) + len(windows.indices("val")) > fitted["holdout"]

@@ -27,7 +27,7 @@ def run(tmp_path_factory):
     np.savez(data, **arrays)
     (root / "vq.yaml").write_text(TINY)
     assert main(["train", "--model", "vqshape", "--data", str(data), "--config", str(root / "vq.yaml"),
-                 "--out", str(root / "vq"), "--max-epochs", "1", *ts.TINY_FLAGS]) == 0
+                 "--out", str(root / "vq"), "--max-epochs", "1", "--protocol", "holdout", *ts.TINY_FLAGS]) == 0
     return root, data
 
 

@@ -82,7 +82,7 @@ def test_text_table_ragged_masks_and_missing_labels(tmp_path):
 # ---------------------------------------------------------------------------- end to end
 def test_train_writes_run_folder_and_evaluate_reproduces_it(tiny, tmp_path):
     run = tmp_path / "run"
-    assert _train(tiny, run) == 0
+    assert _train(tiny, run, "--protocol", "holdout") == 0
     for name in ("config.yaml", "metrics.json", "predictions.csv", "checkpoints/last.ckpt", "checkpoints/best.ckpt", "logs/csv/metrics.csv"):
         assert (run / name).is_file(), name
     assert list((run / "logs" / "tensorboard").glob("events.*"))
@@ -91,6 +91,7 @@ def test_train_writes_run_folder_and_evaluate_reproduces_it(tiny, tmp_path):
     for key in ("accuracy", "macro_f1", "per_class", "confusion", "n_test", "split", "model", "seed", "perplexity", "dead_codes"):
         assert key in metrics
     assert metrics["n_test"] == 12 and metrics["split"]["sizes"]["test"] == 12 and metrics["checkpoint"] == "best.ckpt"
+    assert metrics["protocol"] == "holdout" and not (run / "selection").exists()
     assert metrics["codebooks"]["shape"]["num_codes"] == 8
     header = (run / "predictions.csv").read_text().splitlines()[0]
     assert header == "index,true,pred,p_sit,p_walk,p_run"
@@ -99,6 +100,60 @@ def test_train_writes_run_folder_and_evaluate_reproduces_it(tiny, tmp_path):
     assert ((run / "metrics.json").read_text(), (run / "predictions.csv").read_text()) == before
     for png in ("confusion.png", "code_usage.png", "reconstruction.png"):
         assert (run / "figures" / png).stat().st_size > 1000
+
+
+def test_refit_chooses_epochs_on_validation_then_fits_train_plus_val(tiny, tmp_path):
+    run = tmp_path / "run"
+    assert _train(tiny, run, "--max-epochs", "3") == 0  # refit is the default protocol
+    assert read_run_config(run / "config.yaml").protocol == "refit"
+    chosen = json.loads((run / "selection.json").read_text())["selection"]
+    assert (run / "selection" / "checkpoints" / "best.ckpt").is_file()
+    assert torch.load(run / "selection" / "checkpoints" / "best.ckpt", weights_only=True)["epoch"] == chosen["best_epoch"]
+    assert len(chosen["history"]) == 3 and chosen["epochs"] == chosen["best_epoch"] + 1 and chosen["val_accuracy"] is not None
+    assert not (run / "checkpoints" / "best.ckpt").exists()  # the refit's final weights are what evaluate/explain load
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == chosen["epochs"] - 1
+    metrics = json.loads((run / "metrics.json").read_text())
+    sizes = metrics["split"]["sizes"]
+    assert metrics["protocol"] == "refit" and sizes["val"] == 0 and sizes["test"] == 12
+    assert metrics["checkpoint"] == "last.ckpt" and metrics["selection"]["epochs"] == chosen["epochs"]
+    assert json.loads((run / "timing.json").read_text())["epochs"]["refit"] == chosen["epochs"]
+    before = (run / "metrics.json").read_text()
+    assert main(["evaluate", str(run)]) == 0  # the same windows (validation merged) and the same selection record
+    assert (run / "metrics.json").read_text() == before
+    again = tmp_path / "again"
+    assert _train(tiny, again, "--max-epochs", "3") == 0
+    assert (again / "metrics.json").read_text() == before  # same seed, same numbers
+    assert _train(tiny, again, "--max-epochs", "3", "--resume") == 0  # a finished refit resumes to the same numbers
+    assert (again / "metrics.json").read_text() == before
+
+
+def test_baselines_fit_train_plus_val_under_refit(tmp_path):
+    data = ts.write_windows(tmp_path / "w.npz")
+    sizes = {}
+    for protocol in ("refit", "holdout"):
+        run = tmp_path / protocol
+        assert main(["train", "--model", "summary-lr", "--data", str(data), "--out", str(run), "--length", "64",
+                     "--protocol", protocol]) == 0
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["protocol"] == protocol
+        sizes[protocol] = metrics["split"]["sizes"]
+    assert sizes["refit"]["train"] == sizes["holdout"]["train"] + sizes["holdout"]["val"] and sizes["refit"]["val"] == 0
+
+
+def test_hydra_baseline_trains_and_scores(tmp_path):
+    data = ts.write_windows(tmp_path / "w.npz")
+    run = tmp_path / "hydra"
+    cfg = tmp_path / "h.yaml"
+    cfg.write_text("model: {n_kernels: 4, n_groups: 8}\n")
+    threads = torch.get_num_threads()
+    assert main(["train", "--model", "hydra", "--data", str(data), "--out", str(run), "--config", str(cfg), "--length", "64"]) == 0
+    assert torch.get_num_threads() == threads  # aeon's Hydra leaves the process' torch threads alone
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["model"] == "hydra" and metrics["n_test"] == 12 and metrics["accuracy"] > 0.5
+    assert read_run_config(run / "config.yaml").model["n_groups"] == 8
+    first = (run / "predictions.csv").read_text()
+    assert main(["evaluate", str(run)]) == 0
+    assert (run / "predictions.csv").read_text() == first
 
 
 def test_pretrain_with_histogram_probe_selects_c_on_validation(tiny, tmp_path):
@@ -192,7 +247,8 @@ def test_summary_lr_baseline_trains_scores_and_repeats(tmp_path):
     data = ts.write_windows(tmp_path / "w.npz")
     runs = [tmp_path / "a", tmp_path / "b"]
     for run in runs:
-        assert main(["train", "--model", "summary-lr", "--data", str(data), "--out", str(run), "--length", "64"]) == 0
+        assert main(["train", "--model", "summary-lr", "--data", str(data), "--out", str(run), "--length", "64",
+                     "--protocol", "holdout"]) == 0
     metrics = json.loads((runs[0] / "metrics.json").read_text())
     assert metrics["model"] == "summary-lr" and metrics["n_test"] == 12 and metrics["accuracy"] > 0.5
     assert metrics["objective"] == "classify" and metrics["perplexity"] == {} and metrics["val_accuracy"] > 0.5  # chance 1/3

@@ -109,7 +109,8 @@ def test_ddp_on_two_cpu_processes_writes_a_valid_run(inputs, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     # each test window scored once (no sampler padding across the two processes), accuracy from those rows
     assert metrics["n_test"] == 6 and ts.predictions_accuracy(run) == (metrics["accuracy"], 6) and metrics["model"] == "mmvqshape"
-    assert (run / "checkpoints" / "best.ckpt").is_file() and (run / "predictions.csv").is_file()
+    assert (run / "selection" / "checkpoints" / "best.ckpt").is_file() and (run / "predictions.csv").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file() and metrics["protocol"] == "refit"  # the refit's final weights
     assert "devices: 2" in (run / "config.yaml").read_text()
     # Lightning's start-up chatter stays off the terminal in every process
     assert "GPU available" not in done.stderr + done.stdout and "litlogger" not in done.stderr + done.stdout

@@ -119,7 +119,7 @@ def test_a_resumed_run_past_the_warm_up_does_not_warm_up_again(tmp_path, monkeyp
     monkeypatch.setattr(TaskModule, "on_train_epoch_start", stop_at_second_epoch)
     model = {**yaml.safe_load(ts.TINY_VQSHAPE)["model"], "shape_warmup_steps": 2}
     cfg = {"model_name": "vqshape", "data": str(ts.write_windows(tmp_path / "w.npz")), "length": 64, "batch_size": 4,
-           "max_epochs": 2, "progress": False, "accelerator": "cpu", "model": model}
+           "max_epochs": 2, "progress": False, "accelerator": "cpu", "model": model, "protocol": "holdout"}
     run = tmp_path / "run"
     with pytest.raises(_StopAfterFirstEpoch):
         train(merge_config(cfg), run)

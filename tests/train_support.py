@@ -147,6 +147,7 @@ class TinyTask(nn.Module):
 def tiny_build_task(name, cfg, *, n_channels, length, n_classes, text_dim=None):
     if name not in ("vqshape", "mmvqshape"):
         raise ValueError(f"unknown model {name!r}")
+    cfg = {k: v for k, v in cfg.items() if k != "architecture"}  # train writes mmvqshape's architecture; the double has one
     return TinyTask.build(cfg, n_channels=n_channels, length=length, n_classes=n_classes, text_dim=text_dim)
 
 

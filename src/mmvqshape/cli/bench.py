@@ -1,4 +1,4 @@
-"""CLI: ``mmvq bench speed``, ``mmvq bench accuracy`` and ``mmvq bench zero-shot``."""
+"""CLI: ``mmvq bench speed``, ``mmvq bench accuracy``, ``mmvq bench ablation`` and ``mmvq bench zero-shot``."""
 
 from __future__ import annotations
 
@@ -35,14 +35,16 @@ def accuracy(
     channels: str = typer.Option("acc", help="Sensor channels of basicmotions / hapt: acc | gyro | all."),
     seeds: int = typer.Option(5, help="Number of seeds (0..seeds-1)."),
     shots: str = typer.Option("all", help="Training windows per class, comma separated, e.g. 1,2,4,all."),
-    models: str = typer.Option("mmvqshape,shape-tokens,summary-lr,minirocket",
+    models: str = typer.Option("mmvqshape,shape-tokens,summary-lr,minirocket,hydra",
                                help="Models to compare (-no-stats: the classifier reads the shape tokens only, without "
                                "each channel's mean and std; also: vqshape-flat-weights, mmvqshape-flat-weights, "
-                               "summary-lr: a logistic regression on per-window summary features)."),
+                               "summary-lr: a logistic regression on per-window summary features; hydra, multirocket-hydra: aeon's Hydra)."),
     zero_shot: bool = typer.Option(True, help="Also the leave-one-label-out zero-shot figure for MMVQShape."),
     zero_shot_seeds: int = typer.Option(None, help="Seeds for the zero-shot runs (default: all --seeds)."),
     max_epochs: int = typer.Option(None, help="Training epochs of every neural model (default: per data source, e.g. 10 for hapt)."),
     batch_size: int = typer.Option(None, help="Batch size of every neural model (default: per data source, e.g. 32 for hapt)."),
+    protocol: str = typer.Option("refit", help="refit: every model fitted on training + validation windows (trained "
+                                 "models choose their epochs on validation first); holdout: training windows only."),
     out: Path = typer.Option(Path("runs/bench-accuracy"), help="Output folder (accuracy.md, accuracy.csv)."),
 ) -> None:
     """Accuracy and macro-F1, mean ± std over seeds, on identical splits (few-shot included)."""
@@ -52,8 +54,37 @@ def accuracy(
 
     result = run_bench_accuracy(
         data=data, corpus=corpus, seeds=seeds, shots=shots, models=models, zero_shot=zero_shot, zero_shot_seeds=zero_shot_seeds,
-        max_epochs=max_epochs, batch_size=batch_size, channels=channels, out=out,
+        max_epochs=max_epochs, batch_size=batch_size, channels=channels, protocol=protocol, out=out,
     )
+    typer.echo(result["markdown"])
+    typer.echo(f"written: {out}")
+
+
+@bench_app.command("ablation")
+def ablation(
+    data: str = typer.Option("hapt", help="DATA argument."),
+    corpus: str = typer.Option(None, help="Sub-action corpus (default: the data's shipped corpus, e.g. hapt)."),
+    channels: str = typer.Option("acc", help="Sensor channels: acc | gyro | all."),
+    seeds: int = typer.Option(3, help="Number of seeds (0..seeds-1)."),
+    rows: str = typer.Option("bag,plan,plan-no-fusion,plan-no-action-codebook,plan-no-label-recon,plan-no-text",
+                             help="Named rows (model configs), comma separated."),
+    grounding_data: str = typer.Option("hapt-boundary", help="Windows with each sample's activity whose test split scores "
+                                       "grounding ('none': skip)."),
+    zero_shot_folds: int = typer.Option(0, help="Two-unseen zero-shot folds per row (0: no zero-shot column)."),
+    max_epochs: int = typer.Option(None, help="Training epochs of every row (default: the trainer's)."),
+    batch_size: int = typer.Option(None, help="Batch size of every row (default: the trainer's)."),
+    protocol: str = typer.Option("refit", help="refit (default) | holdout, as mmvq train."),
+    out: Path = typer.Option(Path("runs/bench-ablation"), help="Output folder (ablation.md, ablation.csv, ablation.json)."),
+) -> None:
+    """The plan's model part by part: accuracy, validation accuracy, own explanation, grounding,
+    zero-shot and training seconds per named row, mean ± std over seeds; the default's rule on validation."""
+    # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
+    from ..pipelines.bench_ablation import run_bench_ablation
+
+    result = run_bench_ablation(data=data, corpus=corpus, channels=channels, seeds=seeds, rows=rows,
+                                grounding_data=None if grounding_data.lower() == "none" else grounding_data,
+                                zero_shot_folds=zero_shot_folds, max_epochs=max_epochs, batch_size=batch_size,
+                                protocol=protocol, out=out)
     typer.echo(result["markdown"])
     typer.echo(f"written: {out}")
 

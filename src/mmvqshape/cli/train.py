@@ -13,7 +13,7 @@ from .limits import check_options
 
 def train_command(
     out: Path = typer.Option(..., "--out", help="Run folder to write (config.yaml, checkpoints/, logs/, metrics.json, predictions.csv)."),
-    model: Optional[str] = typer.Option(None, "--model", help="vqshape | mmvqshape | minirocket | summary-lr (default vqshape)."),
+    model: Optional[str] = typer.Option(None, "--model", help="vqshape | mmvqshape | shape-tokens | minirocket | hydra | summary-lr (default vqshape)."),
     data: Optional[str] = typer.Option(None, "--data", help="basicmotions | hapt[:window=W,step=S] | hapt-transitions | path.npz | geneactiv-mat:DIR (default basicmotions)."),
     data_channels: Optional[str] = typer.Option(None, "--data-channels", help="acc | gyro | all: sensor channels of basicmotions / hapt (default acc)."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Sub-action corpus or embedding folder (mmvqshape)."),
@@ -21,7 +21,11 @@ def train_command(
     view: Optional[str] = typer.Option(None, "--view", help="Corpus view: armleg | arm | leg | text."),
     codebook: Optional[str] = typer.Option(None, "--codebook", help="Action codebook folder (mmvq analyze codebook)."),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config merged over the defaults (flags win)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from RUN/checkpoints/last.ckpt."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from RUN/checkpoints/last.ckpt (refit: a finished "
+                                "selection run is kept, an unfinished one continues from RUN/selection/checkpoints/last.ckpt)."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="refit (default): choose the epoch on validation "
+                                           "subjects, then train again on training + validation for that many epochs "
+                                           "(baselines: fit on training + validation); holdout: training windows only."),
     init: Optional[str] = typer.Option(None, "--init", help="Start the shape model from pre-trained VQShape weights: "
                                        "a .safetensors file (mmvq pretrain / convert-vqshape), a pre-training run folder, a .ckpt, "
                                        "or 'bundled' (the shape model shipped with the package)."),
@@ -45,7 +49,8 @@ def train_command(
     num_workers: Optional[int] = typer.Option(None, "--num-workers"),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
-    """Train a model into a run folder; the test split is scored once with the best-on-validation checkpoint."""
+    """Train a model into a run folder; the test split is scored once, with the weights refitted on training +
+    validation windows (--protocol refit, the default) or the best-on-validation checkpoint (holdout)."""
     check_options(max_epochs=max_epochs, batch_size=batch_size, lr=lr, length=length, seed=seed, num_nodes=num_nodes, num_workers=num_workers)
     # lazy: pipelines import torch and other slow libraries; --help and other commands stay fast
     from ..pipelines.train import train
@@ -54,7 +59,7 @@ def train_command(
     cfg = load_config(config, {
         "model_name": model, "data": data, "data_channels": data_channels, "corpus": corpus, "encoder": encoder, "view": view, "codebook": codebook, "init": init,
         "objective": objective, "channels": channels, "preset": preset, "architecture": architecture, "max_epochs": max_epochs, "batch_size": batch_size,
-        "lr": lr, "length": length, "seed": seed, "holdout_labels": holdout_labels, "probe": probe,
+        "lr": lr, "length": length, "seed": seed, "holdout_labels": holdout_labels, "probe": probe, "protocol": protocol,
         "accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy,
         "precision": precision, "num_workers": num_workers, "progress": progress,
     })

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config_keys import field_names
+from .hydra import HydraClassifier, HydraConfig
 from .minirocket import MiniRocketClassifier, MiniRocketConfig
 from .mmvqshape import MMVQShapeConfig, MMVQShapeTask
 from .mmvqshape_tokens import TokenMMVQShapeTask, TokenTextConfig
@@ -41,6 +42,7 @@ ARCHITECTURE_ALIASES = {"tokens": "bag", "fusion": "legacy-fusion"}
 BASELINES: dict[str, tuple[type, type]] = {
     "minirocket": (MiniRocketConfig, MiniRocketClassifier),
     "summary-lr": (SummaryLRConfig, SummaryLRClassifier),
+    "hydra": (HydraConfig, HydraClassifier),
 }
 
 

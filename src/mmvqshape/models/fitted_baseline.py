@@ -62,3 +62,63 @@ class FittedBaseline(SignalOnly):
 
     def resolved_config(self) -> dict[str, Any]:
         return self.config.to_dict()
+
+
+def ridge_alphas() -> tuple[float, ...]:
+    """The regularisation grid of the convolution baselines' ridge (aeon's: 10 values from 1e-3 to 1e3)."""
+    return tuple(float(a) for a in np.logspace(-3, 3, 10))
+
+
+class ConvolutionFeatureBaseline(FittedBaseline):
+    """Random-convolution features (MiniRocket, Hydra: ``make_transform``), a scaler
+    (``make_scaler``) and a linear classifier: ``RidgeClassifierCV`` (its regularisation chosen by
+    leave-one-out on the training windows only) or a logistic regression (``config.classifier``).
+    Ridge probabilities are the softmax of its decision function (documented approximation; the
+    argmax is the prediction)."""
+
+    def __init__(self, config: Any, n_classes: int, seed: int = 0):
+        super().__init__(config, n_classes, seed)
+        self.transform = None
+        self.scaler = None
+        self.classifier = None
+
+    def make_transform(self):
+        """An unfitted aeon collection transformer (fit_transform / transform on (N, C, T))."""
+        raise NotImplementedError
+
+    def make_scaler(self):
+        """An unfitted scaler of the features (fit / transform)."""
+        raise NotImplementedError
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "ConvolutionFeatureBaseline":
+        # lazy: sklearn's linear models are only needed once a baseline is fitted
+        from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
+
+        self.transform = self.make_transform()
+        features = np.asarray(self.transform.fit_transform(np.asarray(X, dtype=np.float32)))  # (N, F)
+        self.scaler = self.make_scaler().fit(features)
+        features = self.scaler.transform(features)
+        if self.config.classifier == "ridge":
+            self.classifier = RidgeClassifierCV(alphas=np.asarray(self.config.alphas))
+        elif self.config.classifier == "logistic":
+            self.classifier = LogisticRegression(max_iter=2000)
+        else:
+            raise ValueError(f"unknown classifier {self.config.classifier!r} (ridge | logistic)")
+        self.classifier.fit(features, y)
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """(N, n_classes) probabilities in class-index order (classes unseen in training get 0)."""
+        if self.classifier is None:
+            raise ValueError("fit the baseline before predicting")
+        features = self.scaler.transform(np.asarray(self.transform.transform(np.asarray(X, dtype=np.float32))))
+        if self.config.classifier == "ridge":
+            scores = self.classifier.decision_function(features)
+            if scores.ndim == 1:  # two classes: sklearn gives one score column
+                scores = np.stack([-scores, scores], axis=1)
+            scores = scores - scores.max(1, keepdims=True)
+            part = np.exp(scores)
+            part /= part.sum(1, keepdims=True)
+        else:
+            part = self.classifier.predict_proba(features)
+        return probabilities_of_every_class(part, self.classifier.classes_, self.n_classes)

@@ -1,8 +1,10 @@
-"""``mmvq bench accuracy``: MMVQShape, VQShape and the baselines (MiniRocket, summary-lr) on identical splits.
+"""``mmvq bench accuracy``: MMVQShape, VQShape and the baselines (MiniRocket, Hydra, summary-lr) on identical splits.
 
 For every seed the DATA's split is drawn once (the official test split stays fixed where
 the data has one; HAPT's test subjects are UCI's, its validation subjects are drawn by
-seed) and every model trains on exactly the same windows; few-shot rows keep ``k``
+seed) and every model is fitted on exactly the same windows: under the default ``refit``
+protocol (:mod:`mmvqshape.training.refit`) training + validation windows for every model, the
+trained ones after choosing their epochs on validation; under ``holdout`` training windows only. Few-shot rows keep ``k``
 training windows per class, drawn with the seed, and the same validation split for
 checkpoint selection. The zero-shot row trains MMVQShape once per held-out label
 (leave-one-label-out) and reports how often that label's test windows are nearest to their
@@ -33,7 +35,8 @@ from ..atomic import atomic_dir
 from ..errors import UserError
 from ..models import BASELINES
 from ..signals import load_windows
-from ..training.config import merge_config
+from ..training.config import PROTOCOLS, merge_config
+from ..training.refit import protocol_sentence
 from .train import train
 
 #: Table rows: name → the train-config layer that makes the run (data, seed, corpus added per run).
@@ -50,6 +53,8 @@ MODELS = {
     "vqshape-flat-weights": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify", "preset": "flat"}},
     "vqshape-probe": {"model_name": "vqshape", "model": {"channels": "independent", "objective": "pretrain"}, "probe": "token"},
     "minirocket": {"model_name": "minirocket"},
+    "hydra": {"model_name": "hydra"},
+    "multirocket-hydra": {"model_name": "hydra", "model": {"multirocket": True}},
     "summary-lr": {"model_name": "summary-lr"},
 }
 
@@ -117,12 +122,13 @@ def run_bench_accuracy(
     corpus: str | None = None,
     seeds: int = 5,
     shots: str = "all",
-    models: str = "mmvqshape,shape-tokens,summary-lr,minirocket",
+    models: str = "mmvqshape,shape-tokens,summary-lr,minirocket,hydra",
     zero_shot: bool = True,
     zero_shot_seeds: int | None = None,
     max_epochs: int | None = None,
     batch_size: int | None = None,
     channels: str = "acc",
+    protocol: str = "refit",
     out: str | Path = "runs/bench-accuracy",
 ) -> dict[str, Any]:
     """Train every (model, shots, seed) on identical splits; write accuracy.md / .csv / .json.
@@ -130,7 +136,12 @@ def run_bench_accuracy(
     ``corpus`` defaults to the data's shipped corpus (:data:`CORPUS_FOR`); ``max_epochs`` and
     ``batch_size`` to :data:`DATA_DEFAULTS` for that source, else the trainer's defaults.
     The leave-one-label-out zero-shot runs use the first ``zero_shot_seeds`` seeds (all by default).
+    ``protocol`` (:mod:`mmvqshape.training.refit`): ``refit`` fits every model on training +
+    validation windows (trained models choose their epochs on validation first), ``holdout`` on
+    training windows only.
     """
+    if protocol not in PROTOCOLS:
+        raise UserError("--protocol", f"must be one of {', '.join(PROTOCOLS)}")
     names = [m.strip() for m in models.split(",") if m.strip()]
     unknown = sorted(set(names) - set(MODELS))
     if unknown:
@@ -144,6 +155,7 @@ def run_bench_accuracy(
     budget = {**DATA_DEFAULTS.get(source, {}), **explicit}
     rows: list[dict[str, Any]] = []
     labels: list[str] = []
+    fitted_on: dict[str, int] = {}  # shots -> labelled windows every model is finally fitted on (seed 0)
     started = time.perf_counter()
     out = Path(out)
     with atomic_dir(out) as tmp:
@@ -155,15 +167,18 @@ def run_bench_accuracy(
             for shot in shot_list:
                 shot_name = "all" if shot is None else f"{shot}-shot"
                 npz = few_shot_npz(windows, shot, seed, work / f"data-seed{seed}-{shot_name}.npz")
+                fitted_on.setdefault(shot_name, fitted_windows(npz, protocol))
                 for name in names:
-                    spec = {**MODELS[name], "data": str(npz), "seed": seed, "progress": False}
+                    spec = {**MODELS[name], "data": str(npz), "seed": seed, "progress": False, "protocol": protocol}
                     if spec["model_name"] == "mmvqshape":
                         spec["corpus"] = corpus
                     if spec["model_name"] not in BASELINES:  # a fitted baseline has no epochs
                         spec.update(explicit if name in HEADS_ONLY else budget)
                     metrics, seconds = _train(spec, work / f"{name}-seed{seed}-{shot_name}")
                     rows.append({"model": name, "shots": shot_name, "seed": seed, "accuracy": metrics["accuracy"],
-                                 "macro_f1": metrics["macro_f1"], "n_test": metrics["n_test"],
+                                 "macro_f1": metrics["macro_f1"], "n_test": metrics["n_test"], "protocol": metrics.get("protocol"),
+                                 "n_fitted": ((metrics.get("split") or {}).get("sizes") or {}).get("train"),
+                                 "val_accuracy": (metrics.get("selection") or {}).get("val_accuracy"),
                                  "train_seconds": round(seconds, 1),
                                  "per_class_f1": {k: v["f1"] for k, v in metrics["per_class"].items()},
                                  "confusion": metrics["confusion"]})
@@ -171,7 +186,7 @@ def run_bench_accuracy(
                 npz = few_shot_npz(windows, None, seed, work / f"data-seed{seed}-all.npz")
                 for label in windows.labels:
                     spec = {**MODELS["mmvqshape"], "data": str(npz), "seed": seed, "corpus": corpus, "progress": False,
-                            "holdout_labels": [label]}
+                            "holdout_labels": [label], "protocol": protocol}
                     metrics, seconds = _train(spec, work / f"zeroshot-{_slug(label)}-seed{seed}")
                     zs = metrics.get("zero_shot") or {}
                     rows.append({"model": "mmvqshape zero-shot", "shots": f"held out: {label}", "seed": seed,
@@ -179,6 +194,7 @@ def run_bench_accuracy(
                                  "chance": 1 / len(labels), "train_seconds": round(seconds, 1)})
         wall = time.perf_counter() - started
         setup = {"data": data, "channels": channels, "corpus": corpus, "seeds": seeds, "shots": shots,
+                 "protocol": protocol, "fitted_windows": fitted_on,
                  "budget": budget, "labels": labels, "wall_seconds": round(wall, 1), "cpu_count": os.cpu_count(),
                  "load_average_end": round(os.getloadavg()[0], 1)}  # > cpu_count: the cores were shared
         summary = summarize(rows, labels)
@@ -196,8 +212,17 @@ def _train(spec: dict[str, Any], run: Path) -> tuple[dict[str, Any], float]:
     started = time.perf_counter()
     metrics = train(merge_config(spec), run)["metrics"]
     seconds = time.perf_counter() - started
-    shutil.rmtree(run / "checkpoints", ignore_errors=True)
+    for folder in (run / "checkpoints", run / "selection" / "checkpoints"):
+        shutil.rmtree(folder, ignore_errors=True)
     return metrics, seconds
+
+
+def fitted_windows(npz: Path, protocol: str) -> int:
+    """Labelled windows of a bench data file that every model is finally fitted on under ``protocol``
+    (``refit``: training + validation; ``holdout``: training)."""
+    with np.load(npz) as arrays:
+        split = arrays["split"]
+    return int(np.isin(split, ("train", "val") if protocol == "refit" else ("train",)).sum())
 
 
 def _slug(label: str) -> str:
@@ -206,7 +231,8 @@ def _slug(label: str) -> str:
 
 def _write_tables(folder: Path, rows: list[dict[str, Any]], labels: list[str]) -> None:
     with open(folder / "accuracy.csv", "w", newline="") as handle:
-        fields = ["model", "shots", "seed", "accuracy", "macro_f1", "n_test", "chance", "train_seconds"]
+        fields = ["model", "shots", "seed", "protocol", "n_fitted", "accuracy", "macro_f1", "val_accuracy", "n_test", "chance",
+                  "train_seconds"]
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -228,7 +254,7 @@ def summarize(rows: list[dict[str, Any]], labels: list[str] | None = None) -> li
     summary = []
     for (model, shots), items in groups.items():
         entry: dict[str, Any] = {"model": model, "shots": shots, "seeds": len(items)}
-        for key in ("accuracy", "macro_f1", "train_seconds"):
+        for key in ("accuracy", "macro_f1", "val_accuracy", "train_seconds"):
             values = [r[key] for r in items if r.get(key) is not None and not np.isnan(r[key])]
             entry[f"{key}_mean"] = float(np.mean(values)) if values else None
             entry[f"{key}_std"] = float(np.std(values)) if values else None
@@ -264,7 +290,7 @@ def accuracy_markdown(summary: list[dict[str, Any]], *, data: str, seeds: int, l
         budget = ", ".join(f"{k} {v}" for k, v in setup["budget"].items()) or "trainer defaults"
         header += (f" Channels {setup['channels']}; corpus {setup['corpus']}; end-to-end neural budget: {budget} (token models: the trainer's defaults). "
                    f"Wall time {setup['wall_seconds'] / 60:.1f} min on {setup['cpu_count']} CPU cores "
-                   f"(load average {setup['load_average_end']} when it ended).")
+                   f"(load average {setup['load_average_end']} when it ended). {protocol_sentence(setup)}")
     lines = [
         header,
         "",

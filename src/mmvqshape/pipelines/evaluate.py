@@ -17,6 +17,7 @@ how an explanation rule is chosen without looking at test windows::
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from ..training.data import SignalDataset, split_positions
 from ..training.evaluation import collect_outputs
 from ..training.explanation_metrics import explanation_metrics
 from ..evaluation.grounding import sentence_label_index, token_model_grounding
+from ..training.refit import SELECTION_FILE, run_windows
 from .run.folder import find_checkpoint, read_run
 from .run.inputs import check_same_labels, load_applied_data, load_data, load_text
 from .scoring import read_baseline, score_baseline, score_run
@@ -54,7 +56,7 @@ def evaluate(run: str | Path, *, data: str | None = None, corpus: str | None = N
     out = Path(out) if out is not None else run
     checkpoint = None if cfg.model_name in BASELINES else find_checkpoint(run)
     info = None if checkpoint is None else read_checkpoint(checkpoint)[CHECKPOINT_KEY]
-    windows = load_applied_data(cfg, data, info)
+    windows = run_windows(cfg, load_applied_data(cfg, data, info))  # refit: the validation windows were trained on
     if not windows.labelled:
         raise UserError(data, "has no y (each window's label): evaluate scores against labels; "
                               "mmvq explain RUN --data FILE --all applies the model without them")
@@ -71,9 +73,11 @@ def evaluate(run: str | Path, *, data: str | None = None, corpus: str | None = N
     if out != run and cfg.probe and (run / "probe.joblib").is_file():
         shutil.copy2(run / "probe.joblib", out / "probe.joblib")
     if not len(windows.indices("train")):  # new windows without a training split: yardsticks fit on the run's own
-        windows = with_training_windows(windows, load_data(cfg))
+        windows = with_training_windows(windows, run_windows(cfg, load_data(cfg)))
+    selection = run / SELECTION_FILE  # the refit protocol: what validation chose, kept beside the scores
     return score_run(out, cfg=cfg, windows=windows, checkpoint=checkpoint, embeddings=embeddings,
-                     reader_text=reader_text, fit_probe=False, figures=True)
+                     reader_text=reader_text, fit_probe=False, figures=True,
+                     selection=json.loads(selection.read_text())["selection"] if selection.is_file() else None)
 
 
 def measure_sentences(run: str | Path, *, data: str | None = None, split: str = "val", batch_size: int = 256) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from ..training.evaluation import PCA_TRAIN_SERIES, collect_outputs, figure_item
 from ..training.explanation_metrics import explanation_metrics
 from ..training.figures import code_usage_figure, confusion_figure, reconstruction_figure
 from ..training.metrics import classification_metrics, label_reconstruction, predictions_table, softmax, zero_shot_metrics
+from ..training.refit import effective_protocol
 from ..training.probe import fit_probe as fit_linear_probe, probe_features, probe_proba
 from ..training.shape_metrics import ShapeMetricsAccumulator, code_usage as usage_of, window_r2
 from ..training.zero_shot_metrics import gzsl_metrics, headline
@@ -72,6 +73,7 @@ def write_scores(out: Path, *, cfg: TrainConfig, windows, index: np.ndarray, y_t
     metrics["objective"] = "classify" if baseline else cfg.objective
     metrics["channels"] = None if baseline else cfg.model.get("channels")
     metrics["seed"] = cfg.seed
+    metrics["protocol"] = effective_protocol(cfg)  # refit | holdout (training/refit.py)
     health = {name: usage_of(idx, n) for name, (idx, n) in (code_usage or {}).items()}  # with each code's count
     metrics["perplexity"] = {name: h["perplexity"] for name, h in health.items()}
     metrics["dead_codes"] = {name: h["dead_codes"] for name, h in health.items()}
@@ -111,7 +113,7 @@ def figure_in_data_units(figure: dict[str, np.ndarray], affines: list[tuple[np.n
 
 
 def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddings=None, reader_text=None,
-              fit_probe: bool = False, figures: bool = True) -> dict[str, Any]:
+              fit_probe: bool = False, figures: bool = True, selection: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score ``checkpoint`` on ``windows``' test split and write the scores into ``out``.
 
     ``embeddings`` is the corpus passed now: it fills the dataset items' text fields (which
@@ -137,6 +139,8 @@ def score_run(out: Path, *, cfg: TrainConfig, windows, checkpoint: Path, embeddi
         "test_losses": {k: round(float(v), 6) for k, v in outputs["losses"].items()},
         **shape_entries(shape_scores, windows),
     }
+    if selection is not None:  # the refit protocol: what validation chose (training/refit.py)
+        extra["selection"] = selection
     if cfg.probe:
         probe, probe_info = fitted_probe(task, dataset, cfg, out) if fit_probe else saved_probe(out)
         proba = probe_proba(probe, probe_features(task, test, cfg.probe), len(windows.labels))

@@ -12,6 +12,7 @@ Run folder (design.md): ``config.yaml`` (resolved), ``checkpoints/`` (``last.ckp
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import warnings
@@ -30,11 +31,12 @@ from ..errors import UserError
 from ..labels import normalize_label
 from ..models.fitted_baseline import RUN_KEYS
 from ..signals import WindowDataset
-from ..training.callbacks import build_callbacks, build_loggers
+from ..training.callbacks import build_callbacks, build_loggers, build_refit_callbacks, monitor_for
 from ..training.checkpoint import AtomicCheckpointIO
 from ..training.config import TrainConfig, resolve_precision, save_config
 from ..training.data import TextTable, WindowDataModule
 from ..training.module import TaskModule
+from ..training.refit import SELECTION, SELECTION_FILE, EpochRecorder, effective_protocol, refit_windows, run_windows
 from .run.folder import CONFIG
 from .run.inputs import drop_label_sentences, load_data, load_text
 from .run.prepare import prepare_run_folder, prepares_run_folder, resume_checkpoint
@@ -119,8 +121,12 @@ def install_text(task, embeddings, codebook=None, *, seed: int = 0) -> None:
 def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[str, Any]:
     """Train ``cfg`` into run folder ``out``; returns ``{"out", "metrics", "best_checkpoint"}``.
 
-    Test data chooses nothing: the checkpoint is the best on validation (accuracy when the
-    objective classifies, reconstruction R² when it pre-trains); the test split is scored once after.
+    Test data chooses nothing. ``holdout``: the checkpoint is the best on validation (accuracy
+    when the objective classifies, reconstruction R² when it pre-trains). ``refit`` (the default,
+    :mod:`mmvqshape.training.refit`): that selection run goes to ``out/selection/``, then the
+    model trains again from the same seed on training + validation windows for the epochs
+    validation chose, into ``out/checkpoints/last.ckpt`` (what evaluate and explain load). The
+    test split is scored once after.
     """
     cfg.validate()
     out = Path(out)
@@ -131,12 +137,42 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     started = time.time()
     windows = load_data(cfg)
     text = load_run_text(cfg, windows.labels)
-
     resolve_architecture(cfg)
     init = None
     if cfg.init is not None:
         init = read_init_weights(cfg.init)
         apply_init(cfg, init)  # the config builds the weights' architecture
+    task = new_task(cfg, windows, text, init)  # also folds the resolved model config into cfg
+    if prepares_run_folder():
+        resume_from = prepare_run_folder(out, cfg, resume)
+        ensure_folder(out, what="run folder")
+        save_config(cfg, out / CONFIG)
+    else:  # a DDP worker started by the launcher: the folder is rank 0's to check and clear
+        resume_from = resume_checkpoint(out, resume)
+    selection = None
+    if effective_protocol(cfg) == "refit":
+        selection = select_epochs(cfg, task, windows, text, out, resume)
+        windows = refit_windows(windows)
+        task = new_task(cfg, windows, text, init)  # the same seed: the selection run's starting weights
+        trainer, checkpoint_cb = fit_task(cfg, task, windows, text, out, resume_from, epochs=selection["epochs"])
+    else:
+        trainer, checkpoint_cb = fit_task(cfg, task, windows, text, out, resume_from)
+    if not trainer.is_global_zero:
+        return {"out": out, "metrics": None, "best_checkpoint": None}
+    train_seconds = time.time() - started
+
+    best = Path(checkpoint_cb.best_model_path) if checkpoint_cb.best_model_path else out / "checkpoints" / "last.ckpt"
+    if selection is not None:
+        best = out / "checkpoints" / "last.ckpt"  # the refit's final weights
+    metrics = score_run(out, cfg=cfg, windows=windows, checkpoint=best, embeddings=text.embeddings,
+                        fit_probe=cfg.probe is not None, figures=False, selection=selection)
+    epochs = cfg.max_epochs if selection is None else {"selection": selection["epochs_run"], "refit": selection["epochs"]}
+    write_json(out / "timing.json", {"kind": "timing", "train_seconds": round(train_seconds, 2), "epochs": epochs})
+    return {"out": out, "metrics": metrics, "best_checkpoint": best}
+
+
+def new_task(cfg: TrainConfig, windows, text: "RunText", init):
+    """A freshly seeded task with its text installed (the same seed gives the same start)."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     task = build_run_task(cfg, windows, text.dim)
     if init is not None:
@@ -146,15 +182,19 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
         install_sentence_bank(task, text.embeddings, list(windows.labels), cfg.holdout_labels, own_codebook)
     elif text.train_embeddings is not None:
         install_text(task, text.train_embeddings, cfg.codebook, seed=cfg.seed)  # action codebook from the training corpus only
-    if prepares_run_folder():
-        resume_from = prepare_run_folder(out, cfg, resume)
-    else:  # a DDP worker started by the launcher: the folder is rank 0's to check and clear
-        resume_from = resume_checkpoint(out, resume)
-    ensure_folder(out, what="run folder")
+    return task
 
+
+def fit_task(cfg: TrainConfig, task, windows, text: "RunText", folder: Path, resume_from: Path | None, *,
+             epochs: int | None = None, recorder: EpochRecorder | None = None):
+    """Fit ``task`` on ``windows``' training split into ``folder`` (checkpoints/, logs/); returns
+    ``(trainer, checkpoint callback)``. ``epochs`` (a refit): train that many epochs with no
+    validation, keeping ``last.ckpt``; else validate every epoch and keep ``best.ckpt`` too."""
+    refit = epochs is not None
     datamodule = WindowDataModule(
         windows, length=cfg.length, normalize=cfg.normalize, batch_size=cfg.batch_size, seed=cfg.seed,
         num_workers=cfg.num_workers, holdout_labels=cfg.holdout_labels, train_text=text.train_text, eval_text=text.eval_text,
+        validate=not refit,
     )
     info = {
         "model_name": cfg.model_name, "model_cfg": dict(cfg.model), "n_channels": windows.n_channels,
@@ -164,20 +204,37 @@ def train(cfg: TrainConfig, out: str | Path, *, resume: bool = False) -> dict[st
     task.fit_shapes(datamodule.train_signals(), seed=cfg.seed)  # frozen parts learnt before the heads (no-op for most)
     datamodule.cache_frozen_features(task.frozen_features)  # then computed once, not every epoch
     module = TaskModule(task, cfg, info)
-    checkpoint_cb, callbacks = build_callbacks(out / "checkpoints", cfg.objective)
-    trainer = build_trainer(cfg, out, callbacks, n_train_windows=len(datamodule.train_set))
-    if prepares_run_folder():
-        save_config(cfg, out / CONFIG)
+    if refit:
+        checkpoint_cb, callbacks = build_refit_callbacks(folder / "checkpoints")
+    else:
+        checkpoint_cb, callbacks = build_callbacks(folder / "checkpoints", cfg.objective)
+        callbacks.append(recorder or EpochRecorder(monitor_for(cfg.objective)[0]))
+    trainer = build_trainer(cfg, folder, callbacks, n_train_windows=len(datamodule.train_set), epochs=epochs)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None, weights_only=False)
-    if not trainer.is_global_zero:
-        return {"out": out, "metrics": None, "best_checkpoint": None}
-    train_seconds = time.time() - started
+    return trainer, checkpoint_cb
 
-    best = Path(checkpoint_cb.best_model_path) if checkpoint_cb.best_model_path else out / "checkpoints" / "last.ckpt"
-    metrics = score_run(out, cfg=cfg, windows=windows, checkpoint=best, embeddings=text.embeddings,
-                        fit_probe=cfg.probe is not None, figures=False)
-    write_json(out / "timing.json", {"kind": "timing", "train_seconds": round(train_seconds, 2), "epochs": cfg.max_epochs})
-    return {"out": out, "metrics": metrics, "best_checkpoint": best}
+
+def select_epochs(cfg: TrainConfig, task, windows, text: "RunText", out: Path, resume: bool) -> dict[str, Any]:
+    """The refit protocol's selection run in ``out/selection/`` (training split, validated every
+    epoch); returns what validation chose (``EpochRecorder.chosen``), also written to
+    ``out/selection.json``. With ``resume``: a finished selection is read back, an unfinished
+    one continues from its ``last.ckpt``."""
+    record = out / SELECTION_FILE
+    if resume and record.is_file():
+        return json.loads(record.read_text())["selection"]
+    folder = out / SELECTION
+    recorder = EpochRecorder(monitor_for(cfg.objective)[0])
+    resume_from = resume_checkpoint(folder, resume)
+    if prepares_run_folder():
+        ensure_folder(folder, what="selection folder")
+    trainer, _ = fit_task(cfg, task, windows, text, folder, resume_from, recorder=recorder)
+    try:
+        chosen = {**recorder.chosen(), "epochs_run": int(trainer.current_epoch)}
+    except ValueError as err:
+        raise UserError(folder, str(err)) from None
+    if trainer.is_global_zero:
+        write_json(record, {"kind": "selection", "selection": chosen})
+    return chosen
 
 
 @dataclass
@@ -208,11 +265,13 @@ def load_run_text(cfg: TrainConfig, labels: list[str]) -> RunText:
     )
 
 
-def build_trainer(cfg: TrainConfig, out: Path, callbacks: list, *, n_train_windows: int) -> pl.Trainer:
-    """The Lightning trainer of run folder ``out`` (logs under ``out/logs``, checkpoints written atomically)."""
+def build_trainer(cfg: TrainConfig, out: Path, callbacks: list, *, n_train_windows: int, epochs: int | None = None) -> pl.Trainer:
+    """The Lightning trainer of run folder ``out`` (logs under ``out/logs``, checkpoints written
+    atomically); ``epochs``: a refit's epochs (no validation loop), else ``cfg.max_epochs``."""
     on_gpu = cfg.accelerator in ("gpu", "cuda") or (cfg.accelerator == "auto" and torch.cuda.is_available())
     return pl.Trainer(
-        max_epochs=cfg.max_epochs,
+        max_epochs=cfg.max_epochs if epochs is None else epochs,
+        limit_val_batches=None if epochs is None else 0,
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
@@ -259,10 +318,11 @@ def _strategy(name: str) -> str:
 
 # ------------------------------------------------------------------------------ baselines
 def train_baseline(cfg: TrainConfig, out: Path, *, resume: bool = False) -> dict[str, Any]:
-    """A fitted baseline (``models.BASELINES``: MiniRocket, summary-lr) on the same windows and
-    split as the neural models; writes the same files, the model as ``model.joblib``."""
+    """A fitted baseline (``models.BASELINES``: MiniRocket, Hydra, summary-lr) on the windows the
+    neural models are finally fitted on (``refit``: training + validation; ``holdout``: training);
+    writes the same files, the model as ``model.joblib``."""
     started = time.time()
-    windows = load_data(cfg)
+    windows = run_windows(cfg, load_data(cfg))  # refit: training + validation windows (a baseline chooses nothing)
     try:
         model = models.build_baseline(cfg.model_name, dict(cfg.model), n_classes=len(windows.labels), seed=cfg.seed)
     except (ValueError, TypeError) as err:

@@ -42,3 +42,13 @@ def build_loggers(log_dir: Path) -> list:
     except ModuleNotFoundError:  # pragma: no cover - tensorboard is a dependency
         pass
     return loggers
+
+
+def build_refit_callbacks(checkpoint_dir: Path) -> tuple[ModelCheckpoint, list[Callback]]:
+    """The refit run's callbacks (no validation): ``last.ckpt`` after every training epoch, which
+    is what ``--resume`` continues from and, once the refit ends, the run's final weights."""
+    last = ModelCheckpoint(
+        dirpath=str(checkpoint_dir), filename="last", monitor=None, save_top_k=1, save_last=False,
+        auto_insert_metric_name=False, enable_version_counter=False, save_on_train_epoch_end=True,
+    )
+    return last, [last]

@@ -17,10 +17,11 @@ import yaml
 from ..atomic import atomic_file
 from ..errors import UserError
 
-MODELS = ("vqshape", "mmvqshape", "shape-tokens", "minirocket", "summary-lr")
+MODELS = ("vqshape", "mmvqshape", "shape-tokens", "minirocket", "summary-lr", "hydra")
 OBJECTIVES = ("pretrain", "classify")
 CHANNEL_MODES = ("independent", "joint")
 PROBES = ("token", "histogram")
+PROTOCOLS = ("refit", "holdout")  # training/refit.py
 DATA_CHANNELS = ("acc", "gyro", "all")
 NORMALIZE = ("train", "window", "none")
 #: Flags that set a key of the model's own config (``model`` in config.yaml).
@@ -39,6 +40,9 @@ class TrainConfig:
     normalize: str = "train"  # train: per-channel standardisation with training-split statistics
     #                           window: z-score every window and channel on its own; none
     val_fraction: float = 0.2  # share of the training windows kept for model selection
+    # refit: choose on validation, then fit again on training + validation with what it chose
+    # (fitted baselines: fit on training + validation); holdout: fit on training only (training/refit.py)
+    protocol: str = "refit"
     # text side (mmvqshape)
     corpus: str | None = None  # an embedding folder (has index.json) or a sub-action corpus
     encoder: str = "minilm"
@@ -109,6 +113,8 @@ class TrainConfig:
         for name in ("max_epochs", "batch_size", "length", "num_nodes"):
             if int(getattr(self, name)) < 1:
                 raise UserError(name, "must be at least 1")
+        if self.protocol not in PROTOCOLS:
+            raise UserError("--protocol", f"must be one of {', '.join(PROTOCOLS)}")
         if not 0.0 < self.val_fraction < 1.0:
             raise UserError("val_fraction", "must be between 0 and 1")
         if self.lr <= 0:
@@ -170,8 +176,9 @@ def save_config(cfg: TrainConfig, path: str | Path) -> None:
 
 
 def read_run_config(path: str | Path) -> TrainConfig:
-    """Read ``RUN/config.yaml`` back into a :class:`TrainConfig`."""
-    return merge_config(load_yaml(path), where=path)
+    """Read ``RUN/config.yaml`` back into a :class:`TrainConfig` (a config written before the
+    ``protocol`` key existed was trained under ``holdout``)."""
+    return merge_config({"protocol": "holdout"}, load_yaml(path), where=path)
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:

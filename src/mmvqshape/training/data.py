@@ -226,6 +226,7 @@ class WindowDataModule(pl.LightningDataModule):
         holdout_labels: Sequence[str] = (),
         train_text: TextTable | None = None,
         eval_text: TextTable | None = None,
+        validate: bool = True,
     ):
         super().__init__()
         self.windows = windows
@@ -242,7 +243,7 @@ class WindowDataModule(pl.LightningDataModule):
         self.test_set = SignalDataset(windows, split_positions(windows, "test"), text=eval_text, **kw)
         if len(self.train_set) == 0:
             raise UserError(windows.name, "has no training windows")
-        if len(self.val_set) == 0:
+        if validate and len(self.val_set) == 0:  # a refit run (training + validation merged) validates nothing
             raise UserError(windows.name, "has no validation windows (raise val_fraction)")
         if len(self.test_set) == 0:
             raise UserError(windows.name, "has no test windows")
@@ -273,6 +274,8 @@ class WindowDataModule(pl.LightningDataModule):
         ``task.frozen_features``) and hand it to their items as ``frozen_features`` (a dict of
         the window's rows for a dict). False when the task has nothing frozen."""
         for dataset in (self.train_set, self.val_set):
+            if len(dataset) == 0:
+                continue
             parts = []
             for signals in dataset.signals():
                 part = compute(signals)

@@ -117,8 +117,10 @@ class TaskModule(pl.LightningModule):
             [{"params": decay, "weight_decay": self.cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=self.cfg.lr,
         )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        per_epoch = max(1, total // max(1, self.cfg.max_epochs))
+        # the schedule spans cfg.max_epochs even when the trainer stops earlier (a refit run
+        # trains the epochs validation chose: its weights see the schedule the chosen checkpoint saw)
+        per_epoch = max(1, int(self.trainer.estimated_stepping_batches) // max(1, int(self.trainer.max_epochs)))
+        total = per_epoch * max(1, self.cfg.max_epochs)
         warmup = self.cfg.warmup_steps if self.cfg.warmup_steps > 0 else int(round(self.cfg.warmup_epochs * per_epoch))
         warmup = min(warmup, max(0, total - 1))
         ratio = self.cfg.min_lr_ratio

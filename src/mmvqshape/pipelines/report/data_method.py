@@ -88,6 +88,9 @@ def _method_line(run: Run, root: Path) -> str:
     if run.holdout:
         parts.append(f"held out: {', '.join(run.holdout)}")
     epoch = run.metrics.get("checkpoint_epoch")
-    if epoch is not None:
+    selection = run.metrics.get("selection") if isinstance(run.metrics.get("selection"), dict) else None
+    if selection and selection.get("epochs") is not None:  # the refit protocol (training/refit.py)
+        parts.append(f"{selection['epochs']} epochs chosen on validation subjects, then refitted on training + validation")
+    elif epoch is not None:
         parts.append(f"checkpoint of epoch {epoch} chosen on validation")
     return "; ".join(parts)

@@ -150,10 +150,10 @@ def run_key(name: str) -> str:
 
 #: The kinds of JSON the report reads (the ``kind`` our writers record). A JSON file of any
 #: other kind, or with none and no documented name, is linked from the page and not read.
-READ_KINDS = {"metrics", "explanation", "projection", "zero_shot_bench", "bench_accuracy", "data_summary", "timing",
+READ_KINDS = {"metrics", "explanation", "projection", "zero_shot_bench", "bench_accuracy", "bench_ablation", "data_summary", "timing",
               "gram_stats", "embedding_index"}
 #: Documented file names that fix the format of files written before the ``kind`` field.
-DOCUMENTED_NAMES = {"metrics.json": "metrics", "zero_shot.json": "zero_shot_bench", "projection.json": "projection",
+DOCUMENTED_NAMES = {"metrics.json": "metrics", "zero_shot.json": "zero_shot_bench", "ablation.json": "bench_ablation", "projection.json": "projection",
                     "index.json": "embedding_index", "timing.json": "timing", "gram_stats.json": "gram_stats"}
 #: Our writers put ``kind`` first, so it is read from the file's opening without parsing the rest.
 KIND_AT_START = re.compile(r'\A\s*\{\s*"kind"\s*:\s*"([\w-]+)"')

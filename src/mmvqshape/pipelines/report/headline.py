@@ -16,6 +16,7 @@ from .facts import (
     tied_best,
     zero_shot_answer,
 )
+from ...training.refit import protocol_sentence
 from .folder import model_words, scalar
 from .html import Raw, esc, figure, fold, label_html, mean_std, percent, table
 from .part import Part
@@ -156,6 +157,20 @@ def _per_class(part: Part, rows: list[ModelRow]) -> str:
                 table(["activity", *[name for name, _ in columns]], body, numeric=[False] + [True] * len(columns)))
 
 
+def _protocol_line(part: Part) -> str:
+    """Which labelled windows the models were fitted on: the bench's setup, else the runs' own
+    ``protocol`` and training-split size when every classifier run agrees on both."""
+    setup = part.bench[1] if part.bench and isinstance(part.bench[1], dict) else {}
+    if not setup.get("protocol"):
+        runs = part.classifier_runs
+        protocols = {r.metrics.get("protocol") for r in runs}
+        sizes = {((r.metrics.get("split") or {}).get("sizes") or {}).get("train") for r in runs}
+        if len(protocols) != 1 or len(sizes) != 1 or None in protocols | sizes:
+            return ""
+        setup = {"protocol": protocols.pop(), "fitted_windows": {"all": sizes.pop()}}
+    return f"<p class='meta'>{esc(protocol_sentence(setup))}</p>"
+
+
 def _bench_raw(part: Part) -> str:
     """A bench folder's own tables, linked."""
     raw = [part.root / name for name in ("accuracy.md", "accuracy.csv", "per_class.csv", "summary.json")]
@@ -185,7 +200,7 @@ def headline(part: Part) -> tuple[str, str] | None:
     body = "<div class='cards'>" + "".join(f"<div class='card'><p class='q'>{esc(q)}</p><p class='a'>{a}</p></div>"
                                            for q, a in questions) + "</div>"
     if rows:
-        body += _model_table(rows) + _bench_raw(part) + _text_match_sentence(part) + _per_class(part, rows) + _confusions(rows)
+        body += _model_table(rows) + _protocol_line(part) + _bench_raw(part) + _text_match_sentence(part) + _per_class(part, rows) + _confusions(rows)
     body += zero_shot_table(part)
     body += "".join(f"<p class='lead'>{note}</p>" for note in part.headline_notes)
     return "Headline: which model wins, what it explains, and zero-shot", body

@@ -2,7 +2,7 @@
 folder holds:
 
 1. headline (:mod:`.headline`, with :mod:`.zero_shot_view`): which model won, what the model
-   explains, zero-shot results;
+   explains, zero-shot results; then a ``bench ablation`` folder's table (:mod:`.ablation_view`);
 2. explanations of test windows (:mod:`.explanations`, :mod:`.timeline`), then grounding on
    windows of two activities (:mod:`.grounding_view`);
 3. the shapes (:mod:`.shapes`);
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 
+from .ablation_view import ablation
 from .data_method import data_and_method
 from .explanations import explanations
 from .grounding_view import grounding
@@ -32,6 +33,8 @@ from .text_view import text
 BUILDERS = [
     ("headline", headline, "Three questions a reader asks first, answered from this folder's numbers; the table below "
                            "them holds the numbers."),
+    ("ablation", ablation, "Each row switches one part of the plan's model off; compare each row with the full model, "
+                           "and read the default's rule under the table: it was decided on validation subjects."),
     ("explanations", explanations, "For each window, check the chosen sentences against the signal: do the shapes sit on "
                                    "the motion, and do the sentences describe this activity rather than another?"),
     ("grounding", grounding, "Where the sentences sit in time: check each activity is covered by its own sentences, "

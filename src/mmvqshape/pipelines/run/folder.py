@@ -1,7 +1,9 @@
 """A run folder's layout, and reading a run back.
 
-Run folder (design.md): ``config.yaml`` (resolved), ``checkpoints/`` (``best.ckpt`` chosen
-on validation, ``last.ckpt``), ``logs/``, ``metrics.json``, ``predictions.csv``,
+Run folder (design.md): ``config.yaml`` (resolved), ``checkpoints/`` (``holdout``:
+``best.ckpt`` chosen on validation and ``last.ckpt``; ``refit``, the default: ``last.ckpt``, the
+weights refitted on training + validation, with the selection run in ``selection/`` and what it
+chose in ``selection.json``), ``logs/``, ``metrics.json``, ``predictions.csv``,
 ``timing.json`` (and ``model.joblib`` / ``probe.joblib`` for MiniRocket / a probe).
 ``train`` prepares one (:mod:`.prepare`); ``evaluate``, ``explain`` and ``tokenize`` read
 one back (:func:`read_run`, :func:`find_checkpoint`).
@@ -17,7 +19,8 @@ from ...training.config import TrainConfig, read_run_config
 CONFIG = "config.yaml"
 CHECKPOINTS = "checkpoints"
 CHECKPOINT_ORDER = ("best.ckpt", "last.ckpt")  # best on validation, else the latest epoch
-RUN_FILES = (CONFIG, "metrics.json", "predictions.csv", "timing.json", "model.joblib", "probe.joblib")
+RUN_FILES = (CONFIG, "metrics.json", "predictions.csv", "timing.json", "model.joblib", "probe.joblib", "selection.json")
+RUN_FOLDERS = (CHECKPOINTS, "logs", "selection")  # selection/: the refit protocol's selection run (training/refit.py)
 
 
 def read_run(run: Path) -> TrainConfig:

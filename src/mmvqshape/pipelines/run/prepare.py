@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from ...errors import UserError
 from ...training.checkpoint import read_checkpoint
 from ...training.config import TrainConfig, read_run_config
-from .folder import CHECKPOINTS, CONFIG, RUN_FILES
+from .folder import CHECKPOINTS, CONFIG, RUN_FILES, RUN_FOLDERS
 
 # Keys that may change between a run and its resumption without changing its numbers.
 RUNTIME_KEYS = {"progress", "num_workers", "devices", "accelerator", "strategy", "num_nodes", "probe"}
@@ -66,7 +66,7 @@ def prepare_run_folder(out: Path, cfg: TrainConfig, resume: bool) -> Path | None
         read_checkpoint(last)  # corrupt or foreign: a clear error before Lightning sees it
         return last
     if not resume:  # the same run again from scratch: clear what the previous attempt left
-        for name in (CHECKPOINTS, "logs"):
+        for name in RUN_FOLDERS:
             shutil.rmtree(out / name, ignore_errors=True)
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
