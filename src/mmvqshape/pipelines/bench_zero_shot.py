@@ -7,8 +7,9 @@ follows the honest protocol of :mod:`mmvqshape.evaluation.calibration`. ``model`
 numbers ``summary`` and ``per_fold`` hold: the sentence reader (default; a ridge map from
 :func:`~mmvqshape.signals.features.summary_features`, no learning of the representation, so
 unseen windows shape nothing), or ``mmvqshape``, the token MMVQShape fitted per fold on the
-seen labels (:mod:`mmvqshape.evaluation.token_zero_shot`), with the reader's numbers on the same
-folds under ``baselines.sentence_reader``. Explanations (the reader's) are measured on the test
+seen labels (:mod:`mmvqshape.evaluation.token_zero_shot`; ``architecture="plan"``: the plan's
+model trained per fold, :mod:`mmvqshape.evaluation.plan_zero_shot`), with the reader's numbers on
+the same folds under ``baselines.sentence_reader``; the outputs name the architecture. Explanations (the reader's) are measured on the test
 windows of a reader fitted on every label, beside the same reader fitted on a corpus shuffled
 across labels (the control: its precision, counted against the sentences' true labels, should
 sit at chance). ``evaluate_on="val"`` scores validation subjects instead, for design choices.
