@@ -104,6 +104,8 @@ def zero_shot(
     model: str = typer.Option("sentence-reader", help="Whose numbers the table heads: sentence-reader or mmvqshape "
                               "(the token model fitted per fold; the reader then sits among the baselines)."),
     evaluate_on: str = typer.Option("test", help="test, or val: score validation subjects (for design choices)."),
+    architecture: str = typer.Option("bag", "--architecture", help="--model mmvqshape: bag (heads on cached token bags) or "
+                                     "plan (the plan's model, trained per fold 10 epochs at batch 32)."),
 ) -> None:
     """Unseen activities from their sub-action sentences: per fold and mean ± std of
     unseen_accuracy, seen_accuracy, unseen_gzsl_accuracy, harmonic_mean, with baselines and explanations."""
@@ -113,7 +115,8 @@ def zero_shot(
 
     names = [s.strip() for s in unseen.split(",") if s.strip()] if unseen else None
     result = run_bench_zero_shot(data=data, corpus=corpus or data.split(":")[0], out=out, unseen=names, unseen_size=unseen_size,
-                                 folds=folds, seeds=seeds, encoder=encoder, view=view, model=model, evaluate_on=evaluate_on)
+                                 folds=folds, seeds=seeds, encoder=encoder, view=view, model=model, evaluate_on=evaluate_on,
+                                 architecture=architecture)
     typer.echo(result["markdown"])
     typer.echo(f"written: {out}")
 

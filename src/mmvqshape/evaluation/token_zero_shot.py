@@ -203,23 +203,34 @@ def ridge_projection(task: TokenMMVQShapeTask, bags: np.ndarray, y: np.ndarray, 
     task.sentence_projection.bias.copy_(torch.from_numpy(t_mean - x_mean @ weight))
 
 
-def fit_token_model(X: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts, seen: Sequence[int],
-                    candidates: Sequence[int], settings: TokenZeroShotSettings, seed: int = 0) -> tuple[TokenZeroShot, np.ndarray]:
-    """Fit a token MMVQShape on the ``seen`` labels' training windows of ``X`` (N, C, length),
-    its sentence bank holding the ``candidates``' sentences; returns it and every window's bags
-    (N, 1 + S, F)."""
+def prepared_task(task_class: type, X: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts,
+                  seen: Sequence[int], candidates: Sequence[int], settings: TokenZeroShotSettings,
+                  seed: int) -> tuple[Any, torch.Tensor, np.ndarray]:
+    """A ``task_class`` (the bag model or the plan's) built from ``settings.model``, its sentence
+    bank the ``candidates``' sentences (seen ones trained on), shape codebook fitted on the seen
+    training windows; returns it, every window standardised with those windows' per-channel
+    mean and std (N, C, length), and the seen training rows (N,) bool."""
     train_rows = (split == "train") & np.isin(y, seen)
     mean = X[train_rows].mean(axis=(0, 2), keepdims=True)  # (1, C, 1)
     std = X[train_rows].std(axis=(0, 2), keepdims=True)
     signals = torch.from_numpy((X - mean) / np.where(std > 1e-8, std, 1.0)).float()  # (N, C, length)
     torch.manual_seed(seed)
-    task = TokenMMVQShapeTask.build(dict(settings.model), n_channels=X.shape[1], length=X.shape[2],
-                                    n_classes=len(texts.labels), text_dim=texts.sentences[0].shape[1])
+    task = task_class.build(dict(settings.model), n_channels=X.shape[1], length=X.shape[2],
+                            n_classes=len(texts.labels), text_dim=texts.sentences[0].shape[1])
     _sentence_bank(task, texts, seen, candidates)
     fit_positions = np.flatnonzero(train_rows)
     if len(fit_positions) > settings.max_fit_windows:
         fit_positions = np.sort(np.random.default_rng(seed).choice(fit_positions, settings.max_fit_windows, replace=False))
     task.fit_shapes(signals[fit_positions], seed=seed)
+    return task, signals, train_rows
+
+
+def fit_token_model(X: np.ndarray, y: np.ndarray, split: np.ndarray, texts: CandidateTexts, seen: Sequence[int],
+                    candidates: Sequence[int], settings: TokenZeroShotSettings, seed: int = 0) -> tuple[TokenZeroShot, np.ndarray]:
+    """Fit a token MMVQShape on the ``seen`` labels' training windows of ``X`` (N, C, length),
+    its sentence bank holding the ``candidates``' sentences; returns it and every window's bags
+    (N, 1 + S, F)."""
+    task, signals, train_rows = prepared_task(TokenMMVQShapeTask, X, y, split, texts, seen, candidates, settings, seed)
     with torch.no_grad():
         bags = torch.cat([task.window_bags(part) for part in signals.split(256)])  # (N, 1 + S, F)
     _train_heads(task, bags[train_rows], torch.from_numpy(y[train_rows]).long(), settings, seed)

@@ -7,8 +7,9 @@ follows the honest protocol of :mod:`mmvqshape.evaluation.calibration`. ``model`
 numbers ``summary`` and ``per_fold`` hold: the sentence reader (default; a ridge map from
 :func:`~mmvqshape.signals.features.summary_features`, no learning of the representation, so
 unseen windows shape nothing), or ``mmvqshape``, the token MMVQShape fitted per fold on the
-seen labels (:mod:`mmvqshape.evaluation.token_zero_shot`), with the reader's numbers on the same
-folds under ``baselines.sentence_reader``. Explanations (the reader's) are measured on the test
+seen labels (:mod:`mmvqshape.evaluation.token_zero_shot`; ``architecture="plan"``: the plan's
+model trained per fold, :mod:`mmvqshape.evaluation.plan_zero_shot`), with the reader's numbers on
+the same folds under ``baselines.sentence_reader``; the outputs name the architecture. Explanations (the reader's) are measured on the test
 windows of a reader fitted on every label, beside the same reader fitted on a corpus shuffled
 across labels (the control: its precision, counted against the sentences' true labels, should
 sit at chance). ``evaluate_on="val"`` scores validation subjects instead, for design choices.
@@ -40,6 +41,7 @@ from ..signals.features import summary_features
 from ..text.encoders import embed_corpus
 from ..training.zero_shot_metrics import HEADLINE_KEYS, summarize_folds
 from ..evaluation.reader import EXPLANATION_BY, development_split, explanation_check, shuffled_corpus_precision, zero_shot_fold
+from ..evaluation.plan_zero_shot import PlanBudget, fit_plan_model
 from ..evaluation.token_zero_shot import TokenZeroShotSettings, resampled_signals, token_zero_shot_fold
 from .zero_shot import candidate_texts
 
@@ -55,6 +57,11 @@ REPRESENTATION = {
 }
 METHOD_WORDS = {READER: "sub-action sentences + calibrated stacking",
                 "mmvqshape": "token MMVQShape: its text scores + calibrated stacking"}
+#: ``--architecture`` of ``--model mmvqshape``: the bag model (heads on cached bags) or the plan's model.
+ARCHITECTURES = ("bag", "plan")
+PLAN_REPRESENTATION = ("the plan's model on shape tokens (fusion with sub-action tokens, attribute encoder, action codebook, "
+                       "label reconstruction), tokenizer and model fitted per fold on the seen labels' training windows, "
+                       "read signal only (the sentence reader and names-only baseline read summary_features)")
 DEVELOPMENT_WORDS = "validation windows (development split: a quarter of the training subjects validate, test windows unused)"
 
 
@@ -82,13 +89,15 @@ def choose_folds(labels: Sequence[str], unseen: Sequence[str] | None, unseen_siz
 
 
 def _fold(model: str, features: np.ndarray, signals: np.ndarray | None, y: np.ndarray, split: np.ndarray, texts,
-          unseen_names: Sequence[str], settings: TokenZeroShotSettings, seed: int) -> dict[str, Any]:
+          unseen_names: Sequence[str], settings: TokenZeroShotSettings, seed: int, architecture: str = "bag",
+          budget: PlanBudget | None = None) -> dict[str, Any]:
     """One fold's row: the reader's (``sentence-reader``), or the token MMVQShape's with the
     reader's numbers under ``baselines.sentence_reader`` beside names-only and text-only."""
     reader = zero_shot_fold(features, y, split, texts, unseen_names)
     if model == READER:
         return reader
-    result = token_zero_shot_fold(signals, y, split, texts, unseen_names, settings, seed)
+    fit = (lambda *args: fit_plan_model(*args, budget=budget)) if architecture == "plan" else None
+    result = token_zero_shot_fold(signals, y, split, texts, unseen_names, settings, seed, fit=fit)
     result["baselines"] = {"sentence_reader": {k: v for k, v in reader.items() if k != "baselines"}, **reader["baselines"]}
     return result
 
@@ -97,6 +106,7 @@ def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequ
                         unseen_size: int | None = None, folds: int | None = None, seeds: int = 1,
                         encoder: str = "minilm", view: str = "auto", channels: str = "acc", model: str = READER,
                         evaluate_on: str = "test", settings: TokenZeroShotSettings | None = None,
+                        architecture: str = "bag", budget: PlanBudget | None = None,
                         progress: bool = True) -> dict[str, Any]:
     """Run the zero-shot bench and write its folder; returns the summary dict.
 
@@ -104,12 +114,18 @@ def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequ
     :mod:`~mmvqshape.evaluation.token_zero_shot` with ``settings``; the reader then sits under
     ``baselines.sentence_reader``). ``evaluate_on="val"`` scores the validation windows instead
     of the test windows (:func:`~mmvqshape.evaluation.reader.development_split`): the split
-    on which design choices are made."""
+    on which design choices are made. ``architecture`` (``--model mmvqshape`` only): ``bag``, or
+    ``plan``, the plan's model trained per fold with ``budget``
+    (:func:`~mmvqshape.evaluation.plan_zero_shot.fit_plan_model`)."""
     started = time.time()
     if seeds < 1:
         raise UserError("--seeds", "must be at least 1")
     if model not in MODELS:
         raise UserError("--model", f"must be one of {', '.join(MODELS)}")
+    if architecture not in ARCHITECTURES:
+        raise UserError("--architecture", f"must be one of {', '.join(ARCHITECTURES)}")
+    if architecture != "bag" and model == READER:
+        raise UserError("--architecture", "applies to --model mmvqshape only")
     if evaluate_on not in ("test", "val"):
         raise UserError("--evaluate-on", "must be test or val")
     settings = settings or TokenZeroShotSettings()
@@ -130,7 +146,8 @@ def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequ
         fold_sets = choose_folds(labels, unseen, unseen_size, folds)
         for f, unseen_names in enumerate(fold_sets):
             fold_start = time.time()
-            result = _fold(model, features, signals, np.asarray(windows.y), split, texts, unseen_names, settings, seed)
+            result = _fold(model, features, signals, np.asarray(windows.y), split, texts, unseen_names, settings, seed,
+                           architecture, budget)
             result.update({"fold": f, "seed": seed, "seconds": round(time.time() - fold_start, 3)})
             rows.append(result)
             if progress:
@@ -146,8 +163,9 @@ def run_bench_zero_shot(*, data: str, corpus: str, out: str | Path, unseen: Sequ
         "baselines": _baseline_summaries(rows),
         "explanation": explanation,
         "per_fold": rows,
-        "signal_representation": REPRESENTATION[model],
-        **({"model_settings": settings.to_dict()} if model != READER else {}),
+        "signal_representation": PLAN_REPRESENTATION if architecture == "plan" else REPRESENTATION[model],
+        **({"architecture": architecture, "model_settings": settings.to_dict()} if model != READER else {}),
+        **({"training_budget": (budget or PlanBudget()).to_dict()} if architecture == "plan" else {}),
         "machine": f"{platform.machine()}, {_cores()} cores",
         "wall_seconds": round(time.time() - started, 1),
     }
@@ -206,6 +224,12 @@ def reader_explanation(features: np.ndarray, y: np.ndarray, split: np.ndarray, t
     return explanation
 
 
+def _method_words(summary: dict[str, Any]) -> str:
+    """The model row's name, with its architecture for ``--model mmvqshape``."""
+    words = METHOD_WORDS[summary.get("model", READER)]
+    return f"{words} (architecture {summary['architecture']})" if "architecture" in summary else words
+
+
 def _pm(entry: dict[str, float]) -> str:
     if not np.isfinite(entry["mean"]):  # every fold's value is true by construction (one unseen candidate)
         return "1 by construction"
@@ -230,7 +254,7 @@ def bench_markdown(summary: dict[str, Any]) -> str:
         "",
         "| scoring | " + " | ".join(HEADLINE_KEYS) + " |",
         "|---|---|---|---|---|",
-        f"| {METHOD_WORDS[summary.get('model', READER)]} | " + " | ".join(_pm(s[k]) for k in HEADLINE_KEYS) + " |",
+        f"| {_method_words(summary)} | " + " | ".join(_pm(s[k]) for k in HEADLINE_KEYS) + " |",
         *(["| baseline: sentence reader (ridge on summary features) + calibrated stacking | "
            + " | ".join(_pm(b["sentence_reader"][k]) for k in HEADLINE_KEYS) + " |"] if "sentence_reader" in b else []),
         "| label name only (no calibration) | " + " | ".join(_pm(b["name_only"][k]) for k in HEADLINE_KEYS) + " |",
