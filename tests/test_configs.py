@@ -29,8 +29,8 @@ def test_every_ablation_builds_the_design_it_changes(path):
     from mmvqshape.models import build_task, mmvqshape_architecture
 
     cfg = load_config(path, {"corpus": "basicmotions"})
-    assert mmvqshape_architecture(cfg.model) == "fusion"
+    assert mmvqshape_architecture(cfg.model) == "legacy-fusion"
     task = build_task("mmvqshape", cfg.model, n_channels=3, length=64, n_classes=2, text_dim=8)
-    assert mmvqshape_architecture(task.resolved_config()) == "fusion"
+    assert mmvqshape_architecture(task.resolved_config()) == "legacy-fusion"
     if path.stem == "k10":
         assert task.resolved_config()["num_slots"] == 10

@@ -12,7 +12,7 @@ import pytest
 import train_support as ts
 from mmvqshape.cli import main
 from mmvqshape.models.zero_shot import CandidateTexts
-from mmvqshape.pipelines.zero_shot import explanation_check
+from mmvqshape.evaluation.reader import explanation_check
 from mmvqshape.training.explanation_metrics import explanation_metrics, precision_chance
 
 TINY_TOKENS = "model:\n  scales: [0.125, 0.25]\n  len_s: 8\n  num_code: 8\n  kmeans_iters: 3\n  num_slots: 2\n"

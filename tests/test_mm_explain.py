@@ -80,10 +80,11 @@ def test_mmvqshape_run_measures_its_shapes_too(runs):
 
     from mmvqshape.signals import load_windows
     from mmvqshape.training import shape_metrics as sm
+    from mmvqshape.pipelines.run.folder import find_checkpoint
     from mmvqshape.training.checkpoint import load_task
     from mmvqshape.training.data import SignalDataset, split_positions
 
-    task, info = load_task(root / "mm" / "checkpoints" / "best.ckpt")
+    task, info = load_task(find_checkpoint(root / "mm"))  # the weights evaluate scored (refit: last.ckpt)
     windows = load_windows(str(data))
     test = SignalDataset(windows, split_positions(windows, "test"), 64, "train", scale=info["scale"])
     x = torch.stack([test[i]["signal"] for i in range(len(test))])

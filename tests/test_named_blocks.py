@@ -7,7 +7,7 @@ import numpy as np
 
 from mmvqshape.models.zero_shot import CandidateTexts
 from mmvqshape.pipelines.bench_zero_shot import bench_markdown, reader_explanation
-from mmvqshape.pipelines.zero_shot import EXPLANATION_BY
+from mmvqshape.evaluation.reader import EXPLANATION_BY
 
 HEADLINE = {"mean": 0.5, "std": 0.1}
 

@@ -41,13 +41,16 @@ from .train import train
 
 #: Table rows: name → the train-config layer that makes the run (data, seed, corpus added per run).
 MODELS = {
-    "mmvqshape": {"model_name": "mmvqshape"},  # the token design (the default)
+    "mmvqshape": {"model_name": "mmvqshape"},  # the bag design (the default architecture)
     "shape-tokens": {"model_name": "shape-tokens"},  # the classifier on shape tokens alone
+    # the plan's design on shape tokens (fusion, attribute encoder, action codebook, label reconstruction):
+    # it trains more than heads, so the data budget below applies
+    "mmvqshape-plan": {"model_name": "mmvqshape", "model": {"architecture": "plan"}},
     # the fusion design (models/mmvqshape.py) and its ablations
-    "mmvqshape-fusion": {"model_name": "mmvqshape", "model": {"architecture": "fusion"}},
+    "mmvqshape-fusion": {"model_name": "mmvqshape", "model": {"architecture": "legacy-fusion"}},
     # without each channel's mean and log std beside the tokens: the classifier reads the shapes only
-    "mmvqshape-no-stats": {"model_name": "mmvqshape", "model": {"architecture": "fusion", "series_stats": False}},
-    "mmvqshape-flat-weights": {"model_name": "mmvqshape", "model": {"architecture": "fusion", "preset": "flat"}},
+    "mmvqshape-no-stats": {"model_name": "mmvqshape", "model": {"architecture": "legacy-fusion", "series_stats": False}},
+    "mmvqshape-flat-weights": {"model_name": "mmvqshape", "model": {"architecture": "legacy-fusion", "preset": "flat"}},
     "vqshape": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify"}},
     "vqshape-no-stats": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify", "series_stats": False}},
     "vqshape-flat-weights": {"model_name": "vqshape", "model": {"channels": "joint", "objective": "classify", "preset": "flat"}},

@@ -286,8 +286,9 @@ def token_text_entries(task, windows, cfg: TrainConfig, outputs: dict[str, Any],
 
 def run_outputs(task, dataset, n_labels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The model's ``logits`` and ``text_scores`` (N, 2 L) of every train, val and test window as it
-    reads them at test time (no text), their labels (N,) and split names (N,)."""
-    parts = {name: dataset(name) for name in ("train", "val", "test")}
+    reads them at test time (no text), their labels (N,) and split names (N,). An empty split (the
+    refit protocol's validation windows, which it trains on) is left out."""
+    parts = {name: part for name in ("train", "val", "test") if len(part := dataset(name))}
     scores, labels = [], []
     for part in parts.values():
         out = collect_outputs(task, part, batch_size=256, figure_at=[])

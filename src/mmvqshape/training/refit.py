@@ -74,8 +74,12 @@ class EpochRecorder(Callback):
 def effective_protocol(cfg) -> str:
     """The protocol a run follows: ``cfg.protocol`` for classifiers and fitted baselines;
     pre-training (and the linear probe on it, whose regularisation is chosen on the validation
-    windows) stays ``holdout``: it classifies nothing a refit would change."""
+    windows) stays ``holdout``: it classifies nothing a refit would change. So does a run with
+    held-out labels: its generalised zero-shot decision is calibrated on validation windows of the
+    seen labels, which a refit would have trained on."""
     if getattr(cfg, "probe", None) or cfg.model.get("objective", "classify") != "classify":
+        return "holdout"
+    if getattr(cfg, "holdout_labels", None):
         return "holdout"
     return cfg.protocol
 

@@ -31,12 +31,17 @@ MODEL_WORDS: dict[str, tuple[str, str]] = {
     "minirocket": ("MiniRocket", "baseline: 10,000 random convolution kernels and a ridge classifier; explains nothing"),
     "summary-lr": ("Summary features + logistic regression",
                    "baseline: per-window statistics, band energies and gravity direction, a logistic regression; explains nothing"),
+    "hydra": ("Hydra", "baseline: aeon's Hydra, competing random convolution kernels and a ridge classifier; explains nothing"),
+    "multirocket-hydra": ("MultiRocket-Hydra", "baseline: aeon's MultiRocket and Hydra features together, a ridge classifier; explains nothing"),
     "vqshape": ("VQShape", "shape tokens from a learned codebook, then a classifier"),
     "shape-tokens": ("Shape tokens", "shapes cut from the signal and coded by a k-means codebook; a classifier on the tokens alone"),
     "vqshape-probe": ("VQShape, pre-trained + linear probe", "self-supervised shape tokens per channel, a linear classifier on top"),
     "vqshape-flat-weights": ("VQShape, flat loss weights", "VQShape with the plan author's equal loss weights (ablation)"),
     "mmvqshape": ("MMVQShape", "shape tokens cut from the signal, and sub-action sentences the model places on "
                   "stretches of the window from the signal alone"),
+    "mmvqshape-plan": ("MMVQShape, the plan's design", "shape tokens fused with sub-action slots by cross-attention, an attribute "
+                       "encoder, an action codebook of sentences and the label's embedding rebuilt from the chosen codes "
+                       "(--architecture plan)"),
     "mmvqshape-fusion": ("MMVQShape, fusion design", "VQShape's learned tokens fused with sub-action slots (the plan's first design)"),
     "mmvqshape-flat-weights": ("MMVQShape fusion, flat loss weights", "the fusion design with equal loss weights (ablation)"),
     "vqshape-no-stats": ("VQShape, shape tokens only", "VQShape whose classifier sees the shape tokens only, not each channel's mean and spread"),
