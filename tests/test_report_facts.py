@@ -125,6 +125,17 @@ def test_two_held_out_answer_among_the_held_out():
     assert answer.all_activities_accuracy == pytest.approx(0.4) and answer.harmonic_mean == pytest.approx(0.5)
 
 
+def test_one_fold_above_chance_only_beyond_its_interval():
+    model = Scorer("MMVQShape", True)
+    noisy = zero_shot_answer([_fold(model, ["a", "b"], unseen_accuracy=0.554, unseen_accuracy_ci95=[0.424, 0.676])])
+    assert noisy.lower == pytest.approx(0.424) and not noisy.above_chance and noisy.within_noise
+    clear = zero_shot_answer([_fold(model, ["a", "b"], unseen_accuracy=0.8, unseen_accuracy_ci95=[0.7, 0.88])])
+    assert clear.above_chance and not clear.within_noise
+    # several folds: mean 0.6 over 0.9, 0.3, 0.6 -> s.e. 0.173, lower 0.26 < 0.5
+    spread = zero_shot_answer([_fold(model, ["a", "b"], unseen_accuracy=v) for v in (0.9, 0.3, 0.6)])
+    assert spread.lower == pytest.approx(0.6 - 1.96 * 0.3 / 3 ** 0.5) and spread.within_noise
+
+
 def test_one_held_out_answers_among_all_from_the_older_key():
     answer = zero_shot_answer([_fold(Scorer(NOT_RECORDED), ["walking"], holdout_accuracy=0.0, candidates=4, chance=0.25)])
     assert not answer.among_held_out and answer.accuracy == 0.0 and answer.chance == 0.25 and not answer.above_chance

@@ -246,10 +246,30 @@ class ZeroShotAnswer:
     among_held_out: bool
     all_activities_accuracy: float | None
     harmonic_mean: float | None
+    lower: float | None = None  # lower end of the accuracy's 95 % interval (one fold: Wilson; several: mean - 1.96 s.e.)
 
     @property
     def above_chance(self) -> bool:
-        return self.accuracy is not None and self.chance is not None and self.accuracy > self.chance
+        """Above chance beyond noise: the interval's lower end above chance (the mean, where no
+        interval is known)."""
+        if self.accuracy is None or self.chance is None:
+            return False
+        return (self.lower if self.lower is not None else self.accuracy) > self.chance
+
+    @property
+    def within_noise(self) -> bool:
+        """Above chance on average, but chance lies inside the 95 % interval."""
+        return not self.above_chance and self.accuracy is not None and self.chance is not None and self.accuracy > self.chance
+
+
+def accuracy_lower_bound(folds: list[ZeroShotFold], key: str) -> float | None:
+    """Lower end of a 95 % interval of ``key``: one fold's recorded Wilson interval (``<key>_ci95``),
+    or over several folds the mean minus 1.96 standard errors."""
+    values = [v for v in (scalar(f.values.get(key)) for f in folds) if v is not None]
+    if len(values) >= 2:
+        return float(np.mean(values) - 1.96 * np.std(values, ddof=1) / np.sqrt(len(values)))
+    interval = folds[0].values.get(f"{key}_ci95") if len(folds) == 1 else None
+    return float(interval[0]) if isinstance(interval, (list, tuple)) and len(interval) == 2 else None
 
 
 def zero_shot_answer(folds: list[ZeroShotFold]) -> ZeroShotAnswer | None:
@@ -265,8 +285,10 @@ def zero_shot_answer(folds: list[ZeroShotFold]) -> ZeroShotAnswer | None:
         accuracy, chance = unseen, 1 / held
     else:
         accuracy, chance = gzsl, chance_among_all(chosen[0]) if gzsl is not None else None
+    key = "unseen_accuracy" if among_held_out else "unseen_gzsl_accuracy"
     return ZeroShotAnswer(chosen[0].scorer, len(chosen), held, accuracy, chance, among_held_out, gzsl,
-                          _mean([scalar(f.values.get("harmonic_mean")) for f in chosen]))
+                          _mean([scalar(f.values.get("harmonic_mean")) for f in chosen]),
+                          accuracy_lower_bound(chosen, key) if accuracy is not None else None)
 
 
 # ---------------------------------------------------------------- models and their accuracy

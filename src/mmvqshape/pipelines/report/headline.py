@@ -96,7 +96,9 @@ def _zero_shot_sentence(part: Part) -> str:
                 "--holdout-labels</code>, or the zero-shot bench) answers it.")
     if answer.accuracy is None:
         return "Held-out-activity runs are here but report no zero-shot accuracy."
-    verdict = "Yes, above chance" if answer.above_chance else "No, not above chance"
+    verdict = ("Yes, above chance" if answer.above_chance else
+               "Not beyond noise: above chance on average, but chance lies inside the 95 % interval" if answer.within_noise
+               else "No, not above chance")
     how = (f"when choosing among the {answer.held_out:.0f} held-out activities" if answer.among_held_out
            else "when choosing among all activities")
     count = f"mean of {answer.n_folds} fold{'s' if answer.n_folds > 1 else ''}"
