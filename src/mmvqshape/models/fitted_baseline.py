@@ -8,7 +8,8 @@ codebook; a subclass gives ``fit`` and ``predict_proba``, and its config is a da
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -67,6 +68,25 @@ class FittedBaseline(SignalOnly):
 def ridge_alphas() -> tuple[float, ...]:
     """The regularisation grid of the convolution baselines' ridge (aeon's: 10 values from 1e-3 to 1e3)."""
     return tuple(float(a) for a in np.logspace(-3, 3, 10))
+
+
+class AlphasConfig:
+    """What the convolution baselines' configs share: built from a plain dict (unknown keys
+    rejected under ``baseline_name``), the ridge ``alphas`` a tuple inside and a list in YAML."""
+
+    baseline_name: ClassVar[str]
+
+    @classmethod
+    def from_dict(cls, cfg: dict[str, Any]):
+        values = baseline_config_values(cls, cfg, cls.baseline_name)
+        if "alphas" in values:
+            values["alphas"] = tuple(float(a) for a in values["alphas"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["alphas"] = [float(a) for a in out["alphas"]]
+        return out
 
 
 class ConvolutionFeatureBaseline(FittedBaseline):

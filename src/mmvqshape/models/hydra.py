@@ -11,34 +11,23 @@ windows. ``multirocket: true`` adds MultiRocket features beside Hydra's (aeon's
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from .fitted_baseline import ConvolutionFeatureBaseline, baseline_config_values, ridge_alphas
+from .fitted_baseline import AlphasConfig, ConvolutionFeatureBaseline, ridge_alphas
 
 
 @dataclass
-class HydraConfig:
+class HydraConfig(AlphasConfig):
+    baseline_name: ClassVar[str] = "hydra"
     n_kernels: int = 8  # kernels per group (aeon's default)
     n_groups: int = 64  # groups of competing kernels (aeon's default)
     multirocket: bool = False  # also MultiRocket's features (MultiRocket-Hydra)
     classifier: str = "ridge"  # ridge | logistic
     alphas: tuple[float, ...] = field(default_factory=ridge_alphas)
-
-    @classmethod
-    def from_dict(cls, cfg: dict[str, Any]) -> "HydraConfig":
-        values = baseline_config_values(cls, cfg, "hydra")
-        if "alphas" in values:
-            values["alphas"] = tuple(float(a) for a in values["alphas"])
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["alphas"] = [float(a) for a in self.alphas]
-        return out
 
 
 class HydraFeatures:

@@ -8,32 +8,21 @@ protocol (``task.py``) through ``fitted_baseline.py``: no codebooks, no text sid
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from sklearn.preprocessing import StandardScaler
 
-from .fitted_baseline import ConvolutionFeatureBaseline, baseline_config_values, ridge_alphas
+from .fitted_baseline import AlphasConfig, ConvolutionFeatureBaseline, ridge_alphas
 
 
 @dataclass
-class MiniRocketConfig:
+class MiniRocketConfig(AlphasConfig):
+    baseline_name: ClassVar[str] = "minirocket"
     n_kernels: int = 10_000
     max_dilations_per_kernel: int = 32
     classifier: str = "ridge"  # ridge | logistic
     alphas: tuple[float, ...] = field(default_factory=ridge_alphas)
-
-    @classmethod
-    def from_dict(cls, cfg: dict[str, Any]) -> "MiniRocketConfig":
-        values = baseline_config_values(cls, cfg, "minirocket")
-        if "alphas" in values:
-            values["alphas"] = tuple(float(a) for a in values["alphas"])
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["alphas"] = [float(a) for a in self.alphas]
-        return out
 
 
 class MiniRocketClassifier(ConvolutionFeatureBaseline):

