@@ -34,3 +34,14 @@ def test_every_ablation_builds_the_design_it_changes(path):
     assert mmvqshape_architecture(task.resolved_config()) == "legacy-fusion"
     if path.stem == "k10":
         assert task.resolved_config()["num_slots"] == 10
+
+
+def test_the_plan_architecture_has_its_own_default_budget_and_flags_win():
+    from mmvqshape.training.config import PLAN_BUDGET, merge_config
+
+    plan = merge_config({"model_name": "mmvqshape", "corpus": "hapt", "model": {"architecture": "plan"}})
+    assert (plan.max_epochs, plan.batch_size) == (PLAN_BUDGET["max_epochs"], PLAN_BUDGET["batch_size"]) == (10, 32)
+    bag = merge_config({"model_name": "mmvqshape", "corpus": "hapt"})
+    assert (bag.max_epochs, bag.batch_size) == (40, 8)
+    given = merge_config({"model_name": "mmvqshape", "corpus": "hapt", "model": {"architecture": "plan"}}, {"max_epochs": 3})
+    assert (given.max_epochs, given.batch_size) == (3, 32)

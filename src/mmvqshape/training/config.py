@@ -27,6 +27,12 @@ NORMALIZE = ("train", "window", "none")
 #: Flags that set a key of the model's own config (``model`` in config.yaml).
 MODEL_FLAGS = ("objective", "channels", "preset", "architecture")
 
+#: The plan's architecture trains its attribute encoder and fusion end to end on cached tokens, so
+#: an epoch costs more than the bag model's heads, and at the trainer's 40 epochs at batch 8 it
+#: overfits after about 6 (HAPT validation subjects); 10 epochs at batch 32 reach the same validation
+#: accuracy in a quarter of the time (docs/benchmarks.md). Used when neither YAML nor a flag sets them.
+PLAN_BUDGET = {"max_epochs": 10, "batch_size": 32}
+
 
 @dataclass
 class TrainConfig:
@@ -159,6 +165,9 @@ def merge_config(*layers: dict[str, Any] | None, where: str | Path = "config") -
                 merged[key] = value
     if isinstance(merged.get("holdout_labels"), str):
         merged["holdout_labels"] = [s.strip() for s in merged["holdout_labels"].split(",") if s.strip()]
+    if merged.get("model_name") == "mmvqshape" and model.get("architecture") == "plan":
+        for key, value in PLAN_BUDGET.items():  # its own default budget; a YAML or flag value wins
+            merged.setdefault(key, value)
     if merged.get("model_name", "vqshape") in ("vqshape", "mmvqshape"):  # the harness' defaults, explicit in config.yaml
         model.setdefault("objective", "classify")
         model.setdefault("channels", "joint")
