@@ -36,6 +36,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -174,20 +175,25 @@ def recordings_from_pickle(path: str | Path) -> Recordings:
     )
 
 
-def load_recordings() -> Recordings:
-    """The HAPT recordings: from the cache when it is whole, else from the package (then cached)."""
-    path = cache_path()
+def cached_recordings(path: Path, name: str, source: str, build: Callable[[], Recordings]) -> Recordings:
+    """Recordings from the cache at ``path`` when it is whole, else from ``build()`` (then cached);
+    ``name`` and ``source`` (the package) only word the warnings."""
     cached = read_cache(path)
     if cached is not None:
         return cached
     if path.exists():
-        warnings.warn(f"{path}: damaged HAPT cache, rebuilding it from {PACKAGE}", stacklevel=2)
-    recordings = recordings_from_pickle(package_pickle())
+        warnings.warn(f"{path}: damaged {name} cache, rebuilding it from {source}", stacklevel=3)
+    recordings = build()
     try:
         write_cache(recordings, path)
     except OSError as err:
-        warnings.warn(f"{path}: cannot cache the HAPT recordings ({err}); they are re-read next time", stacklevel=2)
+        warnings.warn(f"{path}: cannot cache the {name} recordings ({err}); they are re-read next time", stacklevel=3)
     return recordings
+
+
+def load_recordings() -> Recordings:
+    """The HAPT recordings: from the cache when it is whole, else from the package (then cached)."""
+    return cached_recordings(cache_path(), "HAPT", PACKAGE, lambda: recordings_from_pickle(package_pickle()))
 
 
 # ------------------------------------------------------------------------------ windows

@@ -22,15 +22,13 @@ carved by subject from the other seven (seeded). Channels: ``acc`` (default, m/s
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 from numpy.lib import format as npy_format
 
 from ..errors import UserError
-from .hapt import (Recordings, cut_windows, installed_file, parse_options, read_cache, select_channels, versioned_cache_path,
-                   write_cache)
+from .hapt import Recordings, cached_recordings, cut_windows, installed_file, parse_options, select_channels, versioned_cache_path
 from .hapt_pickle import load_admitted
 from .windows import Windows, make_windows
 
@@ -113,18 +111,7 @@ def recordings_from_file(path: str | Path) -> Recordings:
 
 def load_recordings() -> Recordings:
     """The recordings: from the cache when it is whole, else from the package file (then cached)."""
-    path = cache_path()
-    cached = read_cache(path)
-    if cached is not None:
-        return cached
-    if path.exists():
-        warnings.warn(f"{path}: damaged shoulder-watch cache, rebuilding it from {PACKAGE}", stacklevel=2)
-    recordings = recordings_from_file(package_file())
-    try:
-        write_cache(recordings, path)
-    except OSError as err:
-        warnings.warn(f"{path}: cannot cache the shoulder-watch recordings ({err}); they are re-read next time", stacklevel=2)
-    return recordings
+    return cached_recordings(cache_path(), "shoulder-watch", PACKAGE, lambda: recordings_from_file(package_file()))
 
 
 def load_shoulder_watch(spec: str = "shoulder-watch", *, channels: str = "acc", seed: int = 0,
