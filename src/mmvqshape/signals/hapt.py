@@ -36,7 +36,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -278,18 +278,28 @@ def load_hapt(spec: str = "hapt", *, channels: str = "acc", seed: int = 0, val_f
     """Labelled HAPT windows with UCI's subject-wise split (validation carved by subject)."""
     variant, window, step = parse_spec(spec)
     labels = ACTIVITIES + (TRANSITIONS if variant == "hapt-transitions" else [])
-    X, code, subject = cut_windows(load_recordings(), codes=range(1, len(labels) + 1), window=window, step=step)
-    if len(X) == 0:
-        raise UserError(spec, f"no labelled span is {window} samples long")
-    X, names = select_channels(X, channels)
-    given = np.where(np.isin(subject, TEST_SUBJECTS), "test", "train")
-    return make_windows(
-        spec, X, code - 1, labels,
-        name=f"{variant}[{channels}, window {window}, step {step}]", channel_names=names,
-        subject=subject, given_split=given, seed=seed, val_fraction=val_fraction,
-        split_method_name="official-test-subjects",
+    return subject_split_windows(
+        spec, load_recordings(), labels, window=window, step=step, channels=channels, test_subjects=TEST_SUBJECTS,
+        name=f"{variant}[{channels}, window {window}, step {step}]", split_method_name="official-test-subjects",
+        empty=f"no labelled span is {window} samples long", seed=seed, val_fraction=val_fraction,
         extra={"sampling_hz": SAMPLING_HZ, "window": window, "step": step, "sensor": "smartphone at the waist"},
     )
+
+
+def subject_split_windows(spec: str, recordings: Recordings, labels: Sequence[str], *, window: int, step: int,
+                          channels: str, test_subjects: Sequence[int], name: str, split_method_name: str, empty: str,
+                          seed: int, val_fraction: float, extra: dict) -> Windows:
+    """Windows cut within each recording (label codes 1..L), the chosen channels, and a split with
+    fixed test subjects (validation carved from the others by subject); ``empty`` is the one-line
+    problem when no recording is long enough."""
+    X, code, subject = cut_windows(recordings, codes=range(1, len(labels) + 1), window=window, step=step)
+    if len(X) == 0:
+        raise UserError(spec, empty)
+    X, names = select_channels(X, channels)
+    given = np.where(np.isin(subject, test_subjects), "test", "train")
+    return make_windows(spec, X, code - 1, list(labels), name=name, channel_names=names, subject=subject,
+                        given_split=given, seed=seed, val_fraction=val_fraction, split_method_name=split_method_name,
+                        extra=extra)
 
 
 # ------------------------------------------------------------------------------ unlabelled

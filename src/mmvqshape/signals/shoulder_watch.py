@@ -28,9 +28,10 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from ..errors import UserError
-from .hapt import Recordings, cached_recordings, cut_windows, installed_file, parse_options, select_channels, versioned_cache_path
+from .hapt import (Recordings, cached_recordings, installed_file, parse_options, subject_split_windows,
+                   versioned_cache_path)
 from .hapt_pickle import load_admitted
-from .windows import Windows, make_windows
+from .windows import Windows
 
 PACKAGE = "seglearn"
 DATA_PATH = "seglearn/data/watch_dataset.npy"
@@ -123,16 +124,10 @@ def load_shoulder_watch(spec: str = "shoulder-watch", *, channels: str = "acc", 
     window, step = options["window"], options["step"]
     if window < 2:
         raise UserError(spec, "window must be at least 2 samples")
-    X, code, subject = cut_windows(load_recordings(), codes=range(1, len(LABELS) + 1), window=window, step=step)
-    if len(X) == 0:
-        raise UserError(spec, f"no recording is {window} samples long")
-    X, names = select_channels(X, channels)
-    given = np.where(np.isin(subject, TEST_SUBJECTS), "test", "train")
-    return make_windows(
-        spec, X, code - 1, LABELS,
-        name=f"shoulder-watch[{channels}, window {window}, step {step}]", channel_names=names,
-        subject=subject, given_split=given, seed=seed, val_fraction=val_fraction,
-        split_method_name="fixed-test-subjects",
+    return subject_split_windows(
+        spec, load_recordings(), LABELS, window=window, step=step, channels=channels, test_subjects=TEST_SUBJECTS,
+        name=f"shoulder-watch[{channels}, window {window}, step {step}]", split_method_name="fixed-test-subjects",
+        empty=f"no recording is {window} samples long", seed=seed, val_fraction=val_fraction,
         extra={"sampling_hz": SAMPLING_HZ, "window": window, "step": step,
                "sensor": "smartwatch on the wrist of the exercised arm", "test_subjects": list(TEST_SUBJECTS)},
     )
